@@ -1,0 +1,65 @@
+"""Built-in plugin: the human view of a run on the terminal (silent with --quiet)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+from framework.hookspecs import hookimpl
+
+T = TypeVar("T")
+_console: Any = None
+
+MARKS = {"completed": "[green]done[/]", "skipped": "[cyan]up to date[/]", "reused": "[cyan]reused[/]", "failed": "[red]failed[/]"}
+
+
+def console() -> Any:
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(highlight=False, soft_wrap=True)
+    return _console
+
+
+def _quiet(run: Any) -> bool:
+    return run.execution.quiet or not run.rank.is_main
+
+
+@hookimpl
+def before_run(run: Any) -> None:
+    if not _quiet(run):
+        console().print(f"[bold]run {run.run_id}[/]  target {run.target}  ({len(run.plan)} step{'s' * (len(run.plan) != 1)}) -> {run.run_dir}")
+
+
+@hookimpl
+def before_step(run: Any, step: Any) -> None:
+    if not _quiet(run):
+        reason = run.manifest["steps"][step.id].get("reason", "")
+        console().print(f"  [bold]>[/] {step.id}  [dim]running: {reason}[/]")
+
+
+@hookimpl
+def after_step(run: Any, step: Any, result: dict[str, Any]) -> None:
+    if _quiet(run):
+        return
+    status = result["status"]
+    detail = result.get("reason", "") if status in ("skipped", "reused") else ""
+    took = f" in {result['duration_s']:.2f}s" if status == "completed" and result.get("duration_s") is not None else ""
+    console().print(f"  {MARKS.get(status, status)} {step.id}{took}  [dim]{detail}[/]")
+
+
+@hookimpl
+def after_run(run: Any, status: str) -> None:
+    if not _quiet(run) and status == "completed":
+        console().print(f"[bold green]completed[/] run {run.run_id}: {run.run_dir / 'manifest.json'}")
+
+
+def track(iterable: Iterable[T], *, total: int | None, description: str, quiet: bool) -> Iterator[T]:
+    """A rich progress bar around `iterable`, shown only on a terminal."""
+    if quiet or not console().is_terminal:
+        yield from iterable
+        return
+    from rich.progress import track as rich_track
+
+    yield from rich_track(iterable, total=total, description=description, console=console(), transient=True)

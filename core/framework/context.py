@@ -1,0 +1,166 @@
+"""What a step's callable receives: config, run dir, guarded artifact access, logging."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any, TypeVar
+
+from framework.atomic import atomic_path
+from framework.errors import ArtifactError, UsageError
+from framework.execution import ExecutionSettings, RankInfo
+from framework.splits import SplitGuard
+from framework.steps import Step, check_relative_path, is_pattern
+
+T = TypeVar("T")
+
+
+class Models:
+    """Build models by registered name: ``ctx.models.build("hello.line", **kwargs)``."""
+
+    def __init__(self, factories: dict[str, tuple[str, str]], loader: Callable[[str], Any]) -> None:
+        self._factories = factories
+        self._loader = loader
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def build(self, name: str, **kwargs: Any) -> Any:
+        return self._loader(name)(**kwargs)
+
+
+class StepContext:
+    """The one argument of a step callable."""
+
+    def __init__(
+        self,
+        *,
+        step: Step,
+        config: Any,
+        run_id: str,
+        run_dir: Path,
+        execution: ExecutionSettings,
+        rank: RankInfo,
+        splits: SplitGuard,
+        models: Models,
+        legacy: dict[str, dict[str, Any]],
+        emit: Callable[[str, dict[str, Any]], None],
+        metrics_hook: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.step = step
+        self.config = config
+        self.run_id = run_id
+        self.run_dir = Path(run_dir)
+        self.execution = execution
+        self.rank = rank
+        self.splits = splits
+        self.models = models
+        self.legacy = legacy
+        self._emit = emit
+        self._metrics_hook = metrics_hook
+        self.written: set[str] = set()
+        self._device: str | None = None
+
+    # -- artifacts --------------------------------------------------------------------
+
+    def _declared(self, path: str, declared: Iterable[str], kind: str) -> str:
+        try:
+            rel = check_relative_path(path, f"{kind} path")
+        except ValueError as exc:
+            raise ArtifactError(f"step {self.step.id}: {exc}") from None
+        if not any(rel == d or (is_pattern(d) and fnmatch(rel, d)) for d in declared):
+            listed = ", ".join(declared) or "none"
+            raise ArtifactError(
+                f"step {self.step.id} used {kind} '{rel}', which it did not declare (declared {kind}s: {listed})",
+                hint=f"add it to the Step's {kind}s",
+            )
+        return rel
+
+    @contextlib.contextmanager
+    def output(self, path: str) -> Iterator[Path]:
+        """Yield a temp path to write; it becomes ``run_dir/path`` only if the block succeeds."""
+        rel = self._declared(path, self.step.outputs, "output")
+        if not self.rank.is_main:  # only rank 0 writes artifacts
+            scratch = Path(tempfile.mkdtemp(prefix="framework-rank-"))
+            try:
+                yield scratch / Path(rel).name
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            return
+        with atomic_path(self.run_dir / rel) as tmp:
+            yield tmp
+        self.written.add(rel)
+
+    def write_bytes(self, path: str, data: bytes) -> Path:
+        with self.output(path) as tmp:
+            tmp.write_bytes(data)
+        return self.run_dir / path
+
+    def write_text(self, path: str, text: str) -> Path:
+        return self.write_bytes(path, text.encode("utf-8"))
+
+    def write_json(self, path: str, data: Any) -> Path:
+        """Strict JSON (NaN and Infinity are refused), indented, sorted keys."""
+        return self.write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+    def input(self, path: str) -> Path:
+        """The path of a declared input artifact; refuses undeclared or missing ones."""
+        rel = self._declared(path, self.step.inputs, "input")
+        full = self.run_dir / rel
+        if not full.exists():
+            raise ArtifactError(f"step {self.step.id}: input '{rel}' does not exist in {self.run_dir}")
+        return full
+
+    def read_json(self, path: str) -> Any:
+        return json.loads(self.input(path).read_text(encoding="utf-8"))
+
+    # -- logging ----------------------------------------------------------------------
+
+    def log_metrics(self, step: int | None = None, **metrics: Any) -> None:
+        """Record metrics (``ctx.log_metrics(step=10, loss=0.3)``): events.jsonl and on_metrics."""
+        fields = {k: _plain_number(v) for k, v in metrics.items()}
+        if step is not None:
+            fields["step"] = int(step)
+        self._emit("metrics", fields)
+        self._metrics_hook(fields)
+
+    def event(self, name: str, **fields: Any) -> None:
+        """A structured event of the step's own (e.g. ``sample_text``)."""
+        self._emit(name, fields)
+
+    def progress(self, iterable: Iterable[T], total: int | None = None, description: str = "") -> Iterator[T]:
+        """Iterate with a progress bar on the terminal (none with --quiet)."""
+        from framework.builtin.console import track
+
+        return track(iterable, total=total, description=description or self.step.id, quiet=self.execution.quiet)
+
+    # -- execution --------------------------------------------------------------------
+
+    @property
+    def device(self) -> str:
+        """The torch device string from ``--accelerator`` (imports torch)."""
+        if self._device is None:
+            from framework.execution import resolve_device
+
+            self._device = resolve_device(self.execution, self.rank)
+        return self._device
+
+    def fail(self, message: str) -> None:
+        """Stop the step with a message for the user (no traceback)."""
+        raise UsageError(f"step {self.step.id}: {message}")
+
+
+def _plain_number(value: Any) -> Any:
+    """Tensors and numpy scalars become Python numbers for JSON."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return item()
+        except (TypeError, ValueError):
+            return value
+    return value

@@ -1,0 +1,114 @@
+"""Execution settings shared by every step: device, precision, seed, determinism, ranks.
+
+Nothing here imports torch or numpy at module level: seeding touches a library only
+when the step's own module has imported it, so a step without torch never pays for it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from typing import Any, Literal
+
+import attrs
+
+from framework.config import field
+
+Accelerator = Literal["auto", "cpu", "cuda", "mps"]
+Precision = Literal["32", "bf16", "16"]
+
+
+@attrs.define
+class ExecutionSettings:
+    """The execution section of the config (``--accelerator``, ``--seed``, ...)."""
+
+    accelerator: Accelerator = field("auto", help="where tensors live: auto picks cuda, then mps, then cpu")
+    devices: int = field(1, min=1, help="number of devices a step may use")
+    precision: Precision = field("32", help="floating point precision for training: 32, bf16 or 16")
+    deterministic: bool = field(False, help="ask libraries for bitwise-reproducible kernels (slower on GPU)")
+    seed: int = field(0, min=0, help="seed for python, numpy and torch random generators")
+    num_workers: int = field(0, min=0, help="data-loading worker processes")
+    quiet: bool = field(False, help="no progress bars or per-step lines on the terminal")
+
+    def fingerprint_values(self) -> dict[str, Any]:
+        """The settings that change what a step computes."""
+        return {"seed": self.seed, "precision": self.precision, "deterministic": self.deterministic}
+
+
+@attrs.frozen
+class RankInfo:
+    """This process's place in a torch.distributed job (world size 1 when not launched)."""
+
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls, environ: Any = None) -> RankInfo:
+        env = os.environ if environ is None else environ
+        return cls(
+            rank=int(env.get("RANK", 0)),
+            local_rank=int(env.get("LOCAL_RANK", 0)),
+            world_size=int(env.get("WORLD_SIZE", 1)),
+        )
+
+
+def resolve_device(settings: ExecutionSettings, rank: RankInfo | None = None) -> str:
+    """The torch device string for `settings` (imports torch; call from inside steps)."""
+    import torch
+
+    rank = rank or RankInfo.from_env()
+    wanted = settings.accelerator
+    if wanted == "auto":
+        if torch.cuda.is_available():
+            wanted = "cuda"
+        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            wanted = "mps"
+        else:
+            wanted = "cpu"
+    if wanted == "cuda":
+        if not torch.cuda.is_available():
+            from framework.errors import ConfigError
+
+            raise ConfigError("--accelerator cuda was asked for, but torch sees no CUDA device", hint="use --accelerator cpu or auto")
+        return f"cuda:{rank.local_rank % max(torch.cuda.device_count(), 1)}"
+    if wanted == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        from framework.errors import ConfigError
+
+        raise ConfigError("--accelerator mps was asked for, but torch sees no MPS device", hint="use --accelerator cpu or auto")
+    return wanted
+
+
+def autocast_dtype(settings: ExecutionSettings) -> Any:
+    """The torch dtype for autocast, or None for full precision."""
+    import torch
+
+    return {"32": None, "bf16": torch.bfloat16, "16": torch.float16}[settings.precision]
+
+
+def seed_everything(seed: int, deterministic: bool) -> list[str]:
+    """Seed python and every numeric library already imported; return what was seeded."""
+    random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    seeded = ["python"]
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed % 2**32)
+        seeded.append("numpy")
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        torch.manual_seed(seed)
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+        else:
+            torch.use_deterministic_algorithms(False)
+        seeded.append("torch")
+    return seeded
+

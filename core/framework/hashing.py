@@ -1,0 +1,80 @@
+"""File hashing with a stat-keyed cache, so a no-op re-run does not re-read gigabytes.
+
+Every digest is written as ``"<algorithm>:<hex>"`` so the algorithm travels with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+
+ALGORITHM = "sha256"
+CHUNK = 1 << 20
+
+
+def hash_bytes(data: bytes) -> str:
+    return f"{ALGORITHM}:{hashlib.sha256(data).hexdigest()}"
+
+
+def hash_file(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's content, read in 1 MiB chunks."""
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, ALGORITHM) if hasattr(hashlib, "file_digest") else _digest(fh)
+    return f"{ALGORITHM}:{digest.hexdigest()}"
+
+
+def _digest(fh) -> "hashlib._Hash":  # Python < 3.11
+    h = hashlib.sha256()
+    for chunk in iter(lambda: fh.read(CHUNK), b""):
+        h.update(chunk)
+    return h
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    return [st.st_ino, st.st_mtime_ns, st.st_size]
+
+
+class HashCache:
+    """Digests keyed by (path, inode, mtime, size); persisted as one JSON file."""
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        self.path = Path(path) if path else None
+        self._entries: dict[str, list] = {}
+        self._dirty = False
+        self._lock = threading.Lock()
+        if self.path and self.path.exists():
+            try:
+                data = json.loads(self.path.read_text())
+                if data.get("algorithm") == ALGORITHM:
+                    self._entries = data.get("entries", {})
+            except (OSError, ValueError):
+                self._entries = {}  # a damaged cache is only a slower run
+
+    def digest(self, path: str | os.PathLike[str]) -> str:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+        key = _stat_key(st)
+        with self._lock:
+            hit = self._entries.get(real)
+        if hit and hit[:3] == key:
+            return hit[3]
+        value = hash_file(real)
+        with self._lock:
+            self._entries[real] = [*key, value]
+            self._dirty = True
+        return value
+
+    def save(self) -> None:
+        if not (self.path and self._dirty):
+            return
+        from framework.atomic import atomic_write_text
+
+        with self._lock:
+            live = {p: e for p, e in self._entries.items() if os.path.exists(p)}
+            text = json.dumps({"algorithm": ALGORITHM, "entries": live}, separators=(",", ":"))
+            self._dirty = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path, text)

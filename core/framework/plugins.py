@@ -1,0 +1,311 @@
+"""Plugin discovery and the manager facade.
+
+Entry points in the group ``framework.plugins`` are loaded one by one inside a guard:
+a plugin that fails to import, carries a misspelled hook or whose registration hook
+raises is recorded (see ``framework plugins``) and skipped, so every other plugin and
+command keeps working. ``--strict-plugins`` turns those failures into errors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from functools import cached_property
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import attrs
+import pluggy
+
+from framework import hookspecs
+from framework.errors import PluginError, UsageError
+from framework.steps import RegisteredStep, Step, StepRegistry, did_you_mean
+
+ENTRY_POINT_GROUP = "framework.plugins"
+DISABLE_ENV = "FRAMEWORK_DISABLE_PLUGINS"
+AUTOLOAD_ENV = "FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD"
+EXPLICIT_ENV = "FRAMEWORK_PLUGINS"
+STRICT_ENV = "FRAMEWORK_STRICT_PLUGINS"
+
+# Built-in behaviours, registered exactly like third-party plugins.
+BUILTIN_PLUGINS = {
+    "events": "framework.builtin.events",
+    "console": "framework.builtin.console",
+    "local": "framework.builtin.local_executor",
+}
+
+
+@attrs.define
+class PluginInfo:
+    """What `framework plugins` shows about one plugin."""
+
+    name: str
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    status: str = "loaded"  # loaded | builtin | failed | disabled
+    error: str | None = None
+    detail: str | None = None  # full traceback of the failure, for --debug
+
+
+@attrs.frozen
+class ConfigBridge:
+    """Copies a step's typed config into a legacy flat dict before the step runs.
+
+    `function` is an import path to ``f(config) -> dict``; the dict is recorded in the
+    manifest and handed to the step as ``ctx.legacy[name]``.
+    """
+
+    name: str
+    steps: tuple[str, ...] = attrs.field(converter=lambda v: (v,) if isinstance(v, str) else tuple(v))
+    function: str = ""
+
+
+@attrs.frozen
+class SweepPreset:
+    """A named parameter matrix over a step (e.g. a dose x overlap study)."""
+
+    name: str
+    step: str
+    matrix: dict[str, tuple[Any, ...]]
+    description: str = ""
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
+def import_object(path: str) -> Any:
+    """Import ``"package.module:attr.sub"`` and return the object."""
+    module_name, _, attr_path = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr_path.split(".") if attr_path else []:
+        obj = getattr(obj, part)
+    return obj
+
+
+def _short_error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+class Plugins:
+    """The pluggy manager with our guarded loading and typed registries."""
+
+    def __init__(
+        self,
+        *,
+        disabled: Iterable[str] = (),
+        autoload: bool | None = None,
+        strict: bool | None = None,
+        extra: Iterable[tuple[str, object]] = (),
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.disabled = set(disabled) | set(env_list(DISABLE_ENV))
+        self.autoload = (not env_flag(AUTOLOAD_ENV)) if autoload is None else autoload
+        self.strict = env_flag(STRICT_ENV) if strict is None else strict
+        self.infos: dict[str, PluginInfo] = {}
+        for name, module in BUILTIN_PLUGINS.items():
+            self._load(name, lambda m=module: importlib.import_module(m), module, builtin=True)
+        self._load_entry_points()
+        for name, obj in extra:
+            self.register(obj, name)
+
+    # -- loading ----------------------------------------------------------------------
+
+    def _load_entry_points(self) -> None:
+        explicit = set(env_list(EXPLICIT_ENV))
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if not self.autoload and ep.name not in explicit:
+                continue
+            dist = getattr(ep, "dist", None)
+            self._load(
+                ep.name,
+                ep.load,
+                ep.value,
+                distribution=dist.metadata["Name"] if dist else None,
+                version=dist.version if dist else None,
+            )
+
+    def _load(
+        self,
+        name: str,
+        loader: Callable[[], object],
+        module: str,
+        *,
+        builtin: bool = False,
+        distribution: str | None = None,
+        version: str | None = None,
+    ) -> None:
+        info = PluginInfo(name, module, distribution, version, "builtin" if builtin else "loaded")
+        if name in self.infos and self.infos[name].status != "disabled":
+            other = self.infos[name]
+            self._fail(
+                info,
+                PluginError(
+                    f"plugin name '{name}' is already taken by {other.distribution or other.module}"
+                ),
+            )
+            return
+        self.infos[name] = info
+        if name in self.disabled:
+            info.status = "disabled"
+            return
+        try:
+            plugin = loader()
+            self.pm.register(plugin, name=name)
+        except Exception as exc:  # a broken plugin must not break the CLI
+            self._fail(info, exc)
+            return
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=name)
+            self._fail(info, exc)
+
+    def register(self, plugin: object, name: str) -> None:
+        """Register an in-process plugin object (tests, notebooks)."""
+        self._load(name, lambda: plugin, getattr(plugin, "__name__", type(plugin).__name__))
+
+    def _fail(self, info: PluginInfo, exc: BaseException) -> None:
+        info.status = "failed"
+        info.error = _short_error(exc)
+        info.detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.infos.setdefault(info.name, info)
+        if self.strict:
+            raise PluginError(f"plugin '{info.name}' failed: {info.error}") from exc
+
+    def failures(self) -> list[PluginInfo]:
+        return [i for i in self.infos.values() if i.status == "failed"]
+
+    def active(self) -> list[PluginInfo]:
+        return [i for i in self.infos.values() if i.status in ("loaded", "builtin")]
+
+    def hook_names(self) -> dict[str, list[str]]:
+        """Plugin name -> the hooks it implements (for the run's start event)."""
+        out: dict[str, list[str]] = {}
+        for name, plugin in self.pm.list_name_plugin():
+            if plugin is None:
+                continue
+            out[name] = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        return out
+
+    # -- registration hooks -----------------------------------------------------------
+
+    def _collect(self, hook_name: str, make_register: Callable[[str], Callable[..., None]]) -> None:
+        """Call one registration hook plugin by plugin, so a raising hook is attributed."""
+        hook = getattr(self.pm.hook, hook_name)
+        for impl in hook.get_hookimpls():
+            try:
+                impl.function(make_register(impl.plugin_name))
+            except Exception as exc:
+                info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
+                if info.status == "failed":
+                    continue
+                self._fail(info, PluginError(f"hook {hook_name} raised {_short_error(exc)}").with_traceback(exc.__traceback__))
+                self.pm.unregister(name=impl.plugin_name)
+
+    @cached_property
+    def steps(self) -> StepRegistry:
+        registry = StepRegistry()
+
+        def make_register(plugin: str) -> Callable[[Step], None]:
+            info = self.infos.get(plugin)
+
+            def register(step: Step) -> None:
+                if not isinstance(step, Step):
+                    raise TypeError(f"register() expects a framework.Step, got {type(step).__name__}")
+                registry.add(
+                    RegisteredStep(step, plugin, info.distribution if info else None, info.version if info else None)
+                )
+
+            return register
+
+        self._collect("register_steps", make_register)
+        return registry
+
+    def _named(self, hook_name: str, kind: str) -> dict[str, tuple[str, str]]:
+        found: dict[str, tuple[str, str]] = {}
+
+        def make_register(plugin: str) -> Callable[[str, str], None]:
+            def register(name: str, path: str) -> None:
+                if name in found:
+                    raise PluginError(f"{kind} '{name}' is already registered by plugin '{found[name][1]}'")
+                found[name] = (path, plugin)
+
+            return register
+
+        self._collect(hook_name, make_register)
+        return found
+
+    @cached_property
+    def models(self) -> dict[str, tuple[str, str]]:
+        """Model name -> (factory import path, plugin)."""
+        return self._named("register_models", "model")
+
+    @cached_property
+    def executors(self) -> dict[str, tuple[str, str]]:
+        """Executor name -> (class import path, plugin)."""
+        return self._named("register_executors", "executor")
+
+    def _listed(self, hook_name: str, kind: type) -> list[tuple[Any, str]]:
+        found: list[tuple[Any, str]] = []
+
+        def make_register(plugin: str) -> Callable[[Any], None]:
+            def register(item: Any) -> None:
+                if kind is not object and not isinstance(item, kind):
+                    raise TypeError(f"register() expects a {kind.__name__}, got {type(item).__name__}")
+                found.append((item, plugin))
+
+            return register
+
+        self._collect(hook_name, make_register)
+        return found
+
+    @cached_property
+    def bridges(self) -> list[tuple[ConfigBridge, str]]:
+        return self._listed("register_config_bridges", ConfigBridge)
+
+    @cached_property
+    def sweeps(self) -> list[tuple[SweepPreset, str]]:
+        return self._listed("register_sweeps", SweepPreset)
+
+    @cached_property
+    def cli_extensions(self) -> list[tuple[Any, str]]:
+        return self._listed("register_cli_options", object)
+
+    # -- lookups ----------------------------------------------------------------------
+
+    def model_factory(self, name: str) -> Callable[..., Any]:
+        if name not in self.models:
+            raise UsageError(
+                f"unknown model '{name}'{did_you_mean(name, self.models)}",
+                hint="models: " + (", ".join(sorted(self.models)) or "none registered"),
+            )
+        return import_object(self.models[name][0])
+
+    def executor(self, name: str) -> Any:
+        if name not in self.executors:
+            raise UsageError(
+                f"unknown executor '{name}'{did_you_mean(name, self.executors)}",
+                hint="executors: " + ", ".join(sorted(self.executors)),
+            )
+        return import_object(self.executors[name][0])()
+
+    def warn_failures(self, stream: Any = None) -> None:
+        """One line per failed plugin on stderr; the command itself goes on."""
+        stream = stream or sys.stderr
+        for info in self.failures():
+            print(
+                f"warning: plugin '{info.name}' was skipped: {info.error} (see 'framework plugins')",
+                file=stream,
+            )

@@ -1,0 +1,470 @@
+"""Execute a plan: resolve config, skip what is up to date, run the rest, record it all."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from framework import dag
+from framework.config import ConfigResolver, Section, canonical_json, config_hash, load_config_file
+from framework.context import Models, StepContext
+from framework.errors import ArtifactError, FrameworkError, MissingInputsError, StepFailedError, UsageError
+from framework.execution import ExecutionSettings, RankInfo, seed_everything
+from framework.hashing import ALGORITHM, HashCache
+from framework.manifest import (
+    SCHEMA_VERSION,
+    RunLock,
+    check_run_id,
+    fingerprint,
+    new_run_id,
+    read_manifest,
+    utc_now,
+    write_manifest,
+)
+from framework.plugins import Plugins, import_object
+from framework.provenance import git_state, versions
+from framework.splits import SplitGuard
+from framework.steps import RegisteredStep, is_pattern
+
+EXECUTION = "execution"
+ARTIFACT_ROOT_ENV = "FRAMEWORK_ARTIFACT_ROOT"
+RESERVED_ENV = {
+    "FRAMEWORK_DISABLE_PLUGINS",
+    "FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD",
+    "FRAMEWORK_PLUGINS",
+    "FRAMEWORK_STRICT_PLUGINS",
+    ARTIFACT_ROOT_ENV,
+}
+
+
+@attrs.define
+class RunRequest:
+    """Everything that defines one job; plain data, so it can cross a process boundary."""
+
+    target: str
+    artifact_root: str = "runs"
+    run_id: str | None = None
+    only: bool = False
+    from_step: str | None = None
+    force: bool = False
+    config_file: str | None = None
+    flags: dict[str, Any] = attrs.Factory(dict)  # field name -> (text, flag as typed)
+    sets: list[str] = attrs.Factory(list)
+    command: list[str] = attrs.Factory(list)
+
+
+@attrs.define
+class Prepared:
+    """A request resolved against the registry: the plan and its validated config."""
+
+    request: RunRequest
+    target: str
+    plan: list[str]
+    steps: dict[str, RegisteredStep]
+    resolver: ConfigResolver
+    execution: ExecutionSettings
+    configs: dict[str, Any]
+
+    def config_hash(self) -> str:
+        return config_hash(self.resolver.resolved())
+
+
+@attrs.define
+class Run:
+    """What lifecycle hooks see of the run in progress."""
+
+    run_id: str
+    run_dir: Path
+    target: str
+    plan: list[str]
+    configs: dict[str, Any]
+    execution: ExecutionSettings
+    manifest: dict[str, Any]
+    plugins: Plugins = attrs.field(repr=False)
+    rank: RankInfo = attrs.Factory(RankInfo.from_env)
+    options: dict[str, Any] = attrs.Factory(dict)  # values of options plugins added to `run`
+
+    def emit(self, event: str, step: str | None = None, /, **fields: Any) -> None:
+        """Send a structured event to every ``on_event`` hook (events.jsonl among them)."""
+        record = {"ts": utc_now(), "run_id": self.run_id, "step": step, "event": event, "fields": fields}
+        self.plugins.pm.hook.on_event(run=self, event=record)
+
+
+@attrs.define
+class RunResult:
+    run_id: str
+    run_dir: Path
+    status: str
+    manifest: dict[str, Any]
+
+
+def artifact_root(explicit: str | None = None) -> Path:
+    return Path(explicit or os.environ.get(ARTIFACT_ROOT_ENV) or "runs")
+
+
+# -- preparation ----------------------------------------------------------------------
+
+
+def config_sections(plugins: Plugins, step_ids: list[str]) -> list[Section]:
+    sections = []
+    for step_id in step_ids:
+        spec = plugins.steps.get(step_id).spec
+        cls = load_config_class(spec.config, step_id) if spec.config else None
+        if cls is not None:
+            sections.append(Section(step_id, cls))
+    sections.append(Section(EXECUTION, ExecutionSettings))
+    return sections
+
+
+def load_config_class(path: str, step_id: str) -> type:
+    try:
+        return import_object(path)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"step {step_id}: cannot import its config class {path}: {exc}") from exc
+
+
+def short_names(plugins: Plugins) -> dict[str, str]:
+    counts: dict[str, list[str]] = {}
+    for entry in plugins.steps:
+        counts.setdefault(entry.spec.name, []).append(entry.id)
+    return {name: ids[0] for name, ids in counts.items() if len(ids) == 1}
+
+
+def prepare(request: RunRequest, plugins: Plugins, environ: Mapping[str, str] | None = None) -> Prepared:
+    """Resolve the target, plan and config; raise before anything runs or is written."""
+    environ = os.environ if environ is None else environ
+    registry = plugins.steps
+    target = registry.resolve(request.target).id
+    order = [target] if request.only else dag.plan(registry, target)
+    if request.from_step:
+        start = registry.resolve(request.from_step).id
+        if start not in order:
+            raise UsageError(f"--from {request.from_step}: {start} is not part of the plan for {target}")
+    resolver = ConfigResolver(config_sections(plugins, order), short_names(plugins))
+    if request.config_file:
+        resolver.apply_file(load_config_file(request.config_file), request.config_file, registry.ids())
+    resolver.apply_env(environ, RESERVED_ENV)
+    for name, (value, flag) in request.flags.items():
+        resolver.apply_flag(name, value, flag)
+    for assignment in request.sets:
+        resolver.apply_set(assignment)
+    resolver.validate()
+    configs = {key: resolver.build(key) for key in resolver.sections if key != EXECUTION and resolver.sections[key].cls}
+    return Prepared(
+        request=request,
+        target=target,
+        plan=order,
+        steps={s: registry.get(s) for s in order},
+        resolver=resolver,
+        execution=resolver.build(EXECUTION),
+        configs=configs,
+    )
+
+
+# -- execution ------------------------------------------------------------------------
+
+
+def run_job(request: RunRequest, plugins: Plugins) -> RunResult:
+    """Prepare and execute one run; raises FrameworkError subclasses for the CLI."""
+    return Executor(prepare(request, plugins), plugins).execute()
+
+
+class Executor:
+    """Runs a prepared plan in its run dir, holding the run lock throughout."""
+
+    def __init__(self, prepared: Prepared, plugins: Plugins, options: dict[str, Any] | None = None) -> None:
+        self.p = prepared
+        self.options = dict(options or {})
+        self.plugins = plugins
+        self.root = artifact_root(prepared.request.artifact_root)
+        self.run_id = check_run_id(prepared.request.run_id) if prepared.request.run_id else new_run_id()
+        self.run_dir = self.root / self.run_id
+        self.rank = RankInfo.from_env()
+        self.hashes = HashCache(self.root / ".cache" / "hashes.json")
+        from framework.store import ArtifactStore
+
+        self.store = ArtifactStore(self.root / ".store", self.hashes)
+
+    # manifest ------------------------------------------------------------------------
+
+    def _initial_manifest(self, previous: dict[str, Any] | None) -> dict[str, Any]:
+        resolved = self.p.resolver.resolved()
+        step_configs = {k: v for k, v in resolved.items() if k != EXECUTION}
+        plugin_versions = {i.name: i.version for i in self.plugins.active() if i.status == "loaded"}
+        manifest: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "status": "running",
+            "created_at": previous["created_at"] if previous else utc_now(),
+            "updated_at": utc_now(),
+            "command": list(self.p.request.command),
+            "target": self.p.target,
+            "plan": list(self.p.plan),
+            "hash_algorithm": ALGORITHM,
+            "versions": versions(plugin_versions),
+            "git": git_state(),
+            "config": {**(previous or {}).get("config", {}), **step_configs},
+            "config_hash": config_hash(resolved),
+            "execution": resolved[EXECUTION],
+            "bridges": dict((previous or {}).get("bridges", {})),
+            "splits": dict((previous or {}).get("splits", {})),
+            "steps": dict((previous or {}).get("steps", {})),
+        }
+        for step_id in self.p.plan:
+            manifest["steps"].setdefault(step_id, {"status": "pending"})
+        return manifest
+
+    def _save(self, manifest: dict[str, Any]) -> None:
+        if self.rank.is_main:
+            write_manifest(self.run_dir, manifest)
+
+    # main loop -----------------------------------------------------------------------
+
+    def execute(self) -> RunResult:
+        if self.p.request.only:
+            self._check_only_inputs()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with RunLock(self.run_dir):
+            previous = read_manifest(self.run_dir) if (self.run_dir / "manifest.json").exists() else None
+            manifest = self._initial_manifest(previous)
+            run = Run(
+                run_id=self.run_id, run_dir=self.run_dir, target=self.p.target, plan=self.p.plan,
+                configs=self.p.configs, execution=self.p.execution, manifest=manifest,
+                plugins=self.plugins, rank=self.rank, options=self.options,
+            )
+            self._save(manifest)
+            hook = self.plugins.pm.hook
+            hook.before_run(run=run)
+            run.emit("run_started", **self._start_fields(manifest))
+            forced = set(self.p.plan if self.p.request.force else ())
+            if self.p.request.from_step:
+                start = self.plugins.steps.resolve(self.p.request.from_step).id
+                forced |= set(dag.downstream_of(self.plugins.steps, self.p.plan, start))
+            status = "failed"
+            try:
+                for step_id in self.p.plan:
+                    self._step(run, step_id, previous, force=step_id in forced)
+                status = "completed"
+            except KeyboardInterrupt:
+                status = "interrupted"
+                raise
+            finally:
+                manifest["status"] = status
+                self._save(manifest)
+                self.hashes.save()
+                run.emit("run_finished", status=status)
+                hook.after_run(run=run, status=status)
+        return RunResult(self.run_id, self.run_dir, status, manifest)
+
+    def _start_fields(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        overrides = {
+            key: {name: src for name, src in sources.items() if not src.startswith("default")}
+            for key, sources in self.p.resolver.provenance().items()
+        }
+        return {
+            "run_id": self.run_id,
+            "target": self.p.target,
+            "plan": self.p.plan,
+            "config_hash": manifest["config_hash"],
+            "git_commit": manifest["git"]["commit"],
+            "git_dirty": manifest["git"]["dirty"],
+            "plugins": {i.name: i.version for i in self.plugins.active()},
+            "hooks": self.plugins.hook_names(),
+            "config": {"values": self.p.resolver.resolved(), "overrides": {k: v for k, v in overrides.items() if v}},
+        }
+
+    def _check_only_inputs(self) -> None:
+        entry = self.p.steps[self.p.target]
+        missing = [rel for rel in entry.spec.inputs if not is_pattern(rel) and not (self.run_dir / rel).exists()]
+        if not missing:
+            return
+        producers = sorted({p.id for p in self.plugins.steps for rel in missing if rel in p.spec.outputs})
+        cmd = f"framework run {producers[0]} --run-id {self.run_id}" if producers else "the upstream steps"
+        raise MissingInputsError(
+            f"--only {self.p.target}: missing inputs {', '.join(missing)} in {self.run_dir}"
+            + (f" (produced by {', '.join(producers)})" if producers else ""),
+            hint=f"run {cmd} first, or drop --only",
+        )
+
+    # one step ------------------------------------------------------------------------
+
+    def _file_records(self, patterns: tuple[str, ...], *, required: bool, step_id: str, kind: str) -> list[dict[str, Any]]:
+        records = []
+        for rel in patterns:
+            if is_pattern(rel):
+                matches = sorted(glob.glob(str(self.run_dir / rel)))
+                paths = [os.path.relpath(m, self.run_dir) for m in matches if os.path.isfile(m)]
+            else:
+                paths = [rel]
+            for path in paths:
+                full = self.run_dir / path
+                if not full.is_file():
+                    if required:
+                        raise ArtifactError(f"step {step_id}: declared {kind} '{path}' is missing in {self.run_dir}")
+                    continue
+                records.append({"path": path, "size": full.stat().st_size, "hash": self.hashes.digest(full)})
+        return records
+
+    def _up_to_date(self, prev: dict[str, Any] | None, fp: str) -> tuple[bool, str]:
+        if not prev or prev.get("status") not in ("completed", "skipped", "reused"):
+            return False, "not run before" if not prev or prev.get("status") == "pending" else f"last status {prev.get('status')}"
+        if prev.get("fingerprint") != fp:
+            return False, "fingerprint changed"
+        for out in prev.get("outputs", []):
+            full = self.run_dir / out["path"]
+            if not full.is_file():
+                return False, f"output {out['path']} is missing"
+            if self.hashes.digest(full) != out["hash"]:
+                return False, f"output {out['path']} changed on disk"
+        return True, "fingerprint and outputs match"
+
+    def _what_changed(self, prev: dict[str, Any] | None, previous_manifest: dict[str, Any] | None, current: dict[str, Any]) -> str:
+        if not prev or "fingerprint" not in prev:
+            return "not run before"
+        changes = []
+        if prev.get("code_version") != current["code_version"]:
+            changes.append(f"code version {prev.get('code_version')} -> {current['code_version']}")
+        if prev.get("plugin_version") != current["plugin_version"]:
+            changes.append(f"plugin version {prev.get('plugin_version')} -> {current['plugin_version']}")
+        old_cfg = (previous_manifest or {}).get("config", {}).get(current["step"], {})
+        for key in sorted(set(old_cfg) | set(current["config"])):
+            if old_cfg.get(key) != current["config"].get(key):
+                changes.append(f"{key} {old_cfg.get(key)!r} -> {current['config'].get(key)!r}")
+        old_exec = prev.get("execution")
+        if old_exec is not None and old_exec != current["execution"]:
+            changes.append("execution settings")
+        old_inputs = {i["path"]: i["hash"] for i in prev.get("inputs", [])}
+        for path, digest in current["inputs"].items():
+            if old_inputs.get(path) != digest:
+                changes.append(f"input {path}")
+        return "changed: " + ", ".join(changes) if changes else "outputs changed"
+
+    def _step(self, run: Run, step_id: str, previous: dict[str, Any] | None, *, force: bool) -> None:
+        entry = self.p.steps[step_id]
+        spec = entry.spec
+        manifest = run.manifest
+        prev_record = (previous or {}).get("steps", {}).get(step_id)
+        config_values = self.p.resolver.resolved().get(step_id, {})
+        exec_values = self.p.execution.fingerprint_values()
+        inputs = self._file_records(spec.inputs, required=True, step_id=step_id, kind="input")
+        input_hashes = {i["path"]: i["hash"] for i in inputs}
+        fp = fingerprint(
+            code_version=spec.version, plugin_version=entry.plugin_version, config=config_values,
+            execution=exec_values, inputs=input_hashes,
+        )
+        record: dict[str, Any] = {
+            "status": "pending", "code_version": spec.version, "plugin_version": entry.plugin_version,
+            "config_hash": config_hash(config_values), "fingerprint": fp, "execution": exec_values, "inputs": inputs,
+        }
+        if not force:
+            fresh, why = self._up_to_date(prev_record, fp)
+            if fresh:
+                record.update(status="skipped", reason=f"up to date: {why}", outputs=prev_record.get("outputs", []))
+                record.update({k: prev_record.get(k) for k in ("started_at", "finished_at", "duration_s") if k in prev_record})
+                self._finish(run, step_id, record)
+                return
+            cached = self.store.lookup(fp)
+            if cached is not None:
+                self.store.restore(cached, self.run_dir)
+                outputs = self._file_records(tuple(sorted(cached)), required=True, step_id=step_id, kind="output")
+                record.update(status="reused", reason="identical outputs found in the artifact store", outputs=outputs, reused_from=fp)
+                self._finish(run, step_id, record)
+                return
+        reason = "forced" if force else self._what_changed(
+            prev_record, previous,
+            {"step": step_id, "code_version": spec.version, "plugin_version": entry.plugin_version,
+             "config": config_values, "execution": exec_values, "inputs": input_hashes},
+        )
+        self._run_step(run, entry, record, reason)
+
+    def _run_step(self, run: Run, entry: RegisteredStep, record: dict[str, Any], reason: str) -> None:
+        spec = entry.spec
+        manifest = run.manifest
+        record.update(status="running", reason=reason, started_at=utc_now(), finished_at=None, error=None)
+        record.pop("outputs", None)
+        manifest["steps"][spec.id] = record
+        self._save(manifest)
+        run.emit("step_started", spec.id, reason=reason, fingerprint=record["fingerprint"])
+        started = time.perf_counter()
+        try:
+            legacy = self._apply_bridges(run, spec.id)
+            func = self._import_callable(spec)
+            seed_everything(self.p.execution.seed, self.p.execution.deterministic)
+            ctx = StepContext(
+                step=spec, config=self.p.configs.get(spec.id), run_id=self.run_id, run_dir=self.run_dir,
+                execution=self.p.execution, rank=self.rank,
+                splits=SplitGuard(spec.id, spec.splits, manifest["splits"]),
+                models=Models(self.plugins.models, self.plugins.model_factory), legacy=legacy,
+                emit=lambda event, fields: run.emit(event, spec.id, **fields),
+                metrics_hook=lambda m: self.plugins.pm.hook.on_metrics(run=run, step=spec, metrics=m),
+            )
+            self.plugins.pm.hook.before_step(run=run, step=spec)
+            func(ctx)
+            outputs = self._file_records(spec.outputs, required=True, step_id=spec.id, kind="output")
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            message = "interrupted" if interrupted else _describe(exc)
+            record.update(status="failed", error=message, finished_at=utc_now(), duration_s=round(time.perf_counter() - started, 6))
+            self._save(manifest)
+            run.emit("step_failed", spec.id, error=message)
+            self.plugins.pm.hook.on_step_error(run=run, step=spec, error=exc)
+            if interrupted or not isinstance(exc, Exception):
+                raise
+            if isinstance(exc, FrameworkError) and not isinstance(exc, StepFailedError):
+                exc.message = exc.message if spec.id in exc.message else f"step {spec.id}: {exc.message}"
+                raise
+            raise StepFailedError(f"step {spec.id} failed: {message}", hint=f"see {self.run_dir / 'events.jsonl'}") from exc
+        if self.rank.is_main:
+            self.store.save(record["fingerprint"], self.run_dir, {o["path"]: o["hash"] for o in outputs})
+        record.update(status="completed", outputs=outputs, finished_at=utc_now(), duration_s=round(time.perf_counter() - started, 6))
+        self._finish(run, spec.id, record)
+
+    def _finish(self, run: Run, step_id: str, record: dict[str, Any]) -> None:
+        run.manifest["steps"][step_id] = record
+        self._save(run.manifest)
+        fields = {k: record[k] for k in ("status", "reason", "duration_s") if k in record}
+        fields["outputs"] = [o["path"] for o in record.get("outputs", [])]
+        run.emit(f"step_{record['status']}", step_id, **fields)
+        self.plugins.pm.hook.after_step(run=run, step=self.p.steps[step_id].spec, result=record)
+
+    def _apply_bridges(self, run: Run, step_id: str) -> dict[str, dict[str, Any]]:
+        """Each bridge registered for this step, applied exactly once, recorded."""
+        legacy: dict[str, dict[str, Any]] = {}
+        for bridge, plugin in self.plugins.bridges:
+            if step_id not in bridge.steps:
+                continue
+            values = import_object(bridge.function)(self.p.configs.get(step_id))
+            if not isinstance(values, dict):
+                raise UsageError(f"config bridge {bridge.name} ({plugin}) returned {type(values).__name__}, not a dict")
+            plain = json.loads(canonical_json(values))
+            legacy[bridge.name] = values
+            run.manifest["bridges"][step_id] = {"name": bridge.name, "plugin": plugin, "values": plain}
+            run.emit("bridge_applied", step_id, bridge=bridge.name, keys=sorted(plain))
+        return legacy
+
+    def _import_callable(self, spec: Any) -> Any:
+        try:
+            func = import_object(spec.run)
+        except ImportError as exc:
+            raise UsageError(f"step {spec.id}: cannot import {spec.run}: {exc}", hint="is the plugin installed with its dependencies?") from exc
+        except AttributeError as exc:
+            raise UsageError(f"step {spec.id}: {spec.run} does not exist: {exc}") from exc
+        if not callable(func):
+            raise UsageError(f"step {spec.id}: {spec.run} is not callable")
+        return func
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    if isinstance(exc, FrameworkError):
+        return str(exc)
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+

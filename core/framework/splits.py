@@ -1,0 +1,65 @@
+"""Data-split contracts: a step reads only the splits it declared; splits are disjoint."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from framework.config import canonical_json
+from framework.errors import SplitContractError
+from framework.hashing import hash_bytes
+
+
+def membership_hash(ids: Iterable[Any]) -> str:
+    """Order-independent hash of a split's sample ids."""
+    return hash_bytes(canonical_json(sorted(str(i) for i in ids)).encode())
+
+
+class SplitGuard:
+    """What `ctx.splits` offers a step: declare membership, then read what you declared."""
+
+    def __init__(self, step_id: str, allowed: Iterable[str], record: dict[str, Any]) -> None:
+        self.step_id = step_id
+        self.allowed = tuple(allowed)
+        self._record = record  # the manifest's "splits" mapping, updated in place
+
+    def record(self, splits: Mapping[str, Iterable[Any]]) -> dict[str, str]:
+        """Check the splits are disjoint by sample id and hash them into the manifest."""
+        members = {name: [str(i) for i in ids] for name, ids in splits.items()}
+        owner: dict[str, str] = {}
+        for name, ids in members.items():
+            if len(set(ids)) != len(ids):
+                raise SplitContractError(f"split {name} lists a sample id twice (step {self.step_id})")
+            for sample in ids:
+                other = owner.setdefault(sample, name)
+                if other != name:
+                    raise SplitContractError(
+                        f"splits {other} and {name} overlap: sample '{sample}' is in both (step {self.step_id})",
+                        hint="splits must be disjoint by sample id",
+                    )
+        hashes = {}
+        for name, ids in members.items():
+            digest = membership_hash(ids)
+            previous = self._record.get(name)
+            if previous and previous["hash"] != digest:
+                raise SplitContractError(
+                    f"split {name} changed within the run: step {self.step_id} sees other samples than an earlier step",
+                    hint="split membership must be deterministic for a given config and seed",
+                )
+            self._record[name] = {"count": len(ids), "hash": digest}
+            hashes[name] = digest
+        return hashes
+
+    def check(self, name: str) -> None:
+        """Raise unless this step declared it may read split `name`."""
+        if name not in self.allowed:
+            declared = ", ".join(self.allowed) or "none"
+            raise SplitContractError(
+                f"step {self.step_id} read split {name}, which it did not declare (declared: {declared})",
+                hint=f"add {name!r} to the step's splits only if it is meant to read it",
+            )
+
+    def read(self, name: str, loader: Any, *args: Any, **kwargs: Any) -> Any:
+        """``loader(*args, **kwargs)`` after checking that `name` may be read."""
+        self.check(name)
+        return loader(*args, **kwargs)

@@ -1,0 +1,178 @@
+"""The Step spec plugins register, and the registry that resolves step names."""
+
+from __future__ import annotations
+
+import difflib
+import posixpath
+from collections.abc import Iterable, Iterator
+
+import attrs
+
+from framework.errors import DuplicateStepError, PluginError, StepNotFoundError
+
+SPLIT_NAMES_HINT = "split names are free-form strings such as TRAIN, VAL, VAL_CALIB, TEST"
+
+
+def _as_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def check_relative_path(path: str, what: str) -> str:
+    """Return `path` normalised, or raise ValueError if it could leave the run dir."""
+    if not path or path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
+        raise ValueError(f"{what} {path!r} must be a relative path inside the run directory")
+    norm = posixpath.normpath(path.replace("\\", "/"))
+    if norm == "." or norm == ".." or norm.startswith("../"):
+        raise ValueError(f"{what} {path!r} escapes the run directory")
+    return norm
+
+
+def _check_paths(kind: str):
+    def validator(instance: Step, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+        for path in value:
+            check_relative_path(path, f"step {instance.id}: {kind}")
+
+    return validator
+
+
+def _check_id(instance: Step, attribute: attrs.Attribute, value: str) -> None:
+    plugin, _, name = value.partition(".")
+    if not plugin or not name or not all(p.replace("_", "").replace("-", "").isalnum() for p in (plugin, name)):
+        raise ValueError(f"step id {value!r} must look like 'plugin.step'")
+
+
+def _check_import_path(instance: Step, attribute: attrs.Attribute, value: str | None) -> None:
+    if value is not None and (":" not in value or value.startswith(":") or value.endswith(":")):
+        raise ValueError(
+            f"step {instance.id}: {attribute.name} {value!r} must be an import path 'package.module:name'"
+        )
+
+
+@attrs.frozen
+class Step:
+    """What a plugin declares about one step; holds import paths, never imported code.
+
+    `inputs` and `outputs` are paths relative to the run directory; an output may be a
+    glob pattern (``checkpoints/*.pt``) for files whose number is not known up front.
+    """
+
+    id: str = attrs.field(validator=_check_id)
+    run: str = attrs.field(validator=_check_import_path)
+    description: str = ""
+    config: str | None = attrs.field(default=None, validator=_check_import_path)
+    requires: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
+    inputs: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_check_paths("input"))
+    outputs: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_check_paths("output"))
+    splits: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
+    version: str = "1"
+
+    def __attrs_post_init__(self) -> None:
+        # A bare name in `requires` means a step of the same plugin.
+        qualified = tuple(r if "." in r else f"{self.plugin}.{r}" for r in self.requires)
+        object.__setattr__(self, "requires", qualified)
+
+    @property
+    def plugin(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split(".", 1)[1]
+
+
+def is_pattern(path: str) -> bool:
+    return any(ch in path for ch in "*?[")
+
+
+@attrs.define
+class RegisteredStep:
+    """A Step together with the plugin that registered it."""
+
+    spec: Step
+    plugin: str
+    distribution: str | None = None
+    plugin_version: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def origin(self) -> str:
+        dist = f" ({self.distribution} {self.plugin_version})" if self.distribution else ""
+        return f"plugin '{self.plugin}'{dist}"
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A ' (did you mean X?)' suffix, or '' when nothing is close."""
+    matches = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+    if not matches:
+        return ""
+    return " (did you mean " + " or ".join(repr(m) for m in matches) + "?)"
+
+
+class StepRegistry:
+    """All steps of the loaded plugins, by qualified id, with short-name lookup."""
+
+    def __init__(self) -> None:
+        self._steps: dict[str, RegisteredStep] = {}
+        self.conflicts: dict[str, list[RegisteredStep]] = {}
+
+    def add(self, entry: RegisteredStep) -> None:
+        existing = self._steps.get(entry.id)
+        if existing is not None:
+            self.conflicts.setdefault(entry.id, [existing]).append(entry)
+            return
+        self._steps[entry.id] = entry
+
+    def check_conflicts(self) -> None:
+        """Raise for the first step id registered by more than one plugin."""
+        for step_id, entries in self.conflicts.items():
+            who = " and ".join(e.origin() for e in entries)
+            raise DuplicateStepError(
+                f"duplicate step id '{step_id}': registered by {who}",
+                hint="uninstall one or disable it with --no-plugin NAME",
+            )
+
+    def __iter__(self) -> Iterator[RegisteredStep]:
+        return iter(sorted(self._steps.values(), key=lambda e: e.id))
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def __contains__(self, step_id: object) -> bool:
+        return step_id in self._steps
+
+    def ids(self) -> list[str]:
+        return sorted(self._steps)
+
+    def get(self, step_id: str) -> RegisteredStep:
+        return self._steps[step_id]
+
+    def resolve(self, name: str) -> RegisteredStep:
+        """Find a step by qualified id or unambiguous short name."""
+        self.check_conflicts()
+        if name in self._steps:
+            return self._steps[name]
+        matches = [e for e in self._steps.values() if e.spec.name == name]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            ids = ", ".join(sorted(e.id for e in matches))
+            raise StepNotFoundError(f"step name '{name}' is ambiguous: it matches {ids}", hint="use the qualified id")
+        known = list(self._steps) + [e.spec.name for e in self._steps.values()]
+        hint = "run 'framework list-steps' to see them" if self._steps else "no plugin registers any step"
+        raise StepNotFoundError(f"unknown step '{name}'{did_you_mean(name, known)}", hint=hint)
+
+    def validate_requires(self) -> None:
+        """Every `requires` entry must name a registered step."""
+        for entry in self._steps.values():
+            for req in entry.spec.requires:
+                if req not in self._steps:
+                    raise PluginError(
+                        f"step '{entry.id}' requires unknown step '{req}'{did_you_mean(req, self._steps)}",
+                        hint=f"fix the Step spec in {entry.origin()}",
+                    )

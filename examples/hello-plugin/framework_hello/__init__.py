@@ -1,0 +1,1 @@
+"""Example framework plugin: a two-step pipeline that fits a line and evaluates it."""
