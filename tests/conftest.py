@@ -70,12 +70,23 @@ class PluginSite:
         self.root.mkdir()
         self.names: list[str] = []
         monkeypatch.syspath_prepend(str(root))
-        monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+        monkeypatch.setenv(
+            "PYTHONPATH", os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+        )
         # Only the plugins of this site load (plus built-ins), unless a test opts in.
         monkeypatch.setenv("FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD", "1")
         self._monkeypatch = monkeypatch
 
-    def add(self, name: str, source: str, *, module: str | None = None, dist: str | None = None, version: str = "0.1.0", files: dict[str, str] | None = None) -> str:
+    def add(
+        self,
+        name: str,
+        source: str,
+        *,
+        module: str | None = None,
+        dist: str | None = None,
+        version: str = "0.1.0",
+        files: dict[str, str] | None = None,
+    ) -> str:
         """Install plugin `name` whose hook module has `source`; returns the module name."""
         module = module or f"fwtest_{name}"
         dist = dist or f"fwtest-{name}"
@@ -105,7 +116,7 @@ def plugin_site(tmp_path, monkeypatch):
 
 
 # A small pipeline used by many tests: prepare -> train -> report, pure Python.
-PIPELINE = '''
+PIPELINE = """
 import json
 import attrs
 from framework import Step, hookimpl, field
@@ -146,7 +157,7 @@ def register_steps(register):
                   description="reduce numbers"))
     register(Step(id="pipe.report", run=__name__ + ":report", requires=["train"],
                   inputs=["model/value.json"], outputs=["report.txt"], description="write a report"))
-'''
+"""
 
 
 @pytest.fixture

@@ -3,8 +3,11 @@
 Plugins import only from this module; everything else is internal and may change.
 """
 
-from framework.config import field, flatten_config
-from framework.context import StepContext
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from framework.errors import (
     ArtifactError,
     ConfigError,
@@ -12,10 +15,41 @@ from framework.errors import (
     SplitContractError,
     UsageError,
 )
-from framework.execution import ExecutionSettings, RankInfo, autocast_dtype, resolve_device
 from framework.hookspecs import hookimpl
-from framework.plugins import ConfigBridge, SweepPreset
 from framework.steps import Step
+
+if TYPE_CHECKING:
+    from framework.config import field, flatten_config
+    from framework.context import StepContext
+    from framework.execution import ExecutionSettings, RankInfo, autocast_dtype, resolve_device
+    from framework.plugins import ConfigBridge, SweepPreset
+
+# Imported on first use, so that `framework list-steps` (and a plugin's hook module
+# that needs only Step and hookimpl) does not pay for the config and execution code.
+_LAZY = {
+    "field": "framework.config",
+    "flatten_config": "framework.config",
+    "StepContext": "framework.context",
+    "ExecutionSettings": "framework.execution",
+    "RankInfo": "framework.execution",
+    "autocast_dtype": "framework.execution",
+    "resolve_device": "framework.execution",
+    "ConfigBridge": "framework.plugins",
+    "SweepPreset": "framework.plugins",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'framework' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,10 @@ def _plugins(ctx: click.Context) -> Any:
         from framework.plugins import Plugins
 
         params = root.params
-        plugins = Plugins(disabled=params.get("no_plugin") or (), strict=params.get("strict_plugins") or None)
+        plugins = Plugins(
+            disabled=params.get("no_plugin") or (), strict=params.get("strict_plugins") or None
+        )
+        plugins.collect_registrations()
         root.obj["plugins"] = plugins
         if root.invoked_subcommand != "plugins":
             plugins.warn_failures()
@@ -51,16 +52,28 @@ class FrameworkGroup(click.Group):
             extensions = _plugins(ctx).cli_extensions
         except FrameworkError:
             return {}
-        return {item.name: item for item, _ in extensions if isinstance(item, click.Command) and item.name}
+        return {
+            item.name: item
+            for item, _ in extensions
+            if isinstance(item, click.Command) and item.name
+        }
 
 
 @click.group(cls=FrameworkGroup, context_settings=CONTEXT)
-@click.option("--no-plugin", multiple=True, metavar="NAME", help="Do not load plugin NAME (repeatable).")
-@click.option("--strict-plugins", is_flag=True, default=None, help="A plugin that fails to load is an error.")
+@click.option(
+    "--no-plugin", multiple=True, metavar="NAME", help="Do not load plugin NAME (repeatable)."
+)
+@click.option(
+    "--strict-plugins", is_flag=True, default=None, help="A plugin that fails to load is an error."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.version_option(package_name="framework", prog_name="framework", message="%(prog)s %(version)s")
+@click.version_option(
+    package_name="framework", prog_name="framework", message="%(prog)s %(version)s"
+)
 @click.pass_context
-def cli(ctx: click.Context, no_plugin: tuple[str, ...], strict_plugins: bool | None, debug: bool) -> None:
+def cli(
+    ctx: click.Context, no_plugin: tuple[str, ...], strict_plugins: bool | None, debug: bool
+) -> None:
     """Run ML pipelines: a DAG of typed steps from plugins, with manifests and caching."""
     ctx.ensure_object(dict)
 
@@ -76,11 +89,21 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except click.ClickException as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `framework`: the help, as written
         exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        message = " ".join(exc.format_message().split())
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"error: {message}{where}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
         sys.exit(exc.exit_code)
     except FrameworkError as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -89,8 +112,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # a bug: say so in one line, details with --debug
         if debug:
+            import traceback
+
             traceback.print_exc()
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
+        click.echo(
+            f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            err=True,
+        )
         sys.exit(3)
 
 
@@ -103,19 +131,42 @@ def main(argv: list[str] | None = None) -> None:
 @click.pass_context
 def list_steps(ctx: click.Context, plugin: str | None, as_json: bool) -> None:
     """List the steps of every loaded plugin."""
-    registry = _plugins(ctx).steps
+    plugins = _plugins(ctx)
+    registry = plugins.steps
     registry.check_conflicts()
-    entries = [e for e in registry if plugin is None or e.plugin == plugin or e.spec.plugin == plugin]
+    known = set(plugins.infos) | {e.spec.plugin for e in registry}
+    if plugin is not None and plugin not in known:
+        from framework.steps import did_you_mean
+
+        raise UsageError(
+            f"unknown plugin '{plugin}'{did_you_mean(plugin, known)}",
+            hint="see 'framework plugins'",
+        )
+    entries = [
+        e for e in registry if plugin is None or e.plugin == plugin or e.spec.plugin == plugin
+    ]
     if as_json:
+        import json  # here, not at the top: plain list-steps stays lean
+
         rows = [
-            {"id": e.id, "plugin": e.plugin, "distribution": e.distribution, "version": e.plugin_version,
-             "description": e.spec.description, "requires": list(e.spec.requires)}
+            {
+                "id": e.id,
+                "plugin": e.plugin,
+                "distribution": e.distribution,
+                "version": e.plugin_version,
+                "description": e.spec.description,
+                "requires": list(e.spec.requires),
+            }
             for e in entries
         ]
         click.echo(json.dumps(rows, indent=2))
         return
     if not entries:
-        click.echo("no steps" + (f" for plugin '{plugin}'" if plugin else "") + " (see 'framework plugins')")
+        click.echo(
+            "no steps"
+            + (f" for plugin '{plugin}'" if plugin else "")
+            + " (see 'framework plugins')"
+        )
         return
     width = max(len(e.id) for e in entries)
     for e in entries:
@@ -146,7 +197,12 @@ def describe(ctx: click.Context, step: str) -> None:
     click.echo(f"  config    {spec.config}")
     fields = config_fields(load_config_class(spec.config, spec.id))
     rows = [
-        (f"--{f.name.replace('_', '-')}", f.type_name(), "required" if f.default is NOTHING else repr(f.default), f.help)
+        (
+            f"--{f.name.replace('_', '-')}",
+            f.type_name(),
+            "required" if f.default is NOTHING else repr(f.default),
+            f.help,
+        )
         for f in fields
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(3)] if rows else [0, 0, 0]
@@ -156,7 +212,9 @@ def describe(ctx: click.Context, step: str) -> None:
 
 @cli.command()
 @click.argument("step")
-@click.option("--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True
+)
 @click.pass_context
 def graph(ctx: click.Context, step: str, fmt: str) -> None:
     """Print the plan that `framework run STEP` would execute."""
@@ -165,7 +223,11 @@ def graph(ctx: click.Context, step: str, fmt: str) -> None:
     registry = _plugins(ctx).steps
     target = registry.resolve(step).id
     order = dag.plan(registry, target)
-    click.echo(dag.render_mermaid(registry, order) if fmt == "mermaid" else dag.render_text(registry, order))
+    click.echo(
+        dag.render_mermaid(registry, order)
+        if fmt == "mermaid"
+        else dag.render_text(registry, order)
+    )
 
 
 @cli.command("plugins")
@@ -173,13 +235,28 @@ def graph(ctx: click.Context, step: str, fmt: str) -> None:
 @click.pass_context
 def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
     """List plugins: loaded, disabled, and failed with their error."""
+    import json
+
     plugins = _plugins(ctx)
     hooks = plugins.hook_names()
     infos = list(plugins.infos.values())
     if as_json:
-        click.echo(json.dumps(
-            [{"name": i.name, "distribution": i.distribution, "version": i.version, "status": i.status,
-              "error": i.error, "hooks": hooks.get(i.name, [])} for i in infos], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        "distribution": i.distribution,
+                        "version": i.version,
+                        "status": i.status,
+                        "error": i.error,
+                        "hooks": hooks.get(i.name, []),
+                    }
+                    for i in infos
+                ],
+                indent=2,
+            )
+        )
         return
     debug = ctx.find_root().params.get("debug")
     for i in infos:
@@ -196,19 +273,62 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
 
 # -- run --------------------------------------------------------------------------------
 
-RUN_STATIC = {"config", "set", "run_id", "artifact_root", "only", "from_step", "force", "print_config", "help", "device"}
+RUN_STATIC = {
+    "config",
+    "set",
+    "run_id",
+    "artifact_root",
+    "only",
+    "from_step",
+    "force",
+    "print_config",
+    "help",
+    "device",
+}
 
 
 def _run_options(artifact_root_default: str | None) -> list[click.Parameter]:
     return [
-        click.Option(["--config", "config_file"], metavar="FILE", help="YAML or JSON config (sections per step id or short name)."),
-        click.Option(["--set", "sets"], multiple=True, metavar="STEP.FIELD=VALUE", help="Set a field of one step (repeatable)."),
-        click.Option(["--run-id"], metavar="ID", help="Run directory name; reuse one to continue or skip what is done."),
-        click.Option(["--artifact-root"], metavar="DIR", default=artifact_root_default, help="Where run directories live [default: runs, or $FRAMEWORK_ARTIFACT_ROOT]."),
-        click.Option(["--only"], is_flag=True, help="Run the target alone, using upstream outputs already in the run."),
-        click.Option(["--from", "from_step"], metavar="STEP", help="Re-run from STEP on; steps before it are skipped if up to date."),
-        click.Option(["--force"], is_flag=True, help="Re-run every step of the plan even if up to date."),
-        click.Option(["--print-config"], is_flag=True, help="Show the resolved config and where each value came from, then exit."),
+        click.Option(
+            ["--config", "config_file"],
+            metavar="FILE",
+            help="YAML or JSON config (sections per step id or short name).",
+        ),
+        click.Option(
+            ["--set", "sets"],
+            multiple=True,
+            metavar="STEP.FIELD=VALUE",
+            help="Set a field of one step (repeatable).",
+        ),
+        click.Option(
+            ["--run-id"],
+            metavar="ID",
+            help="Run directory name; reuse one to continue or skip what is done.",
+        ),
+        click.Option(
+            ["--artifact-root"],
+            metavar="DIR",
+            default=artifact_root_default,
+            help="Where run directories live [default: runs, or $FRAMEWORK_ARTIFACT_ROOT].",
+        ),
+        click.Option(
+            ["--only"],
+            is_flag=True,
+            help="Run the target alone, using upstream outputs already in the run.",
+        ),
+        click.Option(
+            ["--from", "from_step"],
+            metavar="STEP",
+            help="Re-run from STEP on; steps before it are skipped if up to date.",
+        ),
+        click.Option(
+            ["--force"], is_flag=True, help="Re-run every step of the plan even if up to date."
+        ),
+        click.Option(
+            ["--print-config"],
+            is_flag=True,
+            help="Show the resolved config and where each value came from, then exit.",
+        ),
         click.Option(["--device"], hidden=True, help="Deprecated: use --accelerator."),
     ]
 
@@ -228,9 +348,20 @@ def _field_options(sections: list[Any]) -> tuple[list[click.Parameter], dict[str
             default = "required" if f.required else f"default: {f.default}"
             help_text = f"{f.help} [{default}; {', '.join(owners)}]".strip()
             if f.type is bool:
-                params.append(click.Option([f"--{dashed}/--no-{dashed}", f.name], default=None, help=help_text))
+                params.append(
+                    click.Option(
+                        [f"--{dashed}/--no-{dashed}", f.name], default=None, help=help_text
+                    )
+                )
             else:
-                params.append(click.Option([f"--{dashed}", f.name], default=None, metavar=f.type_name().upper().replace(" ", "_"), help=help_text))
+                params.append(
+                    click.Option(
+                        [f"--{dashed}", f.name],
+                        default=None,
+                        metavar=f.type_name().upper().replace(" ", "_"),
+                        help=help_text,
+                    )
+                )
             seen[f.name] = f"--{dashed}"
     return params, seen
 
@@ -248,7 +379,13 @@ def _normalise_underscores(args: list[str], known: set[str]) -> list[str]:
     return out
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@cli.command(
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "help_option_names": [],
+    }
+)
 @click.argument("target", required=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
@@ -276,7 +413,9 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     plugin_params = [item for item, _ in plugins.cli_extensions if isinstance(item, click.Option)]
     params = _run_options(str(artifact_root())) + field_params + plugin_params
     params.append(click.Option(["-h", "--help"], is_flag=True, help="Show this message and exit."))
-    command = click.Command(f"run {entry.id}", params=params, help=f"Run {entry.id}: plan {' -> '.join(order)}.")
+    command = click.Command(
+        f"run {entry.id}", params=params, help=f"Run {entry.id}: plan {' -> '.join(order)}."
+    )
     known = {o for p in params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])}
     argv = _normalise_underscores(list(args), known)
     with command.make_context(f"run {entry.id}", argv, parent=ctx.find_root()) as sub:
@@ -288,7 +427,11 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         click.echo("warning: --device is deprecated; use --accelerator", err=True)
         if values.get("accelerator") is None:
             values["accelerator"] = values["device"]
-    flags = {name: (values[name], flag) for name, flag in flag_names.items() if values.get(name) is not None}
+    flags = {
+        name: (values[name], flag)
+        for name, flag in flag_names.items()
+        if values.get(name) is not None
+    }
     request = RunRequest(
         target=entry.id,
         artifact_root=values["artifact_root"],
@@ -306,12 +449,14 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     if values["print_config"]:
         _print_config(prepared)
         return
-    from framework.runner import Executor
+    from framework.runner import PlanRunner
 
-    Executor(prepared, plugins, options=plugin_values).execute()
+    PlanRunner(prepared, plugins, options=plugin_values).execute()
 
 
 def _print_config(prepared: Any) -> None:
+    import json
+
     provenance = prepared.resolver.provenance()
     for key, values in prepared.resolver.resolved().items():
         click.echo(f"{key}:")
@@ -321,7 +466,12 @@ def _print_config(prepared: Any) -> None:
 
 # -- runs / show / verify / schema ----------------------------------------------------------
 
-_root_option = click.option("--artifact-root", default=None, metavar="DIR", help="Where run directories live [default: runs].")
+_root_option = click.option(
+    "--artifact-root",
+    default=None,
+    metavar="DIR",
+    help="Where run directories live [default: runs].",
+)
 
 
 @cli.command()
@@ -346,6 +496,8 @@ def runs(artifact_root: str | None) -> None:
 @_root_option
 def show(run: str, as_json: bool, artifact_root: str | None) -> None:
     """Summarise a run's manifest (RUN is an id, a path, or 'latest')."""
+    import json
+
     from framework.manifest import read_manifest
     from framework.runner import artifact_root as root_of
     from framework.runs import find_run, summary_lines
@@ -373,13 +525,19 @@ def verify(run: str, artifact_root: str | None) -> None:
     for d in drift:
         click.echo(f"{d.problem:<8} {d.path}  (step {d.step})")
     if drift:
-        raise VerifyError(f"{len(drift)} of {checked} artifacts in {run_dir} changed or vanished since the run")
+        raise VerifyError(
+            f"{len(drift)} of {checked} artifacts in {run_dir} changed or vanished since the run"
+        )
     click.echo(f"ok: {checked} artifacts in {run_dir} match the manifest")
 
 
 @cli.command()
-@click.option("--out", default="schemas", show_default=True, metavar="DIR", help="Where to write the schemas.")
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file differs from its class.")
+@click.option(
+    "--out", default="schemas", show_default=True, metavar="DIR", help="Where to write the schemas."
+)
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 if a file differs from its class."
+)
 @click.pass_context
 def schema(ctx: click.Context, out: str, check: bool) -> None:
     """Write the JSON Schemas: the run manifest and every step's config."""
@@ -397,6 +555,12 @@ def schema(ctx: click.Context, out: str, check: bool) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
     if check and stale:
-        raise FrameworkError(f"schemas out of date in {out}: {', '.join(stale)}", hint="run 'framework schema'")
-    click.echo(f"{len(rendered)} schemas in {out}" + (f", {len(stale)} updated" if stale and not check else ", up to date"))
+        from framework.errors import SchemaDriftError
 
+        raise SchemaDriftError(
+            f"schemas out of date in {out}: {', '.join(stale)}", hint="run 'framework schema'"
+        )
+    click.echo(
+        f"{len(rendered)} schemas in {out}"
+        + (f", {len(stale)} updated" if stale and not check else ", up to date")
+    )

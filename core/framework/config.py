@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import math
 import os
 import pathlib
 import types
@@ -61,6 +62,8 @@ class FieldInfo:
         return self.default is NOTHING
 
     def type_name(self) -> str:
+        if self.choices:
+            return "|".join(str(c) for c in self.choices)
         return type_label(self.type)
 
 
@@ -316,7 +319,9 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{p}: the top level must be a mapping of sections, not {type(data).__name__}")
+        raise ConfigError(
+            f"{p}: the top level must be a mapping of sections, not {type(data).__name__}"
+        )
     return data
 
 
@@ -347,13 +352,17 @@ class ConfigResolver:
     def all_field_names(self) -> set[str]:
         return {n for s in self.sections.values() for n in s.field_names()}
 
-    def apply_file(self, data: Mapping[str, Any], origin: str, known_steps: Iterable[str] = ()) -> None:
+    def apply_file(
+        self, data: Mapping[str, Any], origin: str, known_steps: Iterable[str] = ()
+    ) -> None:
         known = set(known_steps)
         for key, value in data.items():
             section = self._section(str(key))
             if section is not None:
                 if not isinstance(value, dict):
-                    raise ConfigError(f"{origin}: $.{key}: expected a mapping of fields, got {type(value).__name__}")
+                    raise ConfigError(
+                        f"{origin}: $.{key}: expected a mapping of fields, got {type(value).__name__}"
+                    )
                 for name, item in value.items():
                     if name not in section.field_names():
                         raise ConfigError(
@@ -367,7 +376,9 @@ class ConfigResolver:
                 continue  # a section for a step outside this plan
             targets = self._with_field(str(key))
             if not targets:
-                candidates = list(self.all_field_names()) + list(self.sections) + list(self.short_names)
+                candidates = (
+                    list(self.all_field_names()) + list(self.sections) + list(self.short_names)
+                )
                 raise ConfigError(
                     f"{origin}: $.{key}: unknown key{did_you_mean(str(key), candidates)}",
                     hint="top-level keys are step ids, 'execution', or field names shared by steps",
@@ -428,8 +439,10 @@ class ConfigResolver:
             if section.cls is None:
                 continue
             schema = schema_for(section.cls)
-            validator = jsonschema.Draft202012Validator(schema)
-            errors = sorted(validator.iter_errors(section.values), key=lambda e: list(e.absolute_path))
+            validator = _finite_validator(jsonschema)(schema)
+            errors = sorted(
+                validator.iter_errors(section.values), key=lambda e: list(e.absolute_path)
+            )
             if not errors:
                 continue
             err = errors[0]
@@ -441,7 +454,11 @@ class ConfigResolver:
                     hint=f"pass --{missing.replace('_', '-')} or set it in the config file",
                 )
             name = str(path[0]) if path else ""
-            json_path = "$." + section.key + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+            json_path = (
+                "$."
+                + section.key
+                + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+            )
             source = section.sources.get(name)
             where = f" (from {source})" if source and source.kind != "default" else ""
             raise ConfigError(f"invalid config: {json_path}: {_schema_message(err)}{where}")
@@ -458,12 +475,36 @@ class ConfigResolver:
         return {k: {n: str(src) for n, src in s.sources.items()} for k, s in self.sections.items()}
 
 
+def _finite_validator(jsonschema: Any) -> Any:
+    """Draft 2020-12, except NaN and infinities are not numbers: manifests are strict JSON."""
+
+    def is_finite_number(checker: Any, value: Any) -> bool:
+        return (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
+
+    base = jsonschema.Draft202012Validator
+    return jsonschema.validators.extend(
+        base, type_checker=base.TYPE_CHECKER.redefine("number", is_finite_number)
+    )
+
+
 def _schema_message(err: Any) -> str:
     if err.validator == "enum":
         return f"{err.instance!r} is not one of {', '.join(map(repr, err.validator_value))}"
-    if err.validator in ("type", "anyOf"):
-        return f"{err.instance!r} has the wrong type ({err.message.split(' is not ')[-1]})"
+    if err.validator == "type":
+        return f"expected {_expected({'type': err.validator_value})}, got {err.instance!r}"
+    if err.validator == "anyOf":
+        return f"expected {' or '.join(_expected(s) for s in err.validator_value)}, got {err.instance!r}"
     return err.message
+
+
+def _expected(schema: Mapping[str, Any]) -> str:
+    """A schema's accepted values in words: 'integer', 'one of 'a', 'b'', 'null'."""
+    if "enum" in schema:
+        return "one of " + ", ".join(map(repr, schema["enum"]))
+    kinds = schema.get("type", "a value of another shape")
+    return " or ".join(kinds) if isinstance(kinds, list) else str(kinds)
 
 
 def build_instance(cls: type, values: Mapping[str, Any]) -> Any:
@@ -477,7 +518,7 @@ def build_instance(cls: type, values: Mapping[str, Any]) -> Any:
 
 
 def _to_python(value: Any, tp: Any) -> Any:
-    inner, optional = _unwrap_optional(tp)
+    inner, _ = _unwrap_optional(tp)
     if value is None:
         return None
     origin = typing.get_origin(inner)
@@ -499,7 +540,9 @@ def _to_python(value: Any, tp: Any) -> Any:
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_default, allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), default=_json_default, allow_nan=False
+    )
 
 
 def config_hash(values: Any) -> str:

@@ -106,14 +106,18 @@ class StepContext:
 
     def write_json(self, path: str, data: Any) -> Path:
         """Strict JSON (NaN and Infinity are refused), indented, sorted keys."""
-        return self.write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+        return self.write_text(
+            path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        )
 
     def input(self, path: str) -> Path:
         """The path of a declared input artifact; refuses undeclared or missing ones."""
         rel = self._declared(path, self.step.inputs, "input")
         full = self.run_dir / rel
         if not full.exists():
-            raise ArtifactError(f"step {self.step.id}: input '{rel}' does not exist in {self.run_dir}")
+            raise ArtifactError(
+                f"step {self.step.id}: input '{rel}' does not exist in {self.run_dir}"
+            )
         return full
 
     def read_json(self, path: str) -> Any:
@@ -133,11 +137,18 @@ class StepContext:
         """A structured event of the step's own (e.g. ``sample_text``)."""
         self._emit(name, fields)
 
-    def progress(self, iterable: Iterable[T], total: int | None = None, description: str = "") -> Iterator[T]:
+    def progress(
+        self, iterable: Iterable[T], total: int | None = None, description: str = ""
+    ) -> Iterator[T]:
         """Iterate with a progress bar on the terminal (none with --quiet)."""
         from framework.builtin.console import track
 
-        return track(iterable, total=total, description=description or self.step.id, quiet=self.execution.quiet)
+        return track(
+            iterable,
+            total=total,
+            description=description or self.step.id,
+            quiet=self.execution.quiet,
+        )
 
     # -- execution --------------------------------------------------------------------
 

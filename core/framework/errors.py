@@ -71,3 +71,9 @@ class VerifyError(FrameworkError):
     """Artifacts changed or vanished after the run."""
 
     exit_code = 1
+
+
+class SchemaDriftError(FrameworkError):
+    """A committed JSON Schema no longer matches the class it was generated from."""
+
+    exit_code = 1

@@ -23,10 +23,14 @@ Precision = Literal["32", "bf16", "16"]
 class ExecutionSettings:
     """The execution section of the config (``--accelerator``, ``--seed``, ...)."""
 
-    accelerator: Accelerator = field("auto", help="where tensors live: auto picks cuda, then mps, then cpu")
+    accelerator: Accelerator = field(
+        "auto", help="where tensors live: auto picks cuda, then mps, then cpu"
+    )
     devices: int = field(1, min=1, help="number of devices a step may use")
     precision: Precision = field("32", help="floating point precision for training: 32, bf16 or 16")
-    deterministic: bool = field(False, help="ask libraries for bitwise-reproducible kernels (slower on GPU)")
+    deterministic: bool = field(
+        False, help="ask libraries for bitwise-reproducible kernels (slower on GPU)"
+    )
     seed: int = field(0, min=0, help="seed for python, numpy and torch random generators")
     num_workers: int = field(0, min=0, help="data-loading worker processes")
     quiet: bool = field(False, help="no progress bars or per-step lines on the terminal")
@@ -75,12 +79,20 @@ def resolve_device(settings: ExecutionSettings, rank: RankInfo | None = None) ->
         if not torch.cuda.is_available():
             from framework.errors import ConfigError
 
-            raise ConfigError("--accelerator cuda was asked for, but torch sees no CUDA device", hint="use --accelerator cpu or auto")
+            raise ConfigError(
+                "--accelerator cuda was asked for, but torch sees no CUDA device",
+                hint="use --accelerator cpu or auto",
+            )
         return f"cuda:{rank.local_rank % max(torch.cuda.device_count(), 1)}"
-    if wanted == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if wanted == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         from framework.errors import ConfigError
 
-        raise ConfigError("--accelerator mps was asked for, but torch sees no MPS device", hint="use --accelerator cpu or auto")
+        raise ConfigError(
+            "--accelerator mps was asked for, but torch sees no MPS device",
+            hint="use --accelerator cpu or auto",
+        )
     return wanted
 
 
@@ -94,7 +106,6 @@ def autocast_dtype(settings: ExecutionSettings) -> Any:
 def seed_everything(seed: int, deterministic: bool) -> list[str]:
     """Seed python and every numeric library already imported; return what was seeded."""
     random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
     seeded = ["python"]
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed(seed % 2**32)
@@ -111,4 +122,3 @@ def seed_everything(seed: int, deterministic: bool) -> list[str]:
             torch.use_deterministic_algorithms(False)
         seeded.append("torch")
     return seeded
-

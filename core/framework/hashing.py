@@ -22,11 +22,13 @@ def hash_bytes(data: bytes) -> str:
 def hash_file(path: str | os.PathLike[str]) -> str:
     """sha256 of a file's content, read in 1 MiB chunks."""
     with open(path, "rb") as fh:
-        digest = hashlib.file_digest(fh, ALGORITHM) if hasattr(hashlib, "file_digest") else _digest(fh)
+        digest = (
+            hashlib.file_digest(fh, ALGORITHM) if hasattr(hashlib, "file_digest") else _digest(fh)
+        )
     return f"{ALGORITHM}:{digest.hexdigest()}"
 
 
-def _digest(fh) -> "hashlib._Hash":  # Python < 3.11
+def _digest(fh) -> hashlib._Hash:  # Python < 3.11
     h = hashlib.sha256()
     for chunk in iter(lambda: fh.read(CHUNK), b""):
         h.update(chunk)

@@ -24,7 +24,11 @@ _DIGEST = {"type": "string", "pattern": "^[a-z0-9]+:[0-9a-f]+$"}
 _FILE = {
     "type": "object",
     "required": ["path", "size", "hash"],
-    "properties": {"path": {"type": "string"}, "size": {"type": "integer", "minimum": 0}, "hash": _DIGEST},
+    "properties": {
+        "path": {"type": "string"},
+        "size": {"type": "integer", "minimum": 0},
+        "hash": _DIGEST,
+    },
     "additionalProperties": False,
 }
 _TIME = {"type": ["string", "null"]}
@@ -36,8 +40,21 @@ MANIFEST_SCHEMA: dict[str, Any] = {
     "title": "framework run manifest",
     "type": "object",
     "required": [
-        "schema_version", "run_id", "status", "created_at", "updated_at", "command", "target",
-        "plan", "versions", "git", "config", "config_hash", "execution", "steps", "hash_algorithm",
+        "schema_version",
+        "run_id",
+        "status",
+        "created_at",
+        "updated_at",
+        "command",
+        "target",
+        "plan",
+        "versions",
+        "git",
+        "config",
+        "config_hash",
+        "execution",
+        "steps",
+        "hash_algorithm",
     ],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
@@ -62,12 +79,26 @@ MANIFEST_SCHEMA: dict[str, Any] = {
         "git": {
             "type": "object",
             "required": ["commit", "dirty"],
-            "properties": {"commit": {"type": ["string", "null"]}, "dirty": {"type": ["boolean", "null"]}},
+            "properties": {
+                "commit": {"type": ["string", "null"]},
+                "dirty": {"type": ["boolean", "null"]},
+            },
         },
         "config": {"type": "object", "additionalProperties": {"type": "object"}},
         "config_hash": _DIGEST,
         "execution": {"type": "object"},
-        "bridges": {"type": "object", "additionalProperties": {"type": "object"}},
+        "bridges": {
+            "description": "step id -> bridge name -> the legacy dict it produced",
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["plugin", "values"],
+                    "properties": {"plugin": {"type": "string"}, "values": {"type": "object"}},
+                },
+            },
+        },
         "splits": {
             "type": "object",
             "additionalProperties": {
@@ -103,7 +134,9 @@ MANIFEST_SCHEMA: dict[str, Any] = {
 
 
 def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def new_run_id() -> str:
@@ -114,7 +147,12 @@ def new_run_id() -> str:
 def check_run_id(run_id: str) -> str:
     from framework.errors import UsageError
 
-    if not run_id or run_id.startswith(".") or any(c in run_id for c in "/\\\0") or run_id != run_id.strip():
+    if (
+        not run_id
+        or run_id.startswith(".")
+        or any(c in run_id for c in "/\\\0")
+        or run_id != run_id.strip()
+    ):
         raise UsageError(f"invalid run id {run_id!r}", hint="use letters, digits, '-', '_' and '.'")
     return run_id
 
@@ -139,7 +177,9 @@ def read_manifest(run_dir: Path, *, validate: bool = True) -> dict[str, Any]:
         errors = list(jsonschema.Draft202012Validator(MANIFEST_SCHEMA).iter_errors(data))
         if errors:
             err = min(errors, key=lambda e: len(list(e.absolute_path)))
-            where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+            where = "$" + "".join(
+                f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path
+            )
             raise ManifestError(
                 f"{path} does not match the manifest schema at {where}: {err.message}",
                 hint="move it away to start over, or use another --run-id",
@@ -149,14 +189,28 @@ def read_manifest(run_dir: Path, *, validate: bool = True) -> dict[str, Any]:
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     manifest["updated_at"] = utc_now()
-    atomic_write_text(Path(run_dir) / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False) + "\n")
+    atomic_write_text(
+        Path(run_dir) / MANIFEST_NAME,
+        json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False) + "\n",
+    )
 
 
 def fingerprint(
-    *, code_version: str, plugin_version: str | None, config: dict[str, Any], execution: dict[str, Any], inputs: dict[str, str]
+    *,
+    step: str,
+    code_version: str,
+    plugin_version: str | None,
+    config: dict[str, Any],
+    execution: dict[str, Any],
+    inputs: dict[str, str],
 ) -> str:
-    """What decides whether a step's outputs are still valid."""
+    """What decides whether a step's outputs are still valid.
+
+    The step id is part of it: two steps with equal versions, config and inputs (say, two
+    config-less steps without inputs) must not share outputs through the artifact store.
+    """
     payload = {
+        "step": step,
         "code_version": code_version,
         "plugin_version": plugin_version,
         "config": config,

@@ -11,17 +11,15 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterable
 from functools import cached_property
-from importlib import metadata
-from types import ModuleType
 from typing import Any
 
 import attrs
 import pluggy
 
 from framework import hookspecs
+from framework.entrypoints import entry_points
 from framework.errors import PluginError, UsageError
 from framework.steps import RegisteredStep, Step, StepRegistry, did_you_mean
 
@@ -61,7 +59,9 @@ class ConfigBridge:
     """
 
     name: str
-    steps: tuple[str, ...] = attrs.field(converter=lambda v: (v,) if isinstance(v, str) else tuple(v))
+    steps: tuple[str, ...] = attrs.field(
+        converter=lambda v: (v,) if isinstance(v, str) else tuple(v)
+    )
     function: str = ""
 
 
@@ -90,6 +90,11 @@ def import_object(path: str) -> Any:
     for part in attr_path.split(".") if attr_path else []:
         obj = getattr(obj, part)
     return obj
+
+
+def _recorder(calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> Callable[..., None]:
+    """A stand-in `register` that only remembers its calls."""
+    return lambda *args, **kwargs: calls.append((args, kwargs))
 
 
 def _short_error(exc: BaseException) -> str:
@@ -124,17 +129,10 @@ class Plugins:
 
     def _load_entry_points(self) -> None:
         explicit = set(env_list(EXPLICIT_ENV))
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in entry_points(ENTRY_POINT_GROUP):
             if not self.autoload and ep.name not in explicit:
                 continue
-            dist = getattr(ep, "dist", None)
-            self._load(
-                ep.name,
-                ep.load,
-                ep.value,
-                distribution=dist.metadata["Name"] if dist else None,
-                version=dist.version if dist else None,
-            )
+            self._load(ep.name, ep.load, ep.value, distribution=ep.distribution, version=ep.version)
 
     def _load(
         self,
@@ -179,6 +177,8 @@ class Plugins:
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
         info.status = "failed"
         info.error = _short_error(exc)
+        import traceback  # only when a plugin fails: keeps start-up lean
+
         info.detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self.infos.setdefault(info.name, info)
         if self.strict:
@@ -205,14 +205,26 @@ class Plugins:
         """Call one registration hook plugin by plugin, so a raising hook is attributed."""
         hook = getattr(self.pm.hook, hook_name)
         for impl in hook.get_hookimpls():
+            # Buffer the calls, so a hook that raises midway registers nothing at all.
+            calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
             try:
-                impl.function(make_register(impl.plugin_name))
+                impl.function(_recorder(calls))
+                register = make_register(impl.plugin_name)
+                for args, kwargs in calls:
+                    register(*args, **kwargs)
             except Exception as exc:
                 info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
                 if info.status == "failed":
                     continue
-                self._fail(info, PluginError(f"hook {hook_name} raised {_short_error(exc)}").with_traceback(exc.__traceback__))
+                error = PluginError(f"hook {hook_name} raised {_short_error(exc)}")
+                error.__cause__ = exc
                 self.pm.unregister(name=impl.plugin_name)
+                self._fail(info, error)
+
+    def collect_registrations(self) -> None:
+        """Call every registration hook now, so a hook that raises is known (and reported) up front."""
+        for registry in ("cli_extensions", "steps", "models", "executors", "bridges", "sweeps"):
+            getattr(self, registry)
 
     @cached_property
     def steps(self) -> StepRegistry:
@@ -223,9 +235,16 @@ class Plugins:
 
             def register(step: Step) -> None:
                 if not isinstance(step, Step):
-                    raise TypeError(f"register() expects a framework.Step, got {type(step).__name__}")
+                    raise TypeError(
+                        f"register() expects a framework.Step, got {type(step).__name__}"
+                    )
                 registry.add(
-                    RegisteredStep(step, plugin, info.distribution if info else None, info.version if info else None)
+                    RegisteredStep(
+                        step,
+                        plugin,
+                        info.distribution if info else None,
+                        info.version if info else None,
+                    )
                 )
 
             return register
@@ -239,7 +258,9 @@ class Plugins:
         def make_register(plugin: str) -> Callable[[str, str], None]:
             def register(name: str, path: str) -> None:
                 if name in found:
-                    raise PluginError(f"{kind} '{name}' is already registered by plugin '{found[name][1]}'")
+                    raise PluginError(
+                        f"{kind} '{name}' is already registered by plugin '{found[name][1]}'"
+                    )
                 found[name] = (path, plugin)
 
             return register
@@ -263,7 +284,9 @@ class Plugins:
         def make_register(plugin: str) -> Callable[[Any], None]:
             def register(item: Any) -> None:
                 if kind is not object and not isinstance(item, kind):
-                    raise TypeError(f"register() expects a {kind.__name__}, got {type(item).__name__}")
+                    raise TypeError(
+                        f"register() expects a {kind.__name__}, got {type(item).__name__}"
+                    )
                 found.append((item, plugin))
 
             return register

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -15,7 +16,14 @@ import attrs
 from framework import dag
 from framework.config import ConfigResolver, Section, canonical_json, config_hash, load_config_file
 from framework.context import Models, StepContext
-from framework.errors import ArtifactError, FrameworkError, MissingInputsError, StepFailedError, UsageError
+from framework.errors import (
+    ArtifactError,
+    FrameworkError,
+    MissingInputsError,
+    SplitContractError,
+    StepFailedError,
+    UsageError,
+)
 from framework.execution import ExecutionSettings, RankInfo, seed_everything
 from framework.hashing import ALGORITHM, HashCache
 from framework.manifest import (
@@ -93,7 +101,13 @@ class Run:
 
     def emit(self, event: str, step: str | None = None, /, **fields: Any) -> None:
         """Send a structured event to every ``on_event`` hook (events.jsonl among them)."""
-        record = {"ts": utc_now(), "run_id": self.run_id, "step": step, "event": event, "fields": fields}
+        record = {
+            "ts": utc_now(),
+            "run_id": self.run_id,
+            "step": step,
+            "event": event,
+            "fields": fields,
+        }
         self.plugins.pm.hook.on_event(run=self, event=record)
 
 
@@ -137,7 +151,9 @@ def short_names(plugins: Plugins) -> dict[str, str]:
     return {name: ids[0] for name, ids in counts.items() if len(ids) == 1}
 
 
-def prepare(request: RunRequest, plugins: Plugins, environ: Mapping[str, str] | None = None) -> Prepared:
+def prepare(
+    request: RunRequest, plugins: Plugins, environ: Mapping[str, str] | None = None
+) -> Prepared:
     """Resolve the target, plan and config; raise before anything runs or is written."""
     environ = os.environ if environ is None else environ
     registry = plugins.steps
@@ -146,17 +162,25 @@ def prepare(request: RunRequest, plugins: Plugins, environ: Mapping[str, str] | 
     if request.from_step:
         start = registry.resolve(request.from_step).id
         if start not in order:
-            raise UsageError(f"--from {request.from_step}: {start} is not part of the plan for {target}")
+            raise UsageError(
+                f"--from {request.from_step}: {start} is not part of the plan for {target}"
+            )
     resolver = ConfigResolver(config_sections(plugins, order), short_names(plugins))
     if request.config_file:
-        resolver.apply_file(load_config_file(request.config_file), request.config_file, registry.ids())
+        resolver.apply_file(
+            load_config_file(request.config_file), request.config_file, registry.ids()
+        )
     resolver.apply_env(environ, RESERVED_ENV)
     for name, (value, flag) in request.flags.items():
         resolver.apply_flag(name, value, flag)
     for assignment in request.sets:
         resolver.apply_set(assignment)
     resolver.validate()
-    configs = {key: resolver.build(key) for key in resolver.sections if key != EXECUTION and resolver.sections[key].cls}
+    configs = {
+        key: resolver.build(key)
+        for key in resolver.sections
+        if key != EXECUTION and resolver.sections[key].cls
+    }
     return Prepared(
         request=request,
         target=target,
@@ -173,18 +197,22 @@ def prepare(request: RunRequest, plugins: Plugins, environ: Mapping[str, str] | 
 
 def run_job(request: RunRequest, plugins: Plugins) -> RunResult:
     """Prepare and execute one run; raises FrameworkError subclasses for the CLI."""
-    return Executor(prepare(request, plugins), plugins).execute()
+    return PlanRunner(prepare(request, plugins), plugins).execute()
 
 
-class Executor:
+class PlanRunner:
     """Runs a prepared plan in its run dir, holding the run lock throughout."""
 
-    def __init__(self, prepared: Prepared, plugins: Plugins, options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, prepared: Prepared, plugins: Plugins, options: dict[str, Any] | None = None
+    ) -> None:
         self.p = prepared
         self.options = dict(options or {})
         self.plugins = plugins
         self.root = artifact_root(prepared.request.artifact_root)
-        self.run_id = check_run_id(prepared.request.run_id) if prepared.request.run_id else new_run_id()
+        self.run_id = (
+            check_run_id(prepared.request.run_id) if prepared.request.run_id else new_run_id()
+        )
         self.run_dir = self.root / self.run_id
         self.rank = RankInfo.from_env()
         self.hashes = HashCache(self.root / ".cache" / "hashes.json")
@@ -231,24 +259,34 @@ class Executor:
         if self.p.request.only:
             self._check_only_inputs()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        with RunLock(self.run_dir):
-            previous = read_manifest(self.run_dir) if (self.run_dir / "manifest.json").exists() else None
+        # Only rank 0 writes, so only rank 0 locks: the other ranks of a torchrun job share its run dir.
+        with RunLock(self.run_dir) if self.rank.is_main else contextlib.nullcontext():
+            previous = (
+                read_manifest(self.run_dir) if (self.run_dir / "manifest.json").exists() else None
+            )
             manifest = self._initial_manifest(previous)
             run = Run(
-                run_id=self.run_id, run_dir=self.run_dir, target=self.p.target, plan=self.p.plan,
-                configs=self.p.configs, execution=self.p.execution, manifest=manifest,
-                plugins=self.plugins, rank=self.rank, options=self.options,
+                run_id=self.run_id,
+                run_dir=self.run_dir,
+                target=self.p.target,
+                plan=self.p.plan,
+                configs=self.p.configs,
+                execution=self.p.execution,
+                manifest=manifest,
+                plugins=self.plugins,
+                rank=self.rank,
+                options=self.options,
             )
             self._save(manifest)
             hook = self.plugins.pm.hook
-            hook.before_run(run=run)
-            run.emit("run_started", **self._start_fields(manifest))
             forced = set(self.p.plan if self.p.request.force else ())
             if self.p.request.from_step:
                 start = self.plugins.steps.resolve(self.p.request.from_step).id
                 forced |= set(dag.downstream_of(self.plugins.steps, self.p.plan, start))
             status = "failed"
             try:
+                hook.before_run(run=run)
+                run.emit("run_started", **self._start_fields(manifest))
                 for step_id in self.p.plan:
                     self._step(run, step_id, previous, force=step_id in forced)
                 status = "completed"
@@ -258,7 +296,8 @@ class Executor:
             finally:
                 manifest["status"] = status
                 self._save(manifest)
-                self.hashes.save()
+                if self.rank.is_main:
+                    self.hashes.save()
                 run.emit("run_finished", status=status)
                 hook.after_run(run=run, status=status)
         return RunResult(self.run_id, self.run_dir, status, manifest)
@@ -277,16 +316,29 @@ class Executor:
             "git_dirty": manifest["git"]["dirty"],
             "plugins": {i.name: i.version for i in self.plugins.active()},
             "hooks": self.plugins.hook_names(),
-            "config": {"values": self.p.resolver.resolved(), "overrides": {k: v for k, v in overrides.items() if v}},
+            "config": {
+                "values": self.p.resolver.resolved(),
+                "overrides": {k: v for k, v in overrides.items() if v},
+            },
         }
 
     def _check_only_inputs(self) -> None:
         entry = self.p.steps[self.p.target]
-        missing = [rel for rel in entry.spec.inputs if not is_pattern(rel) and not (self.run_dir / rel).exists()]
+        missing = [
+            rel
+            for rel in entry.spec.inputs
+            if not is_pattern(rel) and not (self.run_dir / rel).exists()
+        ]
         if not missing:
             return
-        producers = sorted({p.id for p in self.plugins.steps for rel in missing if rel in p.spec.outputs})
-        cmd = f"framework run {producers[0]} --run-id {self.run_id}" if producers else "the upstream steps"
+        producers = sorted(
+            {p.id for p in self.plugins.steps for rel in missing if rel in p.spec.outputs}
+        )
+        cmd = (
+            f"framework run {producers[0]} --run-id {self.run_id}"
+            if producers
+            else "the upstream steps"
+        )
         raise MissingInputsError(
             f"--only {self.p.target}: missing inputs {', '.join(missing)} in {self.run_dir}"
             + (f" (produced by {', '.join(producers)})" if producers else ""),
@@ -295,7 +347,9 @@ class Executor:
 
     # one step ------------------------------------------------------------------------
 
-    def _file_records(self, patterns: tuple[str, ...], *, required: bool, step_id: str, kind: str) -> list[dict[str, Any]]:
+    def _file_records(
+        self, patterns: tuple[str, ...], *, required: bool, step_id: str, kind: str
+    ) -> list[dict[str, Any]]:
         records = []
         for rel in patterns:
             if is_pattern(rel):
@@ -307,14 +361,20 @@ class Executor:
                 full = self.run_dir / path
                 if not full.is_file():
                     if required:
-                        raise ArtifactError(f"step {step_id}: declared {kind} '{path}' is missing in {self.run_dir}")
+                        raise ArtifactError(
+                            f"step {step_id}: declared {kind} '{path}' is missing in {self.run_dir}"
+                        )
                     continue
-                records.append({"path": path, "size": full.stat().st_size, "hash": self.hashes.digest(full)})
+                records.append(
+                    {"path": path, "size": full.stat().st_size, "hash": self.hashes.digest(full)}
+                )
         return records
 
     def _up_to_date(self, prev: dict[str, Any] | None, fp: str) -> tuple[bool, str]:
         if not prev or prev.get("status") not in ("completed", "skipped", "reused"):
-            return False, "not run before" if not prev or prev.get("status") == "pending" else f"last status {prev.get('status')}"
+            return False, "not run before" if not prev or prev.get(
+                "status"
+            ) == "pending" else f"last status {prev.get('status')}"
         if prev.get("fingerprint") != fp:
             return False, "fingerprint changed"
         for out in prev.get("outputs", []):
@@ -325,14 +385,21 @@ class Executor:
                 return False, f"output {out['path']} changed on disk"
         return True, "fingerprint and outputs match"
 
-    def _what_changed(self, prev: dict[str, Any] | None, previous_manifest: dict[str, Any] | None, current: dict[str, Any]) -> str:
+    def _what_changed(
+        self,
+        prev: dict[str, Any] | None,
+        previous_manifest: dict[str, Any] | None,
+        current: dict[str, Any],
+    ) -> str:
         if not prev or "fingerprint" not in prev:
             return "not run before"
         changes = []
         if prev.get("code_version") != current["code_version"]:
             changes.append(f"code version {prev.get('code_version')} -> {current['code_version']}")
         if prev.get("plugin_version") != current["plugin_version"]:
-            changes.append(f"plugin version {prev.get('plugin_version')} -> {current['plugin_version']}")
+            changes.append(
+                f"plugin version {prev.get('plugin_version')} -> {current['plugin_version']}"
+            )
         old_cfg = (previous_manifest or {}).get("config", {}).get(current["step"], {})
         for key in sorted(set(old_cfg) | set(current["config"])):
             if old_cfg.get(key) != current["config"].get(key):
@@ -344,50 +411,93 @@ class Executor:
         for path, digest in current["inputs"].items():
             if old_inputs.get(path) != digest:
                 changes.append(f"input {path}")
-        return "changed: " + ", ".join(changes) if changes else "outputs changed"
+        return "changed: " + ", ".join(changes) if changes else ""
 
-    def _step(self, run: Run, step_id: str, previous: dict[str, Any] | None, *, force: bool) -> None:
+    def _step(
+        self, run: Run, step_id: str, previous: dict[str, Any] | None, *, force: bool
+    ) -> None:
         entry = self.p.steps[step_id]
         spec = entry.spec
-        manifest = run.manifest
         prev_record = (previous or {}).get("steps", {}).get(step_id)
         config_values = self.p.resolver.resolved().get(step_id, {})
         exec_values = self.p.execution.fingerprint_values()
         inputs = self._file_records(spec.inputs, required=True, step_id=step_id, kind="input")
         input_hashes = {i["path"]: i["hash"] for i in inputs}
         fp = fingerprint(
-            code_version=spec.version, plugin_version=entry.plugin_version, config=config_values,
-            execution=exec_values, inputs=input_hashes,
+            step=step_id,
+            code_version=spec.version,
+            plugin_version=entry.plugin_version,
+            config=config_values,
+            execution=exec_values,
+            inputs=input_hashes,
         )
         record: dict[str, Any] = {
-            "status": "pending", "code_version": spec.version, "plugin_version": entry.plugin_version,
-            "config_hash": config_hash(config_values), "fingerprint": fp, "execution": exec_values, "inputs": inputs,
+            "status": "pending",
+            "code_version": spec.version,
+            "plugin_version": entry.plugin_version,
+            "config_hash": config_hash(config_values),
+            "fingerprint": fp,
+            "execution": exec_values,
+            "inputs": inputs,
         }
         if not force:
             fresh, why = self._up_to_date(prev_record, fp)
             if fresh:
-                record.update(status="skipped", reason=f"up to date: {why}", outputs=prev_record.get("outputs", []))
-                record.update({k: prev_record.get(k) for k in ("started_at", "finished_at", "duration_s") if k in prev_record})
+                record.update(
+                    status="skipped",
+                    reason=f"up to date: {why}",
+                    outputs=prev_record.get("outputs", []),
+                )
+                record.update(
+                    {
+                        k: prev_record.get(k)
+                        for k in ("started_at", "finished_at", "duration_s")
+                        if k in prev_record
+                    }
+                )
                 self._finish(run, step_id, record)
                 return
             cached = self.store.lookup(fp)
             if cached is not None:
                 self.store.restore(cached, self.run_dir)
-                outputs = self._file_records(tuple(sorted(cached)), required=True, step_id=step_id, kind="output")
-                record.update(status="reused", reason="identical outputs found in the artifact store", outputs=outputs, reused_from=fp)
+                outputs = self._file_records(
+                    tuple(sorted(cached)), required=True, step_id=step_id, kind="output"
+                )
+                record.update(
+                    status="reused",
+                    reason="identical outputs found in the artifact store",
+                    outputs=outputs,
+                    reused_from=fp,
+                )
                 self._finish(run, step_id, record)
                 return
-        reason = "forced" if force else self._what_changed(
-            prev_record, previous,
-            {"step": step_id, "code_version": spec.version, "plugin_version": entry.plugin_version,
-             "config": config_values, "execution": exec_values, "inputs": input_hashes},
-        )
+        reason = (
+            "forced"
+            if force
+            else self._what_changed(
+                prev_record,
+                previous,
+                {
+                    "step": step_id,
+                    "code_version": spec.version,
+                    "plugin_version": entry.plugin_version,
+                    "config": config_values,
+                    "execution": exec_values,
+                    "inputs": input_hashes,
+                },
+            )
+            or why
+        )  # nothing in the fingerprint changed: say what _up_to_date found instead
         self._run_step(run, entry, record, reason)
 
-    def _run_step(self, run: Run, entry: RegisteredStep, record: dict[str, Any], reason: str) -> None:
+    def _run_step(
+        self, run: Run, entry: RegisteredStep, record: dict[str, Any], reason: str
+    ) -> None:
         spec = entry.spec
         manifest = run.manifest
-        record.update(status="running", reason=reason, started_at=utc_now(), finished_at=None, error=None)
+        record.update(
+            status="running", reason=reason, started_at=utc_now(), finished_at=None, error=None
+        )
         record.pop("outputs", None)
         manifest["steps"][spec.id] = record
         self._save(manifest)
@@ -398,32 +508,62 @@ class Executor:
             func = self._import_callable(spec)
             seed_everything(self.p.execution.seed, self.p.execution.deterministic)
             ctx = StepContext(
-                step=spec, config=self.p.configs.get(spec.id), run_id=self.run_id, run_dir=self.run_dir,
-                execution=self.p.execution, rank=self.rank,
+                step=spec,
+                config=self.p.configs.get(spec.id),
+                run_id=self.run_id,
+                run_dir=self.run_dir,
+                execution=self.p.execution,
+                rank=self.rank,
                 splits=SplitGuard(spec.id, spec.splits, manifest["splits"]),
-                models=Models(self.plugins.models, self.plugins.model_factory), legacy=legacy,
+                models=Models(self.plugins.models, self.plugins.model_factory),
+                legacy=legacy,
                 emit=lambda event, fields: run.emit(event, spec.id, **fields),
-                metrics_hook=lambda m: self.plugins.pm.hook.on_metrics(run=run, step=spec, metrics=m),
+                metrics_hook=lambda m: self.plugins.pm.hook.on_metrics(
+                    run=run, step=spec, metrics=m
+                ),
             )
             self.plugins.pm.hook.before_step(run=run, step=spec)
             func(ctx)
-            outputs = self._file_records(spec.outputs, required=True, step_id=spec.id, kind="output")
+            # Other ranks write nothing (ctx.output gives them scratch files), so only rank 0 checks.
+            outputs = self._file_records(
+                spec.outputs, required=self.rank.is_main, step_id=spec.id, kind="output"
+            )
         except BaseException as exc:
             interrupted = isinstance(exc, KeyboardInterrupt)
             message = "interrupted" if interrupted else _describe(exc)
-            record.update(status="failed", error=message, finished_at=utc_now(), duration_s=round(time.perf_counter() - started, 6))
+            record.update(
+                status="failed",
+                error=message,
+                finished_at=utc_now(),
+                duration_s=round(time.perf_counter() - started, 6),
+            )
             self._save(manifest)
             run.emit("step_failed", spec.id, error=message)
             self.plugins.pm.hook.on_step_error(run=run, step=spec, error=exc)
             if interrupted or not isinstance(exc, Exception):
                 raise
             if isinstance(exc, FrameworkError) and not isinstance(exc, StepFailedError):
-                exc.message = exc.message if spec.id in exc.message else f"step {spec.id}: {exc.message}"
+                exc.message = (
+                    exc.message if spec.id in exc.message else f"step {spec.id}: {exc.message}"
+                )
+                if isinstance(exc, (ArtifactError, SplitContractError)):
+                    exc.exit_code = (
+                        StepFailedError.exit_code
+                    )  # the step broke its contract: a step failure
                 raise
-            raise StepFailedError(f"step {spec.id} failed: {message}", hint=f"see {self.run_dir / 'events.jsonl'}") from exc
+            raise StepFailedError(
+                f"step {spec.id} failed: {message}", hint=f"see {self.run_dir / 'events.jsonl'}"
+            ) from exc
         if self.rank.is_main:
-            self.store.save(record["fingerprint"], self.run_dir, {o["path"]: o["hash"] for o in outputs})
-        record.update(status="completed", outputs=outputs, finished_at=utc_now(), duration_s=round(time.perf_counter() - started, 6))
+            self.store.save(
+                record["fingerprint"], self.run_dir, {o["path"]: o["hash"] for o in outputs}
+            )
+        record.update(
+            status="completed",
+            outputs=outputs,
+            finished_at=utc_now(),
+            duration_s=round(time.perf_counter() - started, 6),
+        )
         self._finish(run, spec.id, record)
 
     def _finish(self, run: Run, step_id: str, record: dict[str, Any]) -> None:
@@ -442,10 +582,15 @@ class Executor:
                 continue
             values = import_object(bridge.function)(self.p.configs.get(step_id))
             if not isinstance(values, dict):
-                raise UsageError(f"config bridge {bridge.name} ({plugin}) returned {type(values).__name__}, not a dict")
+                raise UsageError(
+                    f"config bridge {bridge.name} ({plugin}) returned {type(values).__name__}, not a dict"
+                )
             plain = json.loads(canonical_json(values))
             legacy[bridge.name] = values
-            run.manifest["bridges"][step_id] = {"name": bridge.name, "plugin": plugin, "values": plain}
+            run.manifest["bridges"].setdefault(step_id, {})[bridge.name] = {
+                "plugin": plugin,
+                "values": plain,
+            }
             run.emit("bridge_applied", step_id, bridge=bridge.name, keys=sorted(plain))
         return legacy
 
@@ -453,7 +598,10 @@ class Executor:
         try:
             func = import_object(spec.run)
         except ImportError as exc:
-            raise UsageError(f"step {spec.id}: cannot import {spec.run}: {exc}", hint="is the plugin installed with its dependencies?") from exc
+            raise UsageError(
+                f"step {spec.id}: cannot import {spec.run}: {exc}",
+                hint="is the plugin installed with its dependencies?",
+            ) from exc
         except AttributeError as exc:
             raise UsageError(f"step {spec.id}: {spec.run} does not exist: {exc}") from exc
         if not callable(func):
@@ -467,4 +615,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, FrameworkError):
         return str(exc)
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-

@@ -30,7 +30,11 @@ def list_runs(root: Path) -> list[RunSummary]:
             continue
         try:
             m = read_manifest(child, validate=False)
-            out.append(RunSummary(child.name, m.get("created_at", "?"), m.get("target", "?"), m.get("status", "?")))
+            out.append(
+                RunSummary(
+                    child.name, m.get("created_at", "?"), m.get("target", "?"), m.get("status", "?")
+                )
+            )
         except ManifestError:
             out.append(RunSummary(child.name, "?", "?", "corrupted"))
     return sorted(out, key=lambda r: (r.created_at, r.run_id))
@@ -49,7 +53,9 @@ def find_run(root: Path, run: str) -> Path:
     known = [r.run_id for r in list_runs(root)]
     from framework.steps import did_you_mean
 
-    raise UsageError(f"no run '{run}' under {root}{did_you_mean(run, known)}", hint="see 'framework runs'")
+    raise UsageError(
+        f"no run '{run}' under {root}{did_you_mean(run, known)}", hint="see 'framework runs'"
+    )
 
 
 @attrs.frozen
@@ -93,7 +99,9 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
     for step_id in manifest["plan"]:
         rec = manifest["steps"].get(step_id, {})
         took = f"{rec['duration_s']:.2f}s" if rec.get("duration_s") is not None else ""
-        lines.append(f"  {step_id:<40} {rec.get('status', '?'):<10} {took:>9}  {rec.get('error') or rec.get('reason') or ''}")
+        lines.append(
+            f"  {step_id:<40} {rec.get('status', '?'):<10} {took:>9}  {rec.get('error') or rec.get('reason') or ''}"
+        )
         for out in rec.get("outputs", []):
             lines.append(f"      {out['path']}  {out['size']} B  {out['hash'][:19]}")
     return lines

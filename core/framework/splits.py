@@ -29,7 +29,9 @@ class SplitGuard:
         owner: dict[str, str] = {}
         for name, ids in members.items():
             if len(set(ids)) != len(ids):
-                raise SplitContractError(f"split {name} lists a sample id twice (step {self.step_id})")
+                raise SplitContractError(
+                    f"split {name} lists a sample id twice (step {self.step_id})"
+                )
             for sample in ids:
                 other = owner.setdefault(sample, name)
                 if other != name:

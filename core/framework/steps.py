@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 from collections.abc import Iterable, Iterator
 
@@ -41,7 +40,11 @@ def _check_paths(kind: str):
 
 def _check_id(instance: Step, attribute: attrs.Attribute, value: str) -> None:
     plugin, _, name = value.partition(".")
-    if not plugin or not name or not all(p.replace("_", "").replace("-", "").isalnum() for p in (plugin, name)):
+    if (
+        not plugin
+        or not name
+        or not all(p.replace("_", "").replace("-", "").isalnum() for p in (plugin, name))
+    ):
         raise ValueError(f"step id {value!r} must look like 'plugin.step'")
 
 
@@ -65,8 +68,12 @@ class Step:
     description: str = ""
     config: str | None = attrs.field(default=None, validator=_check_import_path)
     requires: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
-    inputs: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_check_paths("input"))
-    outputs: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_check_paths("output"))
+    inputs: tuple[str, ...] = attrs.field(
+        default=(), converter=_as_tuple, validator=_check_paths("input")
+    )
+    outputs: tuple[str, ...] = attrs.field(
+        default=(), converter=_as_tuple, validator=_check_paths("output")
+    )
     splits: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
     version: str = "1"
 
@@ -108,6 +115,8 @@ class RegisteredStep:
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A ' (did you mean X?)' suffix, or '' when nothing is close."""
+    import difflib  # only on the error path: keeps start-up lean
+
     matches = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
     if not matches:
         return ""
@@ -162,9 +171,15 @@ class StepRegistry:
             return matches[0]
         if len(matches) > 1:
             ids = ", ".join(sorted(e.id for e in matches))
-            raise StepNotFoundError(f"step name '{name}' is ambiguous: it matches {ids}", hint="use the qualified id")
+            raise StepNotFoundError(
+                f"step name '{name}' is ambiguous: it matches {ids}", hint="use the qualified id"
+            )
         known = list(self._steps) + [e.spec.name for e in self._steps.values()]
-        hint = "run 'framework list-steps' to see them" if self._steps else "no plugin registers any step"
+        hint = (
+            "run 'framework list-steps' to see them"
+            if self._steps
+            else "no plugin registers any step"
+        )
         raise StepNotFoundError(f"unknown step '{name}'{did_you_mean(name, known)}", hint=hint)
 
     def validate_requires(self) -> None:

@@ -46,7 +46,9 @@ class ArtifactStore:
             if not obj.exists():
                 _link_or_copy(run_dir / rel, obj)
         self._record(fingerprint).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self._record(fingerprint), json.dumps({"outputs": outputs}, sort_keys=True))
+        atomic_write_text(
+            self._record(fingerprint), json.dumps({"outputs": outputs}, sort_keys=True)
+        )
 
     def lookup(self, fingerprint: str) -> dict[str, str] | None:
         """The outputs recorded for `fingerprint`, if every object is still intact."""

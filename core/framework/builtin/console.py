@@ -10,7 +10,12 @@ from framework.hookspecs import hookimpl
 T = TypeVar("T")
 _console: Any = None
 
-MARKS = {"completed": "[green]done[/]", "skipped": "[cyan]up to date[/]", "reused": "[cyan]reused[/]", "failed": "[red]failed[/]"}
+MARKS = {
+    "completed": "[green]done[/]",
+    "skipped": "[cyan]up to date[/]",
+    "reused": "[cyan]reused[/]",
+    "failed": "[red]failed[/]",
+}
 
 
 def console() -> Any:
@@ -29,7 +34,9 @@ def _quiet(run: Any) -> bool:
 @hookimpl
 def before_run(run: Any) -> None:
     if not _quiet(run):
-        console().print(f"[bold]run {run.run_id}[/]  target {run.target}  ({len(run.plan)} step{'s' * (len(run.plan) != 1)}) -> {run.run_dir}")
+        console().print(
+            f"[bold]run {run.run_id}[/]  target {run.target}  ({len(run.plan)} step{'s' * (len(run.plan) != 1)}) -> {run.run_dir}"
+        )
 
 
 @hookimpl
@@ -45,21 +52,31 @@ def after_step(run: Any, step: Any, result: dict[str, Any]) -> None:
         return
     status = result["status"]
     detail = result.get("reason", "") if status in ("skipped", "reused") else ""
-    took = f" in {result['duration_s']:.2f}s" if status == "completed" and result.get("duration_s") is not None else ""
+    took = (
+        f" in {result['duration_s']:.2f}s"
+        if status == "completed" and result.get("duration_s") is not None
+        else ""
+    )
     console().print(f"  {MARKS.get(status, status)} {step.id}{took}  [dim]{detail}[/]")
 
 
 @hookimpl
 def after_run(run: Any, status: str) -> None:
     if not _quiet(run) and status == "completed":
-        console().print(f"[bold green]completed[/] run {run.run_id}: {run.run_dir / 'manifest.json'}")
+        console().print(
+            f"[bold green]completed[/] run {run.run_id}: {run.run_dir / 'manifest.json'}"
+        )
 
 
-def track(iterable: Iterable[T], *, total: int | None, description: str, quiet: bool) -> Iterator[T]:
+def track(
+    iterable: Iterable[T], *, total: int | None, description: str, quiet: bool
+) -> Iterator[T]:
     """A rich progress bar around `iterable`, shown only on a terminal."""
     if quiet or not console().is_terminal:
         yield from iterable
         return
     from rich.progress import track as rich_track
 
-    yield from rich_track(iterable, total=total, description=description, console=console(), transient=True)
+    yield from rich_track(
+        iterable, total=total, description=description, console=console(), transient=True
+    )

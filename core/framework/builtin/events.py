@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from framework.hookspecs import hookimpl
-from framework.manifest import EVENTS_NAME
 
 _open: dict[str, Any] = {}
 
@@ -25,7 +23,12 @@ def on_event(run: Any, event: dict[str, Any]) -> None:
     key = str(run.run_dir)
     fh = _open.get(key)
     if fh is None:
-        fh = _open[key] = open(run.run_dir / EVENTS_NAME, "a", encoding="utf-8")
+        from framework.manifest import EVENTS_NAME  # not at import: list-steps loads this plugin
+
+        # Kept open for the whole run (closed in after_run): one open per run, not per event.
+        fh = _open[key] = open(run.run_dir / EVENTS_NAME, "a", encoding="utf-8")  # noqa: SIM115
+    import json  # not at import: list-steps loads this plugin
+
     # NaN/Infinity would make the line invalid JSON; they become strings.
     fh.write(json.dumps(_finite(event), default=_default, allow_nan=False) + "\n")
     fh.flush()

@@ -26,7 +26,9 @@ class LocalExecutor:
 
     name = "local"
 
-    def run(self, requests: Iterable[Any], plugins: Any = None, *, fail_fast: bool = False) -> list[JobResult]:
+    def run(
+        self, requests: Iterable[Any], plugins: Any = None, *, fail_fast: bool = False
+    ) -> list[JobResult]:
         from framework.errors import FrameworkError
         from framework.plugins import Plugins
         from framework.runner import run_job

@@ -1,7 +1,6 @@
 """Typed configs: every field becomes a `framework run` option and a JSON Schema entry."""
 
 import attrs
-
 from framework import field
 
 

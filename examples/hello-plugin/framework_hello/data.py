@@ -5,7 +5,9 @@ import random
 SLOPE, INTERCEPT = 3.0, -1.0
 
 
-def make_points(n_samples: int, noise: float, seed: int) -> dict[str, list[tuple[str, float, float]]]:
+def make_points(
+    n_samples: int, noise: float, seed: int
+) -> dict[str, list[tuple[str, float, float]]]:
     """{"TRAIN": [(id, x, y), ...], "TEST": [...]}, the same for the same seed."""
     rng = random.Random(seed)
     points = []

@@ -13,9 +13,9 @@ class Line:
     def step(self, xs: list[float], ys: list[float], lr: float) -> float:
         """One gradient step; returns the loss before it."""
         n = len(xs)
-        errors = [self.predict(x) - y for x, y in zip(xs, ys)]
+        errors = [self.predict(x) - y for x, y in zip(xs, ys, strict=True)]
         loss = sum(e * e for e in errors) / n
-        self.w -= lr * 2.0 * sum(e * x for e, x in zip(errors, xs)) / n
+        self.w -= lr * 2.0 * sum(e * x for e, x in zip(errors, xs, strict=True)) / n
         self.b -= lr * 2.0 * sum(errors) / n
         return loss
 

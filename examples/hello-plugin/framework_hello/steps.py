@@ -39,6 +39,11 @@ def evaluate(ctx):
     rows = _data(ctx, "TEST")
     errors = [model.predict(x) - y for _, x, y in rows]
     mse = sum(e * e for e in errors) / len(errors)
-    metrics = {"mse": mse, "mae": sum(abs(e) for e in errors) / len(errors), "n": len(errors), **saved["state"]}
+    metrics = {
+        "mse": mse,
+        "mae": sum(abs(e) for e in errors) / len(errors),
+        "n": len(errors),
+        **saved["state"],
+    }
     ctx.log_metrics(**metrics)
     ctx.write_json("metrics.json", metrics)
