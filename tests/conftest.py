@@ -43,6 +43,18 @@ def invoke(*args: str) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
+def expect_error(result: Result, exit_code: int, *needles: str) -> str:
+    """One 'error: ...' line on stderr naming each needle, no traceback, the exit code."""
+    assert result.exit_code == exit_code, result
+    assert len(result.err_lines) == 1, result.stderr
+    line = result.err_lines[0]
+    assert line.startswith("error: "), line
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in line, line
+    return line
+
+
 @pytest.fixture
 def cli():
     return invoke

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from framework.atomic import atomic_write_text
-from framework.config import canonical_json
 from framework.errors import ManifestError, RunLockedError
-from framework.hashing import ALGORITHM, hash_bytes
+from framework.hashing import ALGORITHM
 
 MANIFEST_NAME = "manifest.json"
 EVENTS_NAME = "events.jsonl"
@@ -193,31 +192,6 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
         Path(run_dir) / MANIFEST_NAME,
         json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False) + "\n",
     )
-
-
-def fingerprint(
-    *,
-    step: str,
-    code_version: str,
-    plugin_version: str | None,
-    config: dict[str, Any],
-    execution: dict[str, Any],
-    inputs: dict[str, str],
-) -> str:
-    """What decides whether a step's outputs are still valid.
-
-    The step id is part of it: two steps with equal versions, config and inputs (say, two
-    config-less steps without inputs) must not share outputs through the artifact store.
-    """
-    payload = {
-        "step": step,
-        "code_version": code_version,
-        "plugin_version": plugin_version,
-        "config": config,
-        "execution": execution,
-        "inputs": dict(sorted(inputs.items())),
-    }
-    return hash_bytes(canonical_json(payload).encode())
 
 
 class RunLock:

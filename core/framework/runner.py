@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
 import time
@@ -25,12 +24,12 @@ from framework.errors import (
     UsageError,
 )
 from framework.execution import ExecutionSettings, RankInfo, seed_everything
+from framework.freshness import StepState, file_records, verdict, what_changed
 from framework.hashing import ALGORITHM, HashCache
 from framework.manifest import (
     SCHEMA_VERSION,
     RunLock,
     check_run_id,
-    fingerprint,
     new_run_id,
     read_manifest,
     utc_now,
@@ -347,148 +346,76 @@ class PlanRunner:
 
     # one step ------------------------------------------------------------------------
 
-    def _file_records(
-        self, patterns: tuple[str, ...], *, required: bool, step_id: str, kind: str
-    ) -> list[dict[str, Any]]:
-        records = []
-        for rel in patterns:
-            if is_pattern(rel):
-                matches = sorted(glob.glob(str(self.run_dir / rel)))
-                paths = [os.path.relpath(m, self.run_dir) for m in matches if os.path.isfile(m)]
-            else:
-                paths = [rel]
-            for path in paths:
-                full = self.run_dir / path
-                if not full.is_file():
-                    if required:
-                        raise ArtifactError(
-                            f"step {step_id}: declared {kind} '{path}' is missing in {self.run_dir}"
-                        )
-                    continue
-                records.append(
-                    {"path": path, "size": full.stat().st_size, "hash": self.hashes.digest(full)}
-                )
-        return records
-
-    def _up_to_date(self, prev: dict[str, Any] | None, fp: str) -> tuple[bool, str]:
-        if not prev or prev.get("status") not in ("completed", "skipped", "reused"):
-            return False, "not run before" if not prev or prev.get(
-                "status"
-            ) == "pending" else f"last status {prev.get('status')}"
-        if prev.get("fingerprint") != fp:
-            return False, "fingerprint changed"
-        for out in prev.get("outputs", []):
-            full = self.run_dir / out["path"]
-            if not full.is_file():
-                return False, f"output {out['path']} is missing"
-            if self.hashes.digest(full) != out["hash"]:
-                return False, f"output {out['path']} changed on disk"
-        return True, "fingerprint and outputs match"
-
-    def _what_changed(
-        self,
-        prev: dict[str, Any] | None,
-        previous_manifest: dict[str, Any] | None,
-        current: dict[str, Any],
-    ) -> str:
-        if not prev or "fingerprint" not in prev:
-            return "not run before"
-        changes = []
-        if prev.get("code_version") != current["code_version"]:
-            changes.append(f"code version {prev.get('code_version')} -> {current['code_version']}")
-        if prev.get("plugin_version") != current["plugin_version"]:
-            changes.append(
-                f"plugin version {prev.get('plugin_version')} -> {current['plugin_version']}"
-            )
-        old_cfg = (previous_manifest or {}).get("config", {}).get(current["step"], {})
-        for key in sorted(set(old_cfg) | set(current["config"])):
-            if old_cfg.get(key) != current["config"].get(key):
-                changes.append(f"{key} {old_cfg.get(key)!r} -> {current['config'].get(key)!r}")
-        old_exec = prev.get("execution")
-        if old_exec is not None and old_exec != current["execution"]:
-            changes.append("execution settings")
-        old_inputs = {i["path"]: i["hash"] for i in prev.get("inputs", [])}
-        for path, digest in current["inputs"].items():
-            if old_inputs.get(path) != digest:
-                changes.append(f"input {path}")
-        return "changed: " + ", ".join(changes) if changes else ""
-
     def _step(
         self, run: Run, step_id: str, previous: dict[str, Any] | None, *, force: bool
     ) -> None:
         entry = self.p.steps[step_id]
         spec = entry.spec
         prev_record = (previous or {}).get("steps", {}).get(step_id)
-        config_values = self.p.resolver.resolved().get(step_id, {})
-        exec_values = self.p.execution.fingerprint_values()
-        inputs = self._file_records(spec.inputs, required=True, step_id=step_id, kind="input")
-        input_hashes = {i["path"]: i["hash"] for i in inputs}
-        fp = fingerprint(
+        inputs = file_records(
+            self.run_dir,
+            spec.inputs,
+            self.hashes,
+            required=True,
+            what=f"step {step_id}: declared input",
+        )
+        state = StepState(
             step=step_id,
             code_version=spec.version,
             plugin_version=entry.plugin_version,
-            config=config_values,
-            execution=exec_values,
-            inputs=input_hashes,
+            config=self.p.resolver.resolved().get(step_id, {}),
+            execution=self.p.execution.fingerprint_values(),
+            inputs={i["path"]: i["hash"] for i in inputs},
         )
+        fp = state.fingerprint()
         record: dict[str, Any] = {
             "status": "pending",
             "code_version": spec.version,
             "plugin_version": entry.plugin_version,
-            "config_hash": config_hash(config_values),
+            "config_hash": config_hash(state.config),
             "fingerprint": fp,
-            "execution": exec_values,
+            "execution": state.execution,
             "inputs": inputs,
         }
-        if not force:
-            fresh, why = self._up_to_date(prev_record, fp)
-            if fresh:
-                record.update(
-                    status="skipped",
-                    reason=f"up to date: {why}",
-                    outputs=prev_record.get("outputs", []),
-                )
-                record.update(
-                    {
-                        k: prev_record.get(k)
-                        for k in ("started_at", "finished_at", "duration_s")
-                        if k in prev_record
-                    }
-                )
-                self._finish(run, step_id, record)
-                return
-            cached = self.store.lookup(fp)
-            if cached is not None:
-                self.store.restore(cached, self.run_dir)
-                outputs = self._file_records(
-                    tuple(sorted(cached)), required=True, step_id=step_id, kind="output"
-                )
-                record.update(
-                    status="reused",
-                    reason="identical outputs found in the artifact store",
-                    outputs=outputs,
-                    reused_from=fp,
-                )
-                self._finish(run, step_id, record)
-                return
-        reason = (
-            "forced"
-            if force
-            else self._what_changed(
-                prev_record,
-                previous,
-                {
-                    "step": step_id,
-                    "code_version": spec.version,
-                    "plugin_version": entry.plugin_version,
-                    "config": config_values,
-                    "execution": exec_values,
-                    "inputs": input_hashes,
-                },
+        if force:
+            self._run_step(run, entry, record, "forced")
+            return
+        fresh, why = verdict(prev_record, fp, self.run_dir, self.hashes)
+        if fresh:
+            kept = {
+                k: prev_record[k]
+                for k in ("started_at", "finished_at", "duration_s")
+                if k in prev_record
+            }
+            record.update(
+                kept,
+                status="skipped",
+                reason=f"up to date: {why}",
+                outputs=prev_record.get("outputs", []),
             )
-            or why
-        )  # nothing in the fingerprint changed: say what _up_to_date found instead
-        self._run_step(run, entry, record, reason)
+            self._finish(run, step_id, record)
+            return
+        cached = self.store.lookup(fp)
+        if cached is not None:
+            self.store.restore(cached, self.run_dir)
+            outputs = file_records(
+                self.run_dir,
+                tuple(sorted(cached)),
+                self.hashes,
+                required=True,
+                what=f"step {step_id}: reused output",
+            )
+            record.update(
+                status="reused",
+                reason="identical outputs found in the artifact store",
+                outputs=outputs,
+                reused_from=fp,
+            )
+            self._finish(run, step_id, record)
+            return
+        old_config = (previous or {}).get("config", {}).get(step_id, {})
+        # When nothing in the fingerprint changed, the verdict says what did (an output).
+        self._run_step(run, entry, record, what_changed(prev_record, old_config, state) or why)
 
     def _run_step(
         self, run: Run, entry: RegisteredStep, record: dict[str, Any], reason: str
@@ -525,12 +452,15 @@ class PlanRunner:
             self.plugins.pm.hook.before_step(run=run, step=spec)
             func(ctx)
             # Other ranks write nothing (ctx.output gives them scratch files), so only rank 0 checks.
-            outputs = self._file_records(
-                spec.outputs, required=self.rank.is_main, step_id=spec.id, kind="output"
+            outputs = file_records(
+                self.run_dir,
+                spec.outputs,
+                self.hashes,
+                required=self.rank.is_main,
+                what=f"step {spec.id}: declared output",
             )
         except BaseException as exc:
-            interrupted = isinstance(exc, KeyboardInterrupt)
-            message = "interrupted" if interrupted else _describe(exc)
+            message = "interrupted" if isinstance(exc, KeyboardInterrupt) else _describe(exc)
             record.update(
                 status="failed",
                 error=message,
@@ -540,20 +470,12 @@ class PlanRunner:
             self._save(manifest)
             run.emit("step_failed", spec.id, error=message)
             self.plugins.pm.hook.on_step_error(run=run, step=spec, error=exc)
-            if interrupted or not isinstance(exc, Exception):
+            if not isinstance(exc, Exception):
+                raise  # Ctrl+C and exits are not ours to translate
+            error = _step_error(spec.id, exc, self.run_dir)
+            if error is exc:
                 raise
-            if isinstance(exc, FrameworkError) and not isinstance(exc, StepFailedError):
-                exc.message = (
-                    exc.message if spec.id in exc.message else f"step {spec.id}: {exc.message}"
-                )
-                if isinstance(exc, (ArtifactError, SplitContractError)):
-                    exc.exit_code = (
-                        StepFailedError.exit_code
-                    )  # the step broke its contract: a step failure
-                raise
-            raise StepFailedError(
-                f"step {spec.id} failed: {message}", hint=f"see {self.run_dir / 'events.jsonl'}"
-            ) from exc
+            raise error from exc
         if self.rank.is_main:
             self.store.save(
                 record["fingerprint"], self.run_dir, {o["path"]: o["hash"] for o in outputs}
@@ -607,6 +529,19 @@ class PlanRunner:
         if not callable(func):
             raise UsageError(f"step {spec.id}: {spec.run} is not callable")
         return func
+
+
+def _step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:
+    """The one-line error the CLI shows for a step that raised `exc`."""
+    if isinstance(exc, FrameworkError):
+        if step_id not in exc.message:
+            exc.message = f"step {step_id}: {exc.message}"
+        if isinstance(exc, (ArtifactError, SplitContractError)):
+            exc.exit_code = StepFailedError.exit_code  # the step broke its contract
+        return exc  # a user mistake the step found keeps its own exit code
+    return StepFailedError(
+        f"step {step_id} failed: {_describe(exc)}", hint=f"see {run_dir / 'events.jsonl'}"
+    )
 
 
 def _describe(exc: BaseException) -> str:

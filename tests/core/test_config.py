@@ -12,7 +12,7 @@ import pytest
 from framework import flatten_config
 from framework.config import schema_for
 
-from tests.conftest import read_manifest
+from tests.conftest import expect_error, read_manifest
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -35,13 +35,7 @@ def resolved(result) -> dict[str, dict[str, tuple[object, str]]]:
 
 def assert_config_error(result, isolated, *fragments: str) -> None:
     """Exit 2, one 'error:' line naming each fragment, no traceback, no run directory."""
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert len(result.err_lines) == 1, result.stderr
-    line = result.err_lines[0]
-    assert line.startswith("error: "), line
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in line, f"{fragment!r} not in {line!r}"
+    expect_error(result, 2, *fragments)
     assert not (isolated / "runs").exists(), "a run directory was created for a rejected config"
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import framework.hashing
 import jsonschema
 import pytest
-from framework.manifest import MANIFEST_SCHEMA, fingerprint
+from framework.freshness import fingerprint
+from framework.manifest import MANIFEST_SCHEMA
 
-from tests.conftest import PIPELINE, read_events, read_manifest
+from tests.conftest import PIPELINE, expect_error, read_events, read_manifest
 
 RUN = Path("runs") / "r1"
 
@@ -145,18 +146,6 @@ def run_ok(cli, *args: str):
 
 def statuses(run_dir: Path) -> dict[str, str]:
     return {step: rec["status"] for step, rec in read_manifest(run_dir)["steps"].items()}
-
-
-def expect_error(result, exit_code: int, *needles: str) -> str:
-    """One 'error: ...' line on stderr, no traceback, the given exit code."""
-    assert result.exit_code == exit_code, result
-    assert len(result.err_lines) == 1, result.stderr
-    line = result.err_lines[0]
-    assert line.startswith("error: "), line
-    assert "Traceback" not in result.stderr
-    for needle in needles:
-        assert needle in line, line
-    return line
 
 
 # -- where runs live ------------------------------------------------------------------

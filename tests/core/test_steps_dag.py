@@ -7,6 +7,8 @@ import itertools
 import pytest
 from framework import Step
 
+from tests.conftest import expect_error
+
 
 def steps_plugin(*specs: str) -> str:
     """Source of a plugin registering the given ``Step(...)`` expressions (callables unused)."""
@@ -33,11 +35,7 @@ def plan_lines(output: str) -> list[str]:
 
 
 def assert_one_error_line(result, exit_code: int = 2) -> str:
-    assert result.exit_code == exit_code
-    assert len(result.err_lines) == 1, result.stderr
-    assert result.err_lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr
-    return result.err_lines[0]
+    return expect_error(result, exit_code)
 
 
 # -- names --------------------------------------------------------------------------------

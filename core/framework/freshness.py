@@ -1,0 +1,123 @@
+"""Is a step up to date? Its fingerprint, the verdict against its last record, and why.
+
+A step's fingerprint covers its id, code version, plugin version, config values, the
+execution settings that change results, and the hashes of its inputs. A step is up to
+date when its last record completed with the same fingerprint and every recorded output
+is still on disk with the recorded hash.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from framework.config import canonical_json
+from framework.errors import ArtifactError
+from framework.hashing import HashCache, hash_bytes
+from framework.steps import is_pattern
+
+DONE = ("completed", "skipped", "reused")
+
+
+@attrs.frozen
+class StepState:
+    """Everything that decides whether a step's outputs are still valid."""
+
+    step: str
+    code_version: str
+    plugin_version: str | None
+    config: dict[str, Any]
+    execution: dict[str, Any]
+    inputs: dict[str, str]  # path -> digest
+
+    def fingerprint(self) -> str:
+        # The step id is part of it: two config-less steps without inputs must not share
+        # outputs through the artifact store.
+        return fingerprint(**attrs.asdict(self, recurse=False))
+
+
+def fingerprint(
+    *,
+    step: str,
+    code_version: str,
+    plugin_version: str | None,
+    config: dict[str, Any],
+    execution: dict[str, Any],
+    inputs: dict[str, str],
+) -> str:
+    payload = {
+        "step": step,
+        "code_version": code_version,
+        "plugin_version": plugin_version,
+        "config": config,
+        "execution": execution,
+        "inputs": dict(sorted(inputs.items())),
+    }
+    return hash_bytes(canonical_json(payload).encode())
+
+
+def file_records(
+    run_dir: Path, declared: tuple[str, ...], hashes: HashCache, *, required: bool, what: str
+) -> list[dict[str, Any]]:
+    """Path, size and hash of each declared artifact (glob patterns expanded).
+
+    A missing exact path raises when `required`; `what` names it ("step x: declared output").
+    """
+    records = []
+    for rel in declared:
+        if is_pattern(rel):
+            matches = sorted(glob.glob(str(run_dir / rel)))
+            paths = [os.path.relpath(m, run_dir) for m in matches if os.path.isfile(m)]
+        else:
+            paths = [rel]
+        for path in paths:
+            full = run_dir / path
+            if not full.is_file():
+                if required:
+                    raise ArtifactError(f"{what} '{path}' is missing in {run_dir}")
+                continue
+            records.append({"path": path, "size": full.stat().st_size, "hash": hashes.digest(full)})
+    return records
+
+
+def verdict(
+    previous: dict[str, Any] | None, fingerprint: str, run_dir: Path, hashes: HashCache
+) -> tuple[bool, str]:
+    """(up to date?, why) for a step whose last manifest record is `previous`."""
+    status = (previous or {}).get("status", "pending")
+    if status not in DONE:
+        return False, "not run before" if status == "pending" else f"last status {status}"
+    if previous.get("fingerprint") != fingerprint:  # type: ignore[union-attr]
+        return False, "fingerprint changed"
+    for out in previous.get("outputs", []):  # type: ignore[union-attr]
+        full = run_dir / out["path"]
+        if not full.is_file():
+            return False, f"output {out['path']} is missing"
+        if hashes.digest(full) != out["hash"]:
+            return False, f"output {out['path']} changed on disk"
+    return True, "fingerprint and outputs match"
+
+
+def what_changed(
+    previous: dict[str, Any] | None, old_config: dict[str, Any], now: StepState
+) -> str:
+    """The parts of the fingerprint that differ from the last record, in words ('' if none)."""
+    if not previous or "fingerprint" not in previous:
+        return ""
+    changes = []
+    if previous.get("code_version") != now.code_version:
+        changes.append(f"code version {previous.get('code_version')} -> {now.code_version}")
+    if previous.get("plugin_version") != now.plugin_version:
+        changes.append(f"plugin version {previous.get('plugin_version')} -> {now.plugin_version}")
+    for key in sorted(set(old_config) | set(now.config)):
+        if old_config.get(key) != now.config.get(key):
+            changes.append(f"{key} {old_config.get(key)!r} -> {now.config.get(key)!r}")
+    if previous.get("execution") not in (None, now.execution):
+        changes.append("execution settings")
+    old_inputs = {i["path"]: i["hash"] for i in previous.get("inputs", [])}
+    changes.extend(f"input {p}" for p, digest in now.inputs.items() if old_inputs.get(p) != digest)
+    return "changed: " + ", ".join(changes) if changes else ""
