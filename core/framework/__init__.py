@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from framework.config import field, flatten_config
     from framework.context import StepContext
     from framework.execution import ExecutionSettings, RankInfo, autocast_dtype, resolve_device
-    from framework.plugins import ConfigBridge, SweepPreset
+    from framework.registrations import ConfigBridge, SweepPreset
 
 # Imported on first use, so that `framework list-steps` (and a plugin's hook module
 # that needs only Step and hookimpl) does not pay for the config and execution code.
@@ -34,8 +34,8 @@ _LAZY = {
     "RankInfo": "framework.execution",
     "autocast_dtype": "framework.execution",
     "resolve_device": "framework.execution",
-    "ConfigBridge": "framework.plugins",
-    "SweepPreset": "framework.plugins",
+    "ConfigBridge": "framework.registrations",
+    "SweepPreset": "framework.registrations",
 }
 
 

@@ -13,10 +13,12 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import attrs
 import pluggy
+
+if TYPE_CHECKING:
+    from framework.registrations import ConfigBridge, SweepPreset
 
 from framework import hookspecs
 from framework.entrypoints import entry_points
@@ -37,42 +39,33 @@ BUILTIN_PLUGINS = {
 }
 
 
-@attrs.define
 class PluginInfo:
-    """What `framework plugins` shows about one plugin."""
+    """What `framework plugins` shows about one plugin.
 
-    name: str
-    module: str
-    distribution: str | None = None
-    version: str | None = None
-    status: str = "loaded"  # loaded | builtin | failed | disabled
-    error: str | None = None
-    detail: str | None = None  # full traceback of the failure, for --debug
-
-
-@attrs.frozen
-class ConfigBridge:
-    """Copies a step's typed config into a legacy flat dict before the step runs.
-
-    `function` is an import path to ``f(config) -> dict``; the dict is recorded in the
-    manifest and handed to the step as ``ctx.legacy[name]``.
+    A plain class: every command builds one per plugin, and an attrs class costs
+    start-up time that `framework list-steps` cannot spare.
     """
 
-    name: str
-    steps: tuple[str, ...] = attrs.field(
-        converter=lambda v: (v,) if isinstance(v, str) else tuple(v)
-    )
-    function: str = ""
+    __slots__ = ("detail", "distribution", "error", "module", "name", "status", "version")
 
+    def __init__(
+        self,
+        name: str,
+        module: str,
+        distribution: str | None = None,
+        version: str | None = None,
+        status: str = "loaded",  # loaded | builtin | failed | disabled
+    ) -> None:
+        self.name = name
+        self.module = module
+        self.distribution = distribution
+        self.version = version
+        self.status = status
+        self.error: str | None = None
+        self.detail: str | None = None  # the failure's full traceback, for --debug
 
-@attrs.frozen
-class SweepPreset:
-    """A named parameter matrix over a step (e.g. a dose x overlap study)."""
-
-    name: str
-    step: str
-    matrix: dict[str, tuple[Any, ...]]
-    description: str = ""
+    def __repr__(self) -> str:
+        return f"PluginInfo({self.name!r}, status={self.status!r}, error={self.error!r})"
 
 
 def env_flag(name: str) -> bool:
@@ -278,14 +271,16 @@ class Plugins:
         """Executor name -> (class import path, plugin)."""
         return self._named("register_executors", "executor")
 
-    def _listed(self, hook_name: str, kind: type) -> list[tuple[Any, str]]:
+    def _listed(self, hook_name: str, kind: str | None) -> list[tuple[Any, str]]:
+        """Items registered through `hook_name`, each checked to be a `kind` (an import path)."""
         found: list[tuple[Any, str]] = []
 
         def make_register(plugin: str) -> Callable[[Any], None]:
             def register(item: Any) -> None:
-                if kind is not object and not isinstance(item, kind):
+                cls = import_object(kind) if kind else object  # imported only when used
+                if not isinstance(item, cls):
                     raise TypeError(
-                        f"register() expects a {kind.__name__}, got {type(item).__name__}"
+                        f"register() expects a {cls.__name__}, got {type(item).__name__}"
                     )
                 found.append((item, plugin))
 
@@ -296,15 +291,15 @@ class Plugins:
 
     @cached_property
     def bridges(self) -> list[tuple[ConfigBridge, str]]:
-        return self._listed("register_config_bridges", ConfigBridge)
+        return self._listed("register_config_bridges", "framework.registrations:ConfigBridge")
 
     @cached_property
     def sweeps(self) -> list[tuple[SweepPreset, str]]:
-        return self._listed("register_sweeps", SweepPreset)
+        return self._listed("register_sweeps", "framework.registrations:SweepPreset")
 
     @cached_property
     def cli_extensions(self) -> list[tuple[Any, str]]:
-        return self._listed("register_cli_options", object)
+        return self._listed("register_cli_options", None)
 
     # -- lookups ----------------------------------------------------------------------
 

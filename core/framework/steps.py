@@ -95,14 +95,25 @@ def is_pattern(path: str) -> bool:
     return any(ch in path for ch in "*?[")
 
 
-@attrs.define
 class RegisteredStep:
-    """A Step together with the plugin that registered it."""
+    """A Step together with the plugin that registered it (a plain class: cheap to define)."""
 
-    spec: Step
-    plugin: str
-    distribution: str | None = None
-    plugin_version: str | None = None
+    __slots__ = ("distribution", "plugin", "plugin_version", "spec")
+
+    def __init__(
+        self,
+        spec: Step,
+        plugin: str,
+        distribution: str | None = None,
+        plugin_version: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self.plugin = plugin
+        self.distribution = distribution
+        self.plugin_version = plugin_version
+
+    def __repr__(self) -> str:
+        return f"RegisteredStep({self.spec.id!r}, plugin={self.plugin!r})"
 
     @property
     def id(self) -> str:
