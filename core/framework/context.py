@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from framework.atomic import atomic_path
 from framework.errors import ArtifactError, UsageError
 from framework.execution import ExecutionSettings, RankInfo
+from framework.jsonsafe import json_safe
 from framework.splits import SplitGuard
 from framework.steps import Step, check_relative_path, is_pattern
 
@@ -127,7 +128,7 @@ class StepContext:
 
     def log_metrics(self, step: int | None = None, **metrics: Any) -> None:
         """Record metrics (``ctx.log_metrics(step=10, loss=0.3)``): events.jsonl and on_metrics."""
-        fields = {k: _plain_number(v) for k, v in metrics.items()}
+        fields = {k: json_safe(v) for k, v in metrics.items()}
         if step is not None:
             fields["step"] = int(step)
         self._emit("metrics", fields)
@@ -164,14 +165,3 @@ class StepContext:
     def fail(self, message: str) -> None:
         """Stop the step with a message for the user (no traceback)."""
         raise UsageError(f"step {self.step.id}: {message}")
-
-
-def _plain_number(value: Any) -> Any:
-    """Tensors and numpy scalars become Python numbers for JSON."""
-    item = getattr(value, "item", None)
-    if callable(item):
-        try:
-            return item()
-        except (TypeError, ValueError):
-            return value
-    return value

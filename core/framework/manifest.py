@@ -123,6 +123,10 @@ MANIFEST_SCHEMA: dict[str, Any] = {
                     "inputs": {"type": "array", "items": _FILE},
                     "outputs": {"type": "array", "items": _FILE},
                     "reason": {"type": "string"},
+                    "metrics": {
+                        "description": "the last value of each metric the step logged",
+                        "type": "object",
+                    },
                     "error": {"type": ["string", "null"]},
                     "reused_from": {"type": "string"},
                 },

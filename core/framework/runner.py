@@ -26,6 +26,7 @@ from framework.errors import (
 from framework.execution import ExecutionSettings, RankInfo, seed_everything
 from framework.freshness import StepState, file_records, verdict, what_changed
 from framework.hashing import ALGORITHM, HashCache
+from framework.jsonsafe import json_safe
 from framework.manifest import (
     SCHEMA_VERSION,
     RunLock,
@@ -384,7 +385,7 @@ class PlanRunner:
         if fresh:
             kept = {
                 k: prev_record[k]
-                for k in ("started_at", "finished_at", "duration_s")
+                for k in ("started_at", "finished_at", "duration_s", "metrics")
                 if k in prev_record
             }
             record.update(
@@ -397,10 +398,11 @@ class PlanRunner:
             return
         cached = self.store.lookup(fp)
         if cached is not None:
-            self.store.restore(cached, self.run_dir)
+            outputs_by_path, metrics = cached
+            self.store.restore(outputs_by_path, self.run_dir)
             outputs = file_records(
                 self.run_dir,
-                tuple(sorted(cached)),
+                tuple(sorted(outputs_by_path)),
                 self.hashes,
                 required=True,
                 what=f"step {step_id}: reused output",
@@ -409,6 +411,7 @@ class PlanRunner:
                 status="reused",
                 reason="identical outputs found in the artifact store",
                 outputs=outputs,
+                metrics=metrics,
                 reused_from=fp,
             )
             self._finish(run, step_id, record)
@@ -445,9 +448,7 @@ class PlanRunner:
                 models=Models(self.plugins.models, self.plugins.model_factory),
                 legacy=legacy,
                 emit=lambda event, fields: run.emit(event, spec.id, **fields),
-                metrics_hook=lambda m: self.plugins.pm.hook.on_metrics(
-                    run=run, step=spec, metrics=m
-                ),
+                metrics_hook=lambda m: self._on_metrics(run, spec, record, m),
             )
             self.plugins.pm.hook.before_step(run=run, step=spec)
             func(ctx)
@@ -478,7 +479,10 @@ class PlanRunner:
             raise error from exc
         if self.rank.is_main:
             self.store.save(
-                record["fingerprint"], self.run_dir, {o["path"]: o["hash"] for o in outputs}
+                record["fingerprint"],
+                self.run_dir,
+                {o["path"]: o["hash"] for o in outputs},
+                record.get("metrics"),
             )
         record.update(
             status="completed",
@@ -487,6 +491,14 @@ class PlanRunner:
             duration_s=round(time.perf_counter() - started, 6),
         )
         self._finish(run, spec.id, record)
+
+    def _on_metrics(
+        self, run: Run, spec: Any, record: dict[str, Any], metrics: dict[str, Any]
+    ) -> None:
+        """Keep each metric's last value in the step's record; tell on_metrics hooks."""
+        latest = {k: v for k, v in json_safe(metrics).items() if k != "step"}
+        record.setdefault("metrics", {}).update(latest)
+        self.plugins.pm.hook.on_metrics(run=run, step=spec, metrics=metrics)
 
     def _finish(self, run: Run, step_id: str, record: dict[str, Any]) -> None:
         run.manifest["steps"][step_id] = record

@@ -102,6 +102,14 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
         lines.append(
             f"  {step_id:<40} {rec.get('status', '?'):<10} {took:>9}  {rec.get('error') or rec.get('reason') or ''}"
         )
+        if rec.get("metrics"):
+            lines.append(
+                "      metrics  " + "  ".join(f"{k}={_short(v)}" for k, v in rec["metrics"].items())
+            )
         for out in rec.get("outputs", []):
             lines.append(f"      {out['path']}  {out['size']} B  {out['hash'][:19]}")
     return lines
+
+
+def _short(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

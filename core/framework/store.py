@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from framework.atomic import atomic_path, atomic_write_text
 from framework.hashing import HashCache
@@ -39,22 +40,30 @@ class ArtifactStore:
         algorithm, _, hexdigest = fingerprint.partition(":")
         return self.root / "steps" / algorithm / f"{hexdigest}.json"
 
-    def save(self, fingerprint: str, run_dir: Path, outputs: dict[str, str]) -> None:
-        """Remember `outputs` (relative path -> digest) of a completed step."""
+    def save(
+        self,
+        fingerprint: str,
+        run_dir: Path,
+        outputs: dict[str, str],
+        metrics: dict[str, Any] | None = None,
+    ) -> None:
+        """Remember `outputs` (relative path -> digest) and last metrics of a completed step."""
         for rel, digest in outputs.items():
             obj = self._object(digest)
             if not obj.exists():
                 _link_or_copy(run_dir / rel, obj)
         self._record(fingerprint).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
-            self._record(fingerprint), json.dumps({"outputs": outputs}, sort_keys=True)
+            self._record(fingerprint),
+            json.dumps({"outputs": outputs, "metrics": metrics or {}}, sort_keys=True),
         )
 
-    def lookup(self, fingerprint: str) -> dict[str, str] | None:
-        """The outputs recorded for `fingerprint`, if every object is still intact."""
+    def lookup(self, fingerprint: str) -> tuple[dict[str, str], dict[str, Any]] | None:
+        """(outputs, metrics) recorded for `fingerprint`, if every object is still intact."""
         record = self._record(fingerprint)
         try:
-            outputs = json.loads(record.read_text())["outputs"]
+            data = json.loads(record.read_text())
+            outputs, metrics = dict(data["outputs"]), dict(data.get("metrics", {}))
         except (OSError, ValueError, KeyError, TypeError):
             return None
         for digest in outputs.values():
@@ -66,7 +75,7 @@ class ArtifactStore:
                 with contextlib.suppress(OSError):
                     record.unlink()
                 return None
-        return outputs
+        return outputs, metrics
 
     def restore(self, outputs: dict[str, str], run_dir: Path) -> None:
         for rel, digest in outputs.items():

@@ -742,3 +742,51 @@ def test_split_counts_and_hashes_land_in_the_manifest(cli, edge):
     assert {name: s["count"] for name, s in splits.items()} == {"TRAIN": 3, "TEST": 2}
     assert all(s["hash"].startswith("sha256:") for s in splits.values())
     assert splits["TRAIN"]["hash"] != splits["TEST"]["hash"]
+
+
+# -- metrics in the manifest ------------------------------------------------------------
+
+METRIC = """
+from framework import Step, hookimpl
+
+def fit(ctx):
+    ctx.log_metrics(step=0, loss=3.0)
+    ctx.log_metrics(step=1, loss=1.0, accuracy=0.5)
+    ctx.log_metrics(step=2, grad_norm=float("nan"))
+    ctx.write_text("done.txt", "ok")
+
+@hookimpl
+def register_steps(register):
+    register(Step(id="metric.fit", run=__name__ + ":fit", outputs=["done.txt"]))
+"""
+
+
+@pytest.fixture
+def metric(plugin_site):
+    return plugin_site.add("metric", METRIC)
+
+
+def test_manifest_keeps_the_last_value_of_each_metric(cli, metric, isolated):
+    run_ok(cli, "metric.fit", "--run-id", "r1")
+    recorded = read_manifest(RUN)["steps"]["metric.fit"]["metrics"]
+    assert {k: recorded[k] for k in ("loss", "accuracy")} == {"loss": 1.0, "accuracy": 0.5}
+
+
+def test_a_nan_metric_is_recorded_as_a_string_in_valid_json(cli, metric, isolated):
+    run_ok(cli, "metric.fit", "--run-id", "r1")
+    manifest = read_manifest(RUN)
+    assert manifest["steps"]["metric.fit"]["metrics"]["grad_norm"] == "nan"
+    jsonschema.validate(manifest, MANIFEST_SCHEMA)
+    nan_events = [e for e in read_events(RUN) if e["fields"].get("grad_norm") is not None]
+    assert nan_events[0]["fields"]["grad_norm"] == "nan"
+
+
+def test_skipped_and_reused_steps_keep_their_metrics(cli, metric, isolated):
+    run_ok(cli, "metric.fit", "--run-id", "r1")
+    run_ok(cli, "metric.fit", "--run-id", "r1")
+    run_ok(cli, "metric.fit", "--run-id", "r2")
+    first = read_manifest(RUN)["steps"]["metric.fit"]
+    second = read_manifest(isolated / "runs" / "r2")["steps"]["metric.fit"]
+    assert first["status"] == "skipped"
+    assert second["status"] == "reused"
+    assert first["metrics"]["loss"] == second["metrics"]["loss"] == 1.0

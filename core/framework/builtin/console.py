@@ -52,12 +52,16 @@ def after_step(run: Any, step: Any, result: dict[str, Any]) -> None:
         return
     status = result["status"]
     detail = result.get("reason", "") if status in ("skipped", "reused") else ""
+    detail = detail.removeprefix("up to date: ")
     took = (
         f" in {result['duration_s']:.2f}s"
         if status == "completed" and result.get("duration_s") is not None
         else ""
     )
     console().print(f"  {MARKS.get(status, status)} {step.id}{took}  [dim]{detail}[/]")
+    if result.get("metrics"):
+        shown = "  ".join(f"{k}={_short(v)}" for k, v in result["metrics"].items())
+        console().print(f"      [dim]{shown}[/]", markup=True)
 
 
 @hookimpl
@@ -80,3 +84,7 @@ def track(
     yield from rich_track(
         iterable, total=total, description=description, console=console(), transient=True
     )
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

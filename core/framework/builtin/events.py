@@ -9,13 +9,6 @@ from framework.hookspecs import hookimpl
 _open: dict[str, Any] = {}
 
 
-def _default(value: Any) -> Any:
-    item = getattr(value, "item", None)
-    if callable(item):
-        return item()
-    return str(value)
-
-
 @hookimpl
 def on_event(run: Any, event: dict[str, Any]) -> None:
     if not run.rank.is_main:
@@ -29,8 +22,9 @@ def on_event(run: Any, event: dict[str, Any]) -> None:
         fh = _open[key] = open(run.run_dir / EVENTS_NAME, "a", encoding="utf-8")  # noqa: SIM115
     import json  # not at import: list-steps loads this plugin
 
-    # NaN/Infinity would make the line invalid JSON; they become strings.
-    fh.write(json.dumps(_finite(event), default=_default, allow_nan=False) + "\n")
+    from framework.jsonsafe import json_safe
+
+    fh.write(json.dumps(json_safe(event), allow_nan=False) + "\n")
     fh.flush()
 
 
@@ -39,13 +33,3 @@ def after_run(run: Any, status: str) -> None:
     fh = _open.pop(str(run.run_dir), None)
     if fh is not None:
         fh.close()
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
