@@ -227,6 +227,25 @@ class RunLock:
         self._fh = fh
         return self
 
+    @staticmethod
+    def is_held(run_dir: Path) -> bool:
+        """Whether a live process holds the lock of `run_dir` (a 'running' run whose lock
+        is free died without a chance to record it)."""
+        import fcntl
+
+        path = Path(run_dir) / LOCK_NAME
+        try:
+            fh = open(path)
+        except FileNotFoundError:
+            return False
+        with fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            return False
+
     def __exit__(self, *exc: object) -> None:
         if self._fh is not None:
             with contextlib.suppress(OSError):

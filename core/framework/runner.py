@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +262,8 @@ class PlanRunner:
             self._check_only_inputs()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         # Only rank 0 writes, so only rank 0 locks: the other ranks of a torchrun job share its run dir.
-        with RunLock(self.run_dir) if self.rank.is_main else contextlib.nullcontext():
+        lock = RunLock(self.run_dir) if self.rank.is_main else contextlib.nullcontext()
+        with lock, sigterm_as_interrupt():
             previous = (
                 read_manifest(self.run_dir) if (self.run_dir / "manifest.json").exists() else None
             )
@@ -541,6 +544,27 @@ class PlanRunner:
         if not callable(func):
             raise UsageError(f"step {spec.id}: {spec.run} is not callable")
         return func
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (`kill`, a scheduler's time limit) ends a run like Ctrl+C does: the step
+    and the run are recorded as interrupted instead of being left 'running'."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield  # someone (a launcher, a test harness) already handles it
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:

@@ -9,7 +9,7 @@ import attrs
 
 from framework.errors import ManifestError, UsageError
 from framework.hashing import hash_file
-from framework.manifest import MANIFEST_NAME, read_manifest
+from framework.manifest import MANIFEST_NAME, RunLock, read_manifest
 
 
 @attrs.frozen
@@ -30,6 +30,8 @@ def list_runs(root: Path) -> list[RunSummary]:
             continue
         try:
             m = read_manifest(child, validate=False)
+            if m.get("status") == "running" and not RunLock.is_held(child):
+                m["status"] = "died"  # killed before it could record how it ended
             out.append(
                 RunSummary(
                     child.name, m.get("created_at", "?"), m.get("target", "?"), m.get("status", "?")
