@@ -541,26 +541,15 @@ def verify(run: str, artifact_root: str | None) -> None:
 @click.pass_context
 def schema(ctx: click.Context, out: str, check: bool) -> None:
     """Write the JSON Schemas: the run manifest and every step's config."""
-    from framework.schemas import render_all
+    from framework.schemas import sync
 
-    rendered = render_all(_plugins(ctx))
-    stale = []
-    for rel, text in rendered.items():
-        path = Path(out) / rel
-        current = path.read_text() if path.exists() else None
-        if current == text:
-            continue
-        stale.append(rel)
-        if not check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    if check and stale:
+    result = sync(_plugins(ctx), Path(out), write=not check)
+    drift = result.changed + [f"{rel} (no such step)" for rel in result.orphaned]
+    if check and drift:
         from framework.errors import SchemaDriftError
 
         raise SchemaDriftError(
-            f"schemas out of date in {out}: {', '.join(stale)}", hint="run 'framework schema'"
+            f"schemas out of date in {out}: {', '.join(drift)}", hint="run 'framework schema'"
         )
-    click.echo(
-        f"{len(rendered)} schemas in {out}"
-        + (f", {len(stale)} updated" if stale and not check else ", up to date")
-    )
+    status = f"{len(drift)} updated" if drift and not check else "up to date"
+    click.echo(f"{result.total} schemas in {out}, {status}")

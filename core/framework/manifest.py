@@ -234,11 +234,9 @@ class RunLock:
         import fcntl
 
         path = Path(run_dir) / LOCK_NAME
-        try:
-            fh = open(path)
-        except FileNotFoundError:
+        if not path.exists():
             return False
-        with fh:
+        with open(path) as fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -1,13 +1,20 @@
-"""Render the JSON Schemas committed in schemas/: the manifest and each step config."""
+"""The JSON Schemas committed in schemas/: the manifest, the execution settings, and each
+step's config, rendered from the code so a committed file can be checked against it."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+
+import attrs
 
 from framework.config import schema_for
 from framework.execution import ExecutionSettings
 from framework.manifest import MANIFEST_SCHEMA
+
+STEPS_DIR = "steps"
+SUFFIX = ".schema.json"
 
 
 def dump(schema: dict[str, Any]) -> str:
@@ -15,7 +22,7 @@ def dump(schema: dict[str, Any]) -> str:
 
 
 def render_all(plugins: Any) -> dict[str, str]:
-    """Relative path -> file text, for every schema the installed plugins define."""
+    """Relative path -> file text, for every schema the loaded plugins define."""
     from framework.runner import load_config_class
 
     out = {
@@ -25,5 +32,42 @@ def render_all(plugins: Any) -> dict[str, str]:
     for entry in plugins.steps:
         if entry.spec.config:
             cls = load_config_class(entry.spec.config, entry.id)
-            out[f"steps/{entry.id}.schema.json"] = dump(schema_for(cls, title=f"{entry.id} config"))
+            out[f"{STEPS_DIR}/{entry.id}{SUFFIX}"] = dump(
+                schema_for(cls, title=f"{entry.id} config")
+            )
     return out
+
+
+@attrs.frozen
+class SchemaSync:
+    total: int
+    changed: list[str]  # files that differ from (or are missing for) their class
+    orphaned: list[str]  # files for steps of a loaded plugin that no longer exist
+
+
+def sync(plugins: Any, out: Path, *, write: bool) -> SchemaSync:
+    """Compare `out` with the rendered schemas; with `write`, bring it up to date.
+
+    A step schema is an orphan only when its plugin is loaded and no longer has the
+    step, so running with a plugin disabled never deletes that plugin's files.
+    """
+    rendered = render_all(plugins)
+    changed = []
+    for rel, text in rendered.items():
+        path = out / rel
+        if path.exists() and path.read_text() == text:
+            continue
+        changed.append(rel)
+        if write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    namespaces = {entry.spec.plugin for entry in plugins.steps}
+    orphaned = []
+    for path in sorted((out / STEPS_DIR).glob(f"*{SUFFIX}")):
+        rel = f"{STEPS_DIR}/{path.name}"
+        step_id = path.name.removesuffix(SUFFIX)
+        if rel not in rendered and step_id.split(".", 1)[0] in namespaces:
+            orphaned.append(rel)
+            if write:
+                path.unlink()
+    return SchemaSync(len(rendered), changed, orphaned)

@@ -88,6 +88,25 @@ def test_check_fails_when_a_schema_file_is_missing(cli, plugin_site, isolated):
     assert "execution.schema.json" in result.err_lines[0]
 
 
+def test_a_schema_for_a_step_that_no_longer_exists_fails_the_check(cli, plugin_site, isolated):
+    plugin_site.add("drift", DRIFT_V1)
+    assert cli("schema", "--out", "out").exit_code == 0
+    orphan = isolated / "out" / "steps" / "drift.gone.schema.json"
+    orphan.write_text("{}\n")
+    foreign = isolated / "out" / "steps" / "other.step.schema.json"
+    foreign.write_text("{}\n")  # a plugin that is not loaded here: not ours to judge
+
+    result = cli("schema", "--check", "--out", "out")
+    assert result.exit_code == 1
+    assert "steps/drift.gone.schema.json (no such step)" in result.err_lines[0]
+    assert "other.step" not in result.err_lines[0]
+
+    assert cli("schema", "--out", "out").exit_code == 0
+    assert not orphan.exists()
+    assert foreign.exists()
+    assert cli("schema", "--check", "--out", "out").exit_code == 0
+
+
 # -- schemas accept what the classes produce --------------------------------------------------
 
 
