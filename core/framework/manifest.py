@@ -55,6 +55,13 @@ MANIFEST_SCHEMA: dict[str, Any] = {
         "steps",
         "hash_algorithm",
     ],
+    "$defs": {
+        "split": {
+            "type": "object",
+            "required": ["count", "hash"],
+            "properties": {"count": {"type": "integer", "minimum": 0}, "hash": _DIGEST},
+        },
+    },
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
         "run_id": {"type": "string", "minLength": 1},
@@ -99,12 +106,9 @@ MANIFEST_SCHEMA: dict[str, Any] = {
             },
         },
         "splits": {
+            "description": "the latest recorded membership of each data split",
             "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "required": ["count", "hash"],
-                "properties": {"count": {"type": "integer"}, "hash": _DIGEST},
-            },
+            "additionalProperties": {"$ref": "#/$defs/split"},
         },
         "steps": {
             "type": "object",
@@ -126,6 +130,11 @@ MANIFEST_SCHEMA: dict[str, Any] = {
                     "metrics": {
                         "description": "the last value of each metric the step logged",
                         "type": "object",
+                    },
+                    "splits": {
+                        "description": "membership of the data splits the step recorded",
+                        "type": "object",
+                        "additionalProperties": {"$ref": "#/$defs/split"},
                     },
                     "error": {"type": ["string", "null"]},
                     "reused_from": {"type": "string"},

@@ -44,6 +44,8 @@ from framework.splits import SplitGuard
 from framework.steps import RegisteredStep, is_pattern
 
 EXECUTION = "execution"
+# Parts of a step's record that describe its outputs, so skips and reuses keep them.
+CARRIED = ("metrics", "splits")
 ARTIFACT_ROOT_ENV = "FRAMEWORK_ARTIFACT_ROOT"
 RESERVED_ENV = {
     "FRAMEWORK_DISABLE_PLUGINS",
@@ -388,7 +390,7 @@ class PlanRunner:
         if fresh:
             kept = {
                 k: prev_record[k]
-                for k in ("started_at", "finished_at", "duration_s", "metrics")
+                for k in ("started_at", "finished_at", "duration_s", *CARRIED)
                 if k in prev_record
             }
             record.update(
@@ -401,7 +403,7 @@ class PlanRunner:
             return
         cached = self.store.lookup(fp)
         if cached is not None:
-            outputs_by_path, metrics = cached
+            outputs_by_path, extra = cached
             self.store.restore(outputs_by_path, self.run_dir)
             outputs = file_records(
                 self.run_dir,
@@ -414,8 +416,8 @@ class PlanRunner:
                 status="reused",
                 reason="identical outputs found in the artifact store",
                 outputs=outputs,
-                metrics=metrics,
                 reused_from=fp,
+                **{k: v for k, v in extra.items() if k in CARRIED},
             )
             self._finish(run, step_id, record)
             return
@@ -447,7 +449,12 @@ class PlanRunner:
                 run_dir=self.run_dir,
                 execution=self.p.execution,
                 rank=self.rank,
-                splits=SplitGuard(spec.id, spec.splits, manifest["splits"]),
+                splits=SplitGuard(
+                    spec.id,
+                    spec.splits,
+                    record.setdefault("splits", {}),
+                    self._upstream_splits(spec.id, manifest),
+                ),
                 models=Models(self.plugins.models, self.plugins.model_factory),
                 legacy=legacy,
                 emit=lambda event, fields: run.emit(event, spec.id, **fields),
@@ -485,7 +492,7 @@ class PlanRunner:
                 record["fingerprint"],
                 self.run_dir,
                 {o["path"]: o["hash"] for o in outputs},
-                record.get("metrics"),
+                {k: record[k] for k in CARRIED if record.get(k)},
             )
         record.update(
             status="completed",
@@ -494,6 +501,18 @@ class PlanRunner:
             duration_s=round(time.perf_counter() - started, 6),
         )
         self._finish(run, spec.id, record)
+
+    def _upstream_splits(
+        self, step_id: str, manifest: dict[str, Any]
+    ) -> dict[str, tuple[str, str]]:
+        """Split name -> (hash, step) as recorded by the completed steps `step_id` depends on."""
+        seen: dict[str, tuple[str, str]] = {}
+        for up in sorted(dag.upstream(self.plugins.steps, step_id) - {step_id}):
+            record = manifest["steps"].get(up, {})
+            if record.get("status") in ("completed", "skipped", "reused"):
+                for name, split in record.get("splits", {}).items():
+                    seen.setdefault(name, (split["hash"], up))
+        return seen
 
     def _on_metrics(
         self, run: Run, spec: Any, record: dict[str, Any], metrics: dict[str, Any]
@@ -505,6 +524,7 @@ class PlanRunner:
 
     def _finish(self, run: Run, step_id: str, record: dict[str, Any]) -> None:
         run.manifest["steps"][step_id] = record
+        run.manifest["splits"].update(record.get("splits", {}))
         self._save(run.manifest)
         fields = {k: record[k] for k in ("status", "reason", "duration_s") if k in record}
         fields["outputs"] = [o["path"] for o in record.get("outputs", [])]

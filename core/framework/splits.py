@@ -18,10 +18,19 @@ def membership_hash(ids: Iterable[Any]) -> str:
 class SplitGuard:
     """What `ctx.splits` offers a step: declare membership, then read what you declared."""
 
-    def __init__(self, step_id: str, allowed: Iterable[str], record: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        step_id: str,
+        allowed: Iterable[str],
+        record: dict[str, Any],
+        upstream: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
         self.step_id = step_id
         self.allowed = tuple(allowed)
-        self._record = record  # the manifest's "splits" mapping, updated in place
+        self._record = record  # this step's "splits" in its manifest record, filled in place
+        # split name -> (hash, step id) as the steps this one depends on recorded them: a
+        # step must see the samples its upstream saw, or evaluation could leak training data.
+        self._upstream = dict(upstream or {})
 
     def record(self, splits: Mapping[str, Iterable[Any]]) -> dict[str, str]:
         """Check the splits are disjoint by sample id and hash them into the manifest."""
@@ -42,11 +51,12 @@ class SplitGuard:
         hashes = {}
         for name, ids in members.items():
             digest = membership_hash(ids)
-            previous = self._record.get(name)
-            if previous and previous["hash"] != digest:
+            seen_upstream = self._upstream.get(name)
+            if seen_upstream and seen_upstream[0] != digest:
                 raise SplitContractError(
-                    f"split {name} changed within the run: step {self.step_id} sees other samples than an earlier step",
-                    hint="split membership must be deterministic for a given config and seed",
+                    f"split {name} of step {self.step_id} holds other samples than the {name} "
+                    f"that upstream step {seen_upstream[1]} used",
+                    hint="give both steps the same data settings and seed",
                 )
             self._record[name] = {"count": len(ids), "hash": digest}
             hashes[name] = digest

@@ -45,9 +45,10 @@ class ArtifactStore:
         fingerprint: str,
         run_dir: Path,
         outputs: dict[str, str],
-        metrics: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
-        """Remember `outputs` (relative path -> digest) and last metrics of a completed step."""
+        """Remember `outputs` (relative path -> digest) of a completed step, and `extra`
+        parts of its record (metrics, splits) that a reuse should carry over."""
         for rel, digest in outputs.items():
             obj = self._object(digest)
             if not obj.exists():
@@ -55,15 +56,15 @@ class ArtifactStore:
         self._record(fingerprint).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
             self._record(fingerprint),
-            json.dumps({"outputs": outputs, "metrics": metrics or {}}, sort_keys=True),
+            json.dumps({"outputs": outputs, "extra": extra or {}}, sort_keys=True),
         )
 
     def lookup(self, fingerprint: str) -> tuple[dict[str, str], dict[str, Any]] | None:
-        """(outputs, metrics) recorded for `fingerprint`, if every object is still intact."""
+        """(outputs, extra) recorded for `fingerprint`, if every object is still intact."""
         record = self._record(fingerprint)
         try:
             data = json.loads(record.read_text())
-            outputs, metrics = dict(data["outputs"]), dict(data.get("metrics", {}))
+            outputs, extra = dict(data["outputs"]), dict(data.get("extra", {}))
         except (OSError, ValueError, KeyError, TypeError):
             return None
         for digest in outputs.values():
@@ -75,7 +76,7 @@ class ArtifactStore:
                 with contextlib.suppress(OSError):
                     record.unlink()
                 return None
-        return outputs, metrics
+        return outputs, extra
 
     def restore(self, outputs: dict[str, str], run_dir: Path) -> None:
         for rel, digest in outputs.items():

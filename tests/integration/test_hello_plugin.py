@@ -119,6 +119,36 @@ def test_hello_builds_the_model_named_in_its_config(cli):
     assert read_json(run_dir / "metrics.json")["mse"] > 1.0
 
 
+def test_hello_rerun_with_more_samples_records_the_new_splits(cli):
+    run_hello(cli, "r1")
+    run_dir = run_hello(cli, "r1", "--n-samples", "500")
+    splits = read_manifest(run_dir)["splits"]
+    assert (splits["TRAIN"]["count"], splits["TEST"]["count"]) == (400, 100)
+
+
+def test_hello_steps_that_see_different_samples_in_one_run_fail(cli):
+    # Train on 500 points, evaluate on the split of 200: evaluate's TRAIN is not train's.
+    result = cli(
+        "run", "hello.evaluate", "--run-id", "r1", "--quiet", "--set", "train.n_samples=500"
+    )
+    assert result.exit_code == 1
+    assert "than the TRAIN that upstream step hello.train used" in result.err_lines[-1]
+    assert read_manifest(Path("runs") / "r1")["steps"]["hello.evaluate"]["status"] == "failed"
+
+
+def test_hello_only_refuses_to_evaluate_on_samples_the_model_trained_on(cli):
+    # The model saw 500 points; evaluating alone with the default 200 would score it
+    # on a TEST split that lies inside its training data.
+    run_hello(cli, "r1", "--n-samples", "500")
+    result = cli("run", "hello.evaluate", "--run-id", "r1", "--only", "--quiet")
+    assert result.exit_code == 1
+    assert "upstream step hello.train" in result.err_lines[-1]
+    assert (
+        cli("run", "hello.evaluate", "--run-id", "r1", "--only", "--n-samples", "500").exit_code
+        == 0
+    )
+
+
 # -- a fresh virtual environment ------------------------------------------------------------
 
 # Third-party packages the fresh environment borrows from this one.
