@@ -320,3 +320,68 @@ def test_plugin_registering_an_escaping_output_is_reported_and_skipped(cli, plug
     assert len(result.err_lines) == 1
     assert "plugin 'esc' was skipped" in result.err_lines[0]
     assert "'../outside.txt' escapes the run directory" in result.err_lines[0]
+
+
+# -- the planner on many generated graphs ---------------------------------------------------
+
+
+def random_registry(rng, n: int, *, cycle: bool = False):
+    from framework.steps import RegisteredStep, StepRegistry
+
+    requires = {i: rng.sample(range(i), k=min(i, rng.randint(0, 3))) for i in range(n)}
+    if cycle:
+        # Walk down from a step that requires something, then add an edge back up.
+        if not any(requires.values()):
+            requires[n - 1] = [0]
+        high = rng.choice([i for i in range(n) if requires[i]])
+        low = rng.choice(requires[high])
+        while requires[low] and rng.random() < 0.7:
+            low = rng.choice(requires[low])
+        requires[low].append(high)
+    registry = StepRegistry()
+    for i, reqs in requires.items():
+        spec = Step(id=f"g.s{i}", run="m:f", requires=[f"g.s{r}" for r in reqs])
+        registry.add(RegisteredStep(spec, "g"))
+    return registry, requires
+
+
+def test_plans_of_random_graphs_put_every_step_after_what_it_requires():
+    import random
+
+    from framework import dag
+
+    rng = random.Random(7)
+    for _ in range(200):
+        n = rng.randint(1, 40)
+        registry, _ = random_registry(rng, n)
+        target = f"g.s{rng.randrange(n)}"
+        order = dag.plan(registry, target)
+        assert order[-1] == target
+        assert set(order) == dag.upstream(registry, target)
+        position = {step: i for i, step in enumerate(order)}
+        for step in order:
+            for req in registry.get(step).spec.requires:
+                assert position[req] < position[step]
+
+
+def test_random_graphs_with_a_back_edge_are_reported_as_cycles():
+    import random
+
+    from framework import dag
+    from framework.errors import CycleError
+
+    rng = random.Random(11)
+    for _ in range(100):
+        n = rng.randint(2, 30)
+        registry, _ = random_registry(rng, n, cycle=True)
+        # Planning every step at once (a target requiring all) must find the loop.
+        top = Step(id="g.all", run="m:f", requires=[f"g.s{i}" for i in range(n)])
+        from framework.steps import RegisteredStep
+
+        registry.add(RegisteredStep(top, "g"))
+        with pytest.raises(CycleError) as caught:
+            dag.plan(registry, "g.all")
+        path = caught.value.message.split(": ", 1)[1].split(" (")[0].split(" -> ")
+        assert path[0] == path[-1]
+        for step, nxt in itertools.pairwise(path):
+            assert nxt in registry.get(step).spec.requires
