@@ -27,6 +27,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check core plugins examples tests bench
 	$(BIN)/ruff format --check core plugins examples tests bench
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/run_all.py

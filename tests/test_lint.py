@@ -30,3 +30,11 @@ def test_ruff_is_clean(command):
         [ruff(), *command, *PATHS], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_core_type_checks():
+    mypy = Path(sys.executable).with_name("mypy")
+    if not mypy.exists():
+        pytest.skip("mypy is not installed (pip install -e '.[test]')")
+    result = subprocess.run([str(mypy)], cwd=REPO, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -87,7 +87,7 @@ def type_label(tp: Any) -> str:
     elif isinstance(inner, type) and issubclass(inner, enum.Enum):
         label = "|".join(str(m.value) for m in inner)
     elif isinstance(inner, type):
-        label = {pathlib.Path: "path"}.get(inner, inner.__name__)
+        label = "path" if inner is pathlib.Path else inner.__name__
     else:
         label = str(inner)
     return f"{label} or null" if optional else label
@@ -156,14 +156,14 @@ def _plain_type_schema(tp: Any) -> dict[str, Any]:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return {"enum": [m.value for m in tp]}
     if origin in (list, tuple):
-        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        items = [a for a in typing.get_args(tp) if a is not Ellipsis]
         schema: dict[str, Any] = {"type": "array"}
-        if args:
-            schema["items"] = type_schema(args[0])
+        if items:
+            schema["items"] = type_schema(items[0])
         return schema
     if origin is dict:
-        args = typing.get_args(tp)
-        return {"type": "object", "additionalProperties": type_schema(args[1]) if args else {}}
+        kv = typing.get_args(tp)
+        return {"type": "object", "additionalProperties": type_schema(kv[1]) if kv else {}}
     if attrs.has(tp):
         return schema_for(tp, top_level=False)
     if tp is Any:
@@ -257,7 +257,8 @@ def parse_text(text: str, tp: Any) -> Any:
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ValueError(f"{text!r} is not valid YAML: {exc.problem}") from None
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ValueError(f"{text!r} is not valid YAML: {problem}") from None
     return text
 
 
@@ -527,11 +528,11 @@ def _to_python(value: Any, tp: Any) -> Any:
     if inner is float and isinstance(value, int):
         return float(value)
     if origin is tuple:
-        args = [a for a in typing.get_args(inner) if a is not Ellipsis]
-        return tuple(_to_python(v, args[0]) if args else v for v in value)
+        items = [a for a in typing.get_args(inner) if a is not Ellipsis]
+        return tuple(_to_python(v, items[0]) if items else v for v in value)
     if origin is list:
-        args = typing.get_args(inner)
-        return [_to_python(v, args[0]) if args else v for v in value]
+        (item,) = typing.get_args(inner) or (Any,)
+        return [_to_python(v, item) for v in value]
     if isinstance(inner, type) and issubclass(inner, enum.Enum):
         return inner(value)
     if attrs.has(inner) and isinstance(value, dict):

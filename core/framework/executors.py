@@ -59,6 +59,7 @@ class LocalExecutor:
         plugins = plugins or Plugins()
         results = []
         for request in map(with_run_id, requests):
+            assert request.run_id is not None
             try:
                 outcome = run_job(request, plugins)
                 results.append(JobResult(request, outcome.run_id, outcome.status))

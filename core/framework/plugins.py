@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -113,7 +113,7 @@ class Plugins:
         self.strict = env_flag(STRICT_ENV) if strict is None else strict
         self.infos: dict[str, PluginInfo] = {}
         for name, module in BUILTIN_PLUGINS.items():
-            self._load(name, lambda m=module: importlib.import_module(m), module, builtin=True)
+            self._load(name, partial(importlib.import_module, module), module, builtin=True)
         self._load_entry_points()
         for name, obj in extra:
             self.register(obj, name)

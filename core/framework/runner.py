@@ -526,7 +526,9 @@ class PlanRunner:
         run.manifest["steps"][step_id] = record
         run.manifest["splits"].update(record.get("splits", {}))
         self._save(run.manifest)
-        fields = {k: record[k] for k in ("status", "reason", "duration_s") if k in record}
+        fields: dict[str, Any] = {
+            k: record[k] for k in ("status", "reason", "duration_s") if k in record
+        }
         fields["outputs"] = [o["path"] for o in record.get("outputs", [])]
         run.emit(f"step_{record['status']}", step_id, **fields)
         self.plugins.pm.hook.after_step(run=run, step=self.p.steps[step_id].spec, result=record)

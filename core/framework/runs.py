@@ -22,7 +22,7 @@ class RunSummary:
 
 def list_runs(root: Path) -> list[RunSummary]:
     """Runs under `root`, oldest first; unreadable manifests show as 'corrupted'."""
-    out = []
+    out: list[RunSummary] = []
     if not root.is_dir():
         return out
     for child in sorted(root.iterdir()):
