@@ -335,12 +335,10 @@ def _run_options(artifact_root_default: str | None) -> list[click.Parameter]:
 
 def _field_options(sections: list[Any]) -> tuple[list[click.Parameter], dict[str, str]]:
     """One option per distinct field name across the plan's config classes."""
-    from framework.config import config_fields
-
     params: list[click.Parameter] = []
     seen: dict[str, str] = {}
     for section in sections:
-        for f in config_fields(section.cls):
+        for f in section.fields():
             if f.name in seen or f.name in RUN_STATIC:
                 continue
             dashed = f.name.replace("_", "-")
@@ -399,26 +397,21 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         click.echo(ctx.get_help())
         click.echo("\nShow the options of one step's plan with: framework run STEP --help")
         return
-    from framework.runner import RunRequest, artifact_root, config_sections, prepare
+    from framework.runner import RunRequest, artifact_root, config_sections, prepare, resolve_plan
 
     plugins = _plugins(ctx)
-    registry = plugins.steps
-    entry = registry.resolve(target)
-    only = "--only" in args
-    from framework import dag
-
-    order = [entry.id] if only else dag.plan(registry, entry.id)
+    target_id, order = resolve_plan(plugins, target, only="--only" in args)
     sections = config_sections(plugins, order)
     field_params, flag_names = _field_options(sections)
     plugin_params = [item for item, _ in plugins.cli_extensions if isinstance(item, click.Option)]
     params = _run_options(str(artifact_root())) + field_params + plugin_params
     params.append(click.Option(["-h", "--help"], is_flag=True, help="Show this message and exit."))
     command = click.Command(
-        f"run {entry.id}", params=params, help=f"Run {entry.id}: plan {' -> '.join(order)}."
+        f"run {target_id}", params=params, help=f"Run {target_id}: plan {' -> '.join(order)}."
     )
     known = {o for p in params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])}
     argv = _normalise_underscores(list(args), known)
-    with command.make_context(f"run {entry.id}", argv, parent=ctx.find_root()) as sub:
+    with command.make_context(f"run {target_id}", argv, parent=ctx.find_root()) as sub:
         values = sub.params
         if values.pop("help"):
             click.echo(sub.get_help())
@@ -433,7 +426,7 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         if values.get(name) is not None
     }
     request = RunRequest(
-        target=entry.id,
+        target=target_id,
         artifact_root=values["artifact_root"],
         run_id=values["run_id"],
         only=values["only"],
@@ -445,7 +438,7 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         command=["framework", "run", target, *args],
     )
     plugin_values = {p.name: values.get(p.name) for p in plugin_params}
-    prepared = prepare(request, plugins)
+    prepared = prepare(request, plugins, plan=(target_id, order))
     if values["print_config"]:
         _print_config(prepared)
         return

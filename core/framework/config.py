@@ -9,6 +9,7 @@ schema generated from the class before any step runs.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 import math
@@ -93,8 +94,10 @@ def type_label(tp: Any) -> str:
     return f"{label} or null" if optional else label
 
 
-def config_fields(cls: type) -> list[FieldInfo]:
-    """The fields of an attrs config class, types resolved."""
+@functools.cache
+def config_fields(cls: type) -> tuple[FieldInfo, ...]:
+    """The fields of an attrs config class, types resolved (once per class: resolving
+    type hints is slow, and resolution asks for a section's fields many times)."""
     if not attrs.has(cls):
         raise TypeError(f"{cls!r} is not an attrs class")
     hints = typing.get_type_hints(cls)
@@ -115,7 +118,7 @@ def config_fields(cls: type) -> list[FieldInfo]:
                 choices=meta.get("choices"),
             )
         )
-    return out
+    return tuple(out)
 
 
 # -- JSON Schema ----------------------------------------------------------------------
@@ -289,8 +292,11 @@ class Section:
         self.values[name] = value
         self.sources[name] = source
 
+    def fields(self) -> tuple[FieldInfo, ...]:
+        return config_fields(self.cls) if self.cls else ()
+
     def field_names(self) -> list[str]:
-        return [f.name for f in config_fields(self.cls)] if self.cls else []
+        return [f.name for f in self.fields()]
 
 
 def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -340,7 +346,7 @@ class ConfigResolver:
         self.sections = {s.key: s for s in sections}
         self.short_names = dict(short_names)  # short name -> step id (unambiguous ones)
         for s in sections:
-            for f in config_fields(s.cls) if s.cls else []:
+            for f in s.fields():
                 if not f.required:
                     s.set(f.name, _json_default(f.default), Source("default"))
 
@@ -420,7 +426,7 @@ class ConfigResolver:
         self._set_text(section, name, text, Source("cli", f"--set {target}"))
 
     def _set_text(self, section: Section, name: str, text: Any, source: Source) -> None:
-        tp = next(f.type for f in config_fields(section.cls) if f.name == name)  # type: ignore[arg-type]
+        tp = next(f.type for f in section.fields() if f.name == name)
         if isinstance(text, str):
             try:
                 value = parse_text(text, tp)

@@ -1,4 +1,5 @@
-"""Entry-point discovery that reads ``*.dist-info`` directories on sys.path directly.
+"""Entry-point discovery that reads ``*.dist-info`` directories on sys.path directly,
+and the import of ``module:attr`` paths that entry points and Step specs name.
 
 ``importlib.metadata`` costs about as much to import as click and pluggy together
 (it pulls in email, zipfile, csv), and `framework list-steps` only needs the
@@ -46,12 +47,16 @@ class EntryPoint:
         return f"EntryPoint({self.name!r}, {self.value!r}, group={self.group!r}, distribution={self.distribution!r})"
 
     def load(self) -> Any:
-        module_name, _, attr_path = self.value.partition(":")
-        obj: Any = importlib.import_module(module_name.strip())
-        attr_path = attr_path.split("[", 1)[0].strip()  # drop "[extras]"
-        for part in attr_path.split(".") if attr_path else []:
-            obj = getattr(obj, part)
-        return obj
+        return import_object(self.value.split("[", 1)[0].replace(" ", ""))  # drop "[extras]"
+
+
+def import_object(path: str) -> Any:
+    """Import ``"package.module:attr.sub"`` and return the object."""
+    module_name, _, attr_path = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr_path.split(".") if attr_path else []:
+        obj = getattr(obj, part)
+    return obj
 
 
 def entry_points(group: str) -> list[EntryPoint]:

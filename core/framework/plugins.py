@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-if TYPE_CHECKING:
-    from framework.registrations import ConfigBridge, SweepPreset
-
 from framework import hookspecs
-from framework.entrypoints import entry_points
+from framework.entrypoints import entry_points, import_object
 from framework.errors import PluginError, UsageError
 from framework.steps import RegisteredStep, Step, StepRegistry, did_you_mean
+
+if TYPE_CHECKING:
+    from framework.registrations import ConfigBridge, SweepPreset
 
 ENTRY_POINT_GROUP = "framework.plugins"
 DISABLE_ENV = "FRAMEWORK_DISABLE_PLUGINS"
@@ -74,15 +74,6 @@ def env_flag(name: str) -> bool:
 
 def env_list(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
-
-
-def import_object(path: str) -> Any:
-    """Import ``"package.module:attr.sub"`` and return the object."""
-    module_name, _, attr_path = path.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr_path.split(".") if attr_path else []:
-        obj = getattr(obj, part)
-    return obj
 
 
 def _recorder(calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> Callable[..., None]:

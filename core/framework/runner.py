@@ -42,6 +42,7 @@ from framework.plugins import Plugins, import_object
 from framework.provenance import git_state, versions
 from framework.splits import SplitGuard
 from framework.steps import RegisteredStep, is_pattern
+from framework.store import ArtifactStore
 
 EXECUTION = "execution"
 # Parts of a step's record that describe its outputs, so skips and reuses keep them.
@@ -83,9 +84,7 @@ class Prepared:
     resolver: ConfigResolver
     execution: ExecutionSettings
     configs: dict[str, Any]
-
-    def config_hash(self) -> str:
-        return config_hash(self.resolver.resolved())
+    forced: set[str]  # steps to run even if up to date (--force, --from and downstream)
 
 
 @attrs.define
@@ -155,20 +154,33 @@ def short_names(plugins: Plugins) -> dict[str, str]:
     return {name: ids[0] for name, ids in counts.items() if len(ids) == 1}
 
 
+def resolve_plan(plugins: Plugins, target: str, *, only: bool) -> tuple[str, list[str]]:
+    """The target's qualified id and the steps to run, in order (just it with --only)."""
+    target_id = plugins.steps.resolve(target).id
+    return target_id, [target_id] if only else dag.plan(plugins.steps, target_id)
+
+
 def prepare(
-    request: RunRequest, plugins: Plugins, environ: Mapping[str, str] | None = None
+    request: RunRequest,
+    plugins: Plugins,
+    environ: Mapping[str, str] | None = None,
+    plan: tuple[str, list[str]] | None = None,
 ) -> Prepared:
-    """Resolve the target, plan and config; raise before anything runs or is written."""
+    """Resolve the target, plan and config; raise before anything runs or is written.
+
+    `plan` is `resolve_plan`'s answer when the caller has it already.
+    """
     environ = os.environ if environ is None else environ
     registry = plugins.steps
-    target = registry.resolve(request.target).id
-    order = [target] if request.only else dag.plan(registry, target)
+    target, order = plan or resolve_plan(plugins, request.target, only=request.only)
+    forced = set(order) if request.force else set()
     if request.from_step:
         start = registry.resolve(request.from_step).id
         if start not in order:
             raise UsageError(
                 f"--from {request.from_step}: {start} is not part of the plan for {target}"
             )
+        forced |= set(dag.downstream_of(registry, order, start))
     resolver = ConfigResolver(config_sections(plugins, order), short_names(plugins))
     if request.config_file:
         resolver.apply_file(
@@ -190,6 +202,7 @@ def prepare(
         target=target,
         plan=order,
         steps={s: registry.get(s) for s in order},
+        forced=forced,
         resolver=resolver,
         execution=resolver.build(EXECUTION),
         configs=configs,
@@ -220,8 +233,6 @@ class PlanRunner:
         self.run_dir = self.root / self.run_id
         self.rank = RankInfo.from_env()
         self.hashes = HashCache(self.root / ".cache" / "hashes.json")
-        from framework.store import ArtifactStore
-
         self.store = ArtifactStore(self.root / ".store", self.hashes)
 
     # manifest ------------------------------------------------------------------------
@@ -284,16 +295,12 @@ class PlanRunner:
             )
             self._save(manifest)
             hook = self.plugins.pm.hook
-            forced = set(self.p.plan if self.p.request.force else ())
-            if self.p.request.from_step:
-                start = self.plugins.steps.resolve(self.p.request.from_step).id
-                forced |= set(dag.downstream_of(self.plugins.steps, self.p.plan, start))
             status = "failed"
             try:
                 hook.before_run(run=run)
                 run.emit("run_started", **self._start_fields(manifest))
                 for step_id in self.p.plan:
-                    self._step(run, step_id, previous, force=step_id in forced)
+                    self._step(run, step_id, previous, force=step_id in self.p.forced)
                 status = "completed"
             except KeyboardInterrupt:
                 status = "interrupted"

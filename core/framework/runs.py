@@ -105,13 +105,14 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
             f"  {step_id:<40} {rec.get('status', '?'):<10} {took:>9}  {rec.get('error') or rec.get('reason') or ''}"
         )
         if rec.get("metrics"):
-            lines.append(
-                "      metrics  " + "  ".join(f"{k}={_short(v)}" for k, v in rec["metrics"].items())
-            )
+            lines.append("      metrics  " + format_metrics(rec["metrics"]))
         for out in rec.get("outputs", []):
             lines.append(f"      {out['path']}  {out['size']} B  {out['hash'][:19]}")
     return lines
 
 
-def _short(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+def format_metrics(metrics: dict[str, Any], digits: int = 6) -> str:
+    """``loss=0.0105761  accuracy=0.5`` (floats to `digits` significant digits)."""
+    return "  ".join(
+        f"{k}={v:.{digits}g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
+    )

@@ -60,8 +60,9 @@ def after_step(run: Any, step: Any, result: dict[str, Any]) -> None:
     )
     console().print(f"  {MARKS.get(status, status)} {step.id}{took}  [dim]{detail}[/]")
     if result.get("metrics"):
-        shown = "  ".join(f"{k}={_short(v)}" for k, v in result["metrics"].items())
-        console().print(f"      [dim]{shown}[/]", markup=True)
+        from framework.runs import format_metrics  # at run time, not at CLI start-up
+
+        console().print(f"      [dim]{format_metrics(result['metrics'], digits=4)}[/]")
 
 
 @hookimpl
@@ -84,7 +85,3 @@ def track(
     yield from rich_track(
         iterable, total=total, description=description, console=console(), transient=True
     )
-
-
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
