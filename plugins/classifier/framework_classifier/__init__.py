@@ -1,0 +1,1 @@
+"""framework-classifier: Image classification: frozen-backbone head training, calibration logits, threshold sweep."""

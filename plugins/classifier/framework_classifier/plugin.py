@@ -1,0 +1,1 @@
+"""Hook implementations (cheap to import: specs and paths only)."""

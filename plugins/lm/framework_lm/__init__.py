@@ -1,0 +1,1 @@
+"""framework-lm: GPT-style language-model training with exact resume."""

@@ -1,0 +1,1 @@
+"""framework-ptycho: Ptychographic reconstruction: physics-informed network, ePIE baseline, dose x overlap study."""
