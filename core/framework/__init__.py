@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from framework.config import field, flatten_config
     from framework.context import StepContext
     from framework.execution import ExecutionSettings, RankInfo, autocast_dtype, resolve_device
+    from framework.executors import run_jobs
     from framework.registrations import ConfigBridge, SweepPreset
+    from framework.runner import RunRequest
 
 # Imported on first use, so that `framework list-steps` (and a plugin's hook module
 # that needs only Step and hookimpl) does not pay for the config and execution code.
@@ -36,6 +38,8 @@ _LAZY = {
     "resolve_device": "framework.execution",
     "ConfigBridge": "framework.registrations",
     "SweepPreset": "framework.registrations",
+    "RunRequest": "framework.runner",
+    "run_jobs": "framework.executors",
 }
 
 
@@ -60,6 +64,7 @@ __all__ = [
     "ExecutionSettings",
     "FrameworkError",
     "RankInfo",
+    "RunRequest",
     "SplitContractError",
     "Step",
     "StepContext",
@@ -71,4 +76,5 @@ __all__ = [
     "flatten_config",
     "hookimpl",
     "resolve_device",
+    "run_jobs",
 ]

@@ -198,7 +198,7 @@ def describe(ctx: click.Context, step: str) -> None:
     fields = config_fields(load_config_class(spec.config, spec.id))
     rows = [
         (
-            f"--{f.name.replace('_', '-')}",
+            ", ".join(f"--{n.replace('_', '-')}" for n in (f.name, *f.aliases)),
             f.type_name(),
             "required" if f.default is NOTHING else repr(f.default),
             f.help,
@@ -342,6 +342,7 @@ def _field_options(sections: list[Any]) -> tuple[list[click.Parameter], dict[str
             if f.name in seen or f.name in RUN_STATIC:
                 continue
             dashed = f.name.replace("_", "-")
+            aliases = [f"--{a.replace('_', '-')}" for a in f.aliases]
             owners = [s.key for s in sections if f.name in s.field_names()]
             default = "required" if f.required else f"default: {f.default}"
             help_text = f"{f.help} [{default}; {', '.join(owners)}]".strip()
@@ -354,7 +355,7 @@ def _field_options(sections: list[Any]) -> tuple[list[click.Parameter], dict[str
             else:
                 params.append(
                     click.Option(
-                        [f"--{dashed}", f.name],
+                        [f"--{dashed}", *aliases, f.name],
                         default=None,
                         metavar=f.type_name().upper().replace(" ", "_"),
                         help=help_text,

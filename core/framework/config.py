@@ -37,9 +37,23 @@ def field(
     max: float | None = None,
     choices: Iterable[Any] | None = None,
     factory: Any = None,
+    aliases: Iterable[str] = (),
+    dependency: bool = False,
 ) -> Any:
-    """An attrs field with the metadata the CLI, the schema and validation use."""
+    """An attrs field with the metadata the CLI, the schema and validation use.
+
+    `aliases` are other command-line names for the field (``aliases=["n_images"]``
+    adds ``--n-images``), for flags users know from older tools.
+
+    `dependency=True` marks a value that names a file or folder outside the run which
+    the step reads (a corpus, a data folder): its content hash joins the step's
+    fingerprint, so editing the data makes the step stale.
+    """
     meta = {"help": help, "min": min, "max": max, "choices": tuple(choices) if choices else None}
+    if aliases:
+        meta["aliases"] = tuple(aliases)
+    if dependency:
+        meta["dependency"] = True
     if factory is not None:
         return attrs.field(factory=factory, metadata={META_KEY: meta})
     return attrs.field(default=default, metadata={META_KEY: meta})
@@ -57,6 +71,8 @@ class FieldInfo:
     min: float | None = None
     max: float | None = None
     choices: tuple[Any, ...] | None = None
+    aliases: tuple[str, ...] = ()
+    dependency: bool = False
 
     @property
     def required(self) -> bool:
@@ -116,6 +132,8 @@ def config_fields(cls: type) -> tuple[FieldInfo, ...]:
                 min=meta.get("min"),
                 max=meta.get("max"),
                 choices=meta.get("choices"),
+                aliases=meta.get("aliases", ()),
+                dependency=meta.get("dependency", False),
             )
         )
     return tuple(out)
@@ -188,6 +206,10 @@ def schema_for(cls: type, *, top_level: bool = True, title: str | None = None) -
             prop["maximum"] = f.max
         if f.choices:
             prop["enum"] = list(f.choices)
+        if f.aliases:
+            prop["x-aliases"] = list(f.aliases)
+        if f.dependency:
+            prop["x-dependency"] = True
         if f.required:
             required.append(f.name)
         else:

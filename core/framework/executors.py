@@ -74,3 +74,17 @@ class LocalExecutor:
                 if fail_fast:
                     break
         return results
+
+
+def run_jobs(
+    requests: Iterable[RunRequest], executor: str = "local", *, fail_fast: bool = False
+) -> list[JobResult]:
+    """Run jobs on a registered executor with a fresh plugin manager.
+
+    For plugin commands that launch several runs (a study): each request is a whole
+    run with its own manifest, exactly as `framework run` would make it.
+    """
+    from framework.plugins import Plugins
+
+    plugins = Plugins()
+    return plugins.executor(executor).run(list(requests), plugins, fail_fast=fail_fast)

@@ -1,7 +1,8 @@
 """Is a step up to date? Its fingerprint, the verdict against its last record, and why.
 
 A step's fingerprint covers its id, code version, plugin version, config values, the
-execution settings that change results, and the hashes of its inputs. A step is up to
+execution settings that change results, the hashes of its inputs, and the content of the
+outside files its config names as dependencies (a corpus, a data folder). A step is up to
 date when its last record completed with the same fingerprint and every recorded output
 is still on disk with the recorded hash.
 """
@@ -33,6 +34,7 @@ class StepState:
     config: dict[str, Any]
     execution: dict[str, Any]
     inputs: dict[str, str]  # path -> digest
+    dependencies: dict[str, str] = attrs.field(factory=dict)  # config field -> digest
 
     def fingerprint(self) -> str:
         # The step id is part of it: two config-less steps without inputs must not share
@@ -48,6 +50,7 @@ def fingerprint(
     config: dict[str, Any],
     execution: dict[str, Any],
     inputs: dict[str, str],
+    dependencies: dict[str, str] | None = None,
 ) -> str:
     payload = {
         "step": step,
@@ -57,6 +60,8 @@ def fingerprint(
         "execution": execution,
         "inputs": dict(sorted(inputs.items())),
     }
+    if dependencies:  # absent when empty, so fingerprints of steps without any stay put
+        payload["dependencies"] = dict(sorted(dependencies.items()))
     return hash_bytes(canonical_json(payload).encode())
 
 
@@ -82,6 +87,38 @@ def file_records(
                 continue
             records.append({"path": path, "size": full.stat().st_size, "hash": hashes.digest(full)})
     return records
+
+
+def dependency_records(paths: dict[str, str], hashes: HashCache) -> list[dict[str, Any]]:
+    """Field, path, size and content hash of each outside file or folder a config names.
+
+    A folder's hash covers every file under it (relative path, size, hash), so adding,
+    removing or editing one image of a data folder changes it. A path that does not
+    exist hashes as "missing": the step itself reports it.
+    """
+    records = []
+    for name, value in sorted(paths.items()):
+        path = Path(value).expanduser()
+        if path.is_file():
+            size, digest = path.stat().st_size, hashes.digest(path)
+        elif path.is_dir():
+            files = _visible_files(path)
+            size = sum(f.stat().st_size for f in files)
+            listing = [[f.relative_to(path).as_posix(), hashes.digest(f)] for f in files]
+            digest = hash_bytes(canonical_json(listing).encode())
+        else:
+            size, digest = 0, "missing"
+        records.append({"field": name, "path": str(path), "size": size, "hash": digest})
+    return records
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    """Every regular file under `folder`, sorted, skipping hidden files and folders."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root, f) for f in sorted(files) if not f.startswith("."))
+    return [f for f in found if f.is_file()]
 
 
 def verdict(
@@ -120,4 +157,9 @@ def what_changed(
         changes.append("execution settings")
     old_inputs = {i["path"]: i["hash"] for i in previous.get("inputs", [])}
     changes.extend(f"input {p}" for p, digest in now.inputs.items() if old_inputs.get(p) != digest)
+    old_deps = {d["field"]: d["hash"] for d in previous.get("dependencies", [])}
+    changes.extend(
+        f"content of {name}" for name, digest in now.dependencies.items()
+        if old_deps.get(name, digest) != digest
+    )  # fmt: skip
     return "changed: " + ", ".join(changes) if changes else ""

@@ -125,6 +125,21 @@ MANIFEST_SCHEMA: dict[str, Any] = {
                     "config_hash": _DIGEST,
                     "fingerprint": _DIGEST,
                     "inputs": {"type": "array", "items": _FILE},
+                    "dependencies": {
+                        "description": "outside files or folders the step's config names",
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["field", "path", "size", "hash"],
+                            "properties": {
+                                "field": {"type": "string"},
+                                "path": {"type": "string"},
+                                "size": {"type": "integer", "minimum": 0},
+                                "hash": {"anyOf": [_DIGEST, {"const": "missing"}]},
+                            },
+                            "additionalProperties": False,
+                        },
+                    },
                     "outputs": {"type": "array", "items": _FILE},
                     "reason": {"type": "string"},
                     "metrics": {

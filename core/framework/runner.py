@@ -26,7 +26,13 @@ from framework.errors import (
     UsageError,
 )
 from framework.execution import ExecutionSettings, RankInfo, seed_everything
-from framework.freshness import StepState, file_records, verdict, what_changed
+from framework.freshness import (
+    StepState,
+    dependency_records,
+    file_records,
+    verdict,
+    what_changed,
+)
 from framework.hashing import ALGORITHM, HashCache
 from framework.jsonsafe import json_safe
 from framework.manifest import (
@@ -372,13 +378,22 @@ class PlanRunner:
             required=True,
             what=f"step {step_id}: declared input",
         )
+        config = self.p.resolver.resolved().get(step_id, {})
+        section = self.p.resolver.sections.get(step_id)
+        named = {
+            f.name: str(config[f.name])
+            for f in (section.fields() if section else ())
+            if f.dependency and config.get(f.name)
+        }
+        dependencies = dependency_records(named, self.hashes)
         state = StepState(
             step=step_id,
             code_version=spec.version,
             plugin_version=entry.plugin_version,
-            config=self.p.resolver.resolved().get(step_id, {}),
+            config=config,
             execution=self.p.execution.fingerprint_values(),
             inputs={i["path"]: i["hash"] for i in inputs},
+            dependencies={d["field"]: d["hash"] for d in dependencies},
         )
         fp = state.fingerprint()
         record: dict[str, Any] = {
@@ -390,6 +405,8 @@ class PlanRunner:
             "execution": state.execution,
             "inputs": inputs,
         }
+        if dependencies:
+            record["dependencies"] = dependencies
         if force:
             self._run_step(run, entry, record, "forced")
             return

@@ -466,3 +466,45 @@ def test_flatten_config_uses_dotted_keys_and_renames():
         "learning_rate": 0.1,
         "inner.path": "d",
     }
+
+
+# -- field aliases ------------------------------------------------------------------------
+
+ALIASED = """
+import attrs
+from framework import Step, field, hookimpl
+
+@attrs.define
+class GroupConfig:
+    n_groups: int = field(8, min=1, aliases=["n_images"], help="groups to train on")
+
+SEEN = []
+
+def group(ctx):
+    SEEN.append(ctx.config)
+
+@hookimpl
+def register_steps(register):
+    register(Step(id="aliased.group", run=__name__ + ":group", config=__name__ + ":GroupConfig"))
+"""
+
+
+@pytest.fixture
+def aliased(plugin_site):
+    """A one-step plugin whose field has a command-line alias; returns its module."""
+    return importlib.import_module(plugin_site.add("aliased", ALIASED))
+
+
+def test_field_alias_sets_the_field_like_its_own_flag(cli, aliased):
+    for flag in ("--n-groups", "--n-images", "--n_images"):
+        result = cli("run", "aliased.group", "--force", flag, "5")
+        assert result.exit_code == 0, result.stderr
+        assert aliased.SEEN[-1].n_groups == 5
+
+
+def test_field_alias_is_shown_in_help_describe_and_schema(cli, aliased):
+    from framework.config import schema_for
+
+    assert "--n-images" in cli("run", "aliased.group", "--help").stdout
+    assert "--n-groups, --n-images" in cli("describe", "aliased.group").stdout
+    assert schema_for(aliased.GroupConfig)["properties"]["n_groups"]["x-aliases"] == ["n_images"]

@@ -58,3 +58,12 @@ def test_a_job_without_run_id_gets_one_before_it_starts(pipeline, isolated):
     (result,) = local(plugins).run([RunRequest(target="pipe.report")], plugins)
     assert result.run_id
     assert read_manifest(isolated / "runs" / result.run_id)["status"] == "completed"
+
+
+def test_run_jobs_is_public_and_runs_each_request_as_its_own_run(pipeline, isolated):
+    import framework
+
+    jobs = [framework.RunRequest(target="pipe.report", run_id=rid) for rid in ("p", "q")]
+    results = framework.run_jobs(jobs)
+    assert [(r.run_id, r.status) for r in results] == [("p", "completed"), ("q", "completed")]
+    assert read_manifest(isolated / "runs" / "q")["status"] == "completed"

@@ -205,6 +205,70 @@ def test_downstream_step_reruns_when_its_input_content_changed(cli, pipeline):
     assert "input model/value.json" in result.stdout
 
 
+# A step whose config names an outside file or folder it reads (`dependency=True`).
+READER = """
+import attrs
+from pathlib import Path
+from framework import Step, field, hookimpl
+
+@attrs.define
+class ReadConfig:
+    data: str = field("", dependency=True, help="a file or folder to read")
+    label: str = field("x", help="an ordinary value")
+
+CALLS = []
+
+def read(ctx):
+    CALLS.append("read")
+    ctx.write_text("copy.txt", ctx.config.label)
+
+@hookimpl
+def register_steps(register):
+    register(Step(id="reader.read", run=__name__ + ":read", config=__name__ + ":ReadConfig",
+                  outputs=["copy.txt"]))
+"""
+
+
+def test_editing_a_dependency_file_makes_its_step_stale_and_says_so(cli, plugin_site, tmp_path):
+    module = plugin_site.add("reader", READER)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("first version")
+    run_ok(cli, "reader.read", "--run-id", "r1", "--data", str(corpus))
+    run_ok(cli, "reader.read", "--run-id", "r1", "--data", str(corpus))
+    assert calls(module) == ["read"]
+    corpus.write_text("second version!")
+    result = run_ok(cli, "reader.read", "--run-id", "r1", "--data", str(corpus))
+    assert calls(module) == ["read", "read"]
+    assert "content of data" in result.stdout
+    manifest = read_manifest(RUN)
+    jsonschema.validate(manifest, MANIFEST_SCHEMA)
+    (dep,) = manifest["steps"]["reader.read"]["dependencies"]
+    expected = "sha256:" + hashlib.sha256(b"second version!").hexdigest()
+    assert dep == {"field": "data", "path": str(corpus), "size": 15, "hash": expected}
+
+
+def test_a_file_added_to_a_dependency_folder_makes_its_step_stale(cli, plugin_site, tmp_path):
+    module = plugin_site.add("reader", READER)
+    folder = tmp_path / "images" / "cat"
+    folder.mkdir(parents=True)
+    (folder / "a.png").write_bytes(b"a")
+    args = ("reader.read", "--run-id", "r1", "--data", str(tmp_path / "images"))
+    run_ok(cli, *args)
+    (folder / ".hidden").write_bytes(b"ignored")
+    run_ok(cli, *args)
+    assert calls(module) == ["read"]
+    (folder / "b.png").write_bytes(b"b")
+    run_ok(cli, *args)
+    assert calls(module) == ["read", "read"]
+    assert read_manifest(RUN)["steps"]["reader.read"]["dependencies"][0]["size"] == 2
+
+
+def test_steps_without_dependencies_record_none(cli, plugin_site):
+    plugin_site.add("reader", READER)
+    run_ok(cli, "reader.read", "--run-id", "r1")
+    assert "dependencies" not in read_manifest(RUN)["steps"]["reader.read"]
+
+
 def test_upstream_rerun_with_identical_output_leaves_downstream_up_to_date(cli, plugin_site):
     module = plugin_site.add("pipe", PIPELINE)
     run_ok(cli, "pipe.report", "--run-id", "r1")

@@ -1,1 +1,119 @@
-"""Hook implementations (cheap to import: specs and paths only)."""
+"""Hook implementations: what this plugin adds. Cheap to import: specs and paths only."""
+
+from __future__ import annotations
+
+from framework import Step, hookimpl
+
+DATA = ["data/train.npz", "data/test.npz", "data/ground_truth.npz"]
+RECON = ["reconstruction.npz", "reconstructed_amplitude.png", "reconstructed_phase.png"]
+
+
+@hookimpl
+def register_steps(register):
+    register(
+        Step(
+            id="ptycho.simulate",
+            description="Simulate ptychography data (or validate your NPZ files) into data/",
+            run="framework_ptycho.steps:simulate",
+            config="framework_ptycho.config:SimulateConfig",
+            outputs=DATA,
+            splits=["TRAIN", "TEST"],
+            version="1",
+        )
+    )
+    register(
+        Step(
+            id="ptycho.train",
+            description="Train the physics-informed network (PINN) on the TRAIN patterns",
+            run="framework_ptycho.steps:train",
+            config="framework_ptycho.config:TrainConfig",
+            requires=["simulate"],
+            inputs=["data/train.npz"],
+            outputs=["model/bundle.zip", "train/history.csv", "checkpoints/*"],
+            splits=["TRAIN"],
+            version="1",
+        )
+    )
+    register(
+        Step(
+            id="ptycho.infer",
+            description="Reconstruct the TEST object with the trained PINN bundle",
+            run="framework_ptycho.steps:infer",
+            config="framework_ptycho.config:InferConfig",
+            requires=["train"],
+            inputs=["model/bundle.zip", "data/test.npz", "data/ground_truth.npz"],
+            outputs=RECON,
+            splits=["TEST"],
+            version="1",
+        )
+    )
+    register(
+        Step(
+            id="ptycho.epie",
+            description="Reconstruct the TEST object iteratively (ePIE/rPIE, or pty-chi engines)",
+            run="framework_ptycho.steps:epie",
+            config="framework_ptycho.config:EpieConfig",
+            requires=["simulate"],
+            inputs=["data/test.npz", "data/ground_truth.npz"],
+            outputs=[f"epie/{name}" for name in RECON],
+            splits=["TEST"],
+            version="1",
+        )
+    )
+    register(
+        Step(
+            id="ptycho.evaluate",
+            description="Score PINN and baseline against the true object (SSIM, PSNR, MAE, FRC50)",
+            run="framework_ptycho.steps:evaluate",
+            config="framework_ptycho.config:EvaluateConfig",
+            requires=["infer", "epie"],
+            inputs=[
+                "data/test.npz",
+                "data/ground_truth.npz",
+                "reconstruction.npz",
+                "epie/reconstruction.npz",
+            ],
+            outputs=["metrics.json", "comparison.png"],
+            splits=["TEST"],
+            version="1",
+        )
+    )
+
+
+@hookimpl
+def register_models(register):
+    register("ptycho.pinn", "framework_ptycho.model:build")
+
+
+@hookimpl
+def register_config_bridges(register):
+    from framework import ConfigBridge
+
+    register(
+        ConfigBridge(
+            name="params", steps=["ptycho.train"], function="framework_ptycho.bridge:to_params"
+        )
+    )
+
+
+@hookimpl
+def register_sweeps(register):
+    from framework import SweepPreset
+
+    from framework_ptycho.presets import DOSES, VIEWS
+
+    register(
+        SweepPreset(
+            name="ptycho.dose_overlap",
+            step="ptycho.evaluate",
+            matrix={"nphotons": DOSES, "view": tuple(VIEWS)},
+            description="PINN vs ePIE at 1e3/1e4/1e5 photons for baseline (g=1), dense and sparse (g=2) views; a view sets gridsize and overlap",
+        )
+    )
+
+
+@hookimpl
+def register_cli_options(register):
+    from framework_ptycho.cli import study_command
+
+    register(study_command)

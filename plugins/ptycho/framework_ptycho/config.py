@@ -1,0 +1,111 @@
+"""Typed configs of the ptycho steps; every field is a `framework run` option.
+
+One flag sets every step of the plan that has the field (e.g. ``--nphotons`` sets both
+simulate and train). Data files given by the user are read by ``ptycho.simulate``,
+which validates them and writes them into the run as ``data/*.npz``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import attrs
+from framework import field
+
+
+@attrs.define
+class SimulateConfig:
+    n: int = field(64, choices=(64, 128), help="patch size N in pixels (simulated data)")
+    nphotons: float = field(1e4, min=1.0, help="mean photons per diffraction pattern (the dose)")
+    object_kind: Literal["lines", "smooth"] = field("lines", help="simulated object")
+    object_size: int = field(192, min=64, max=2048, help="simulated object side M in pixels")
+    scan: Literal["grid", "random"] = field("grid", help="scan positions on a grid or random")
+    overlap: float = field(
+        0.75,
+        min=0.0,
+        max=0.95,
+        help="linear overlap of neighbouring probe disks (scan step = diameter x (1 - overlap))",
+    )
+    probe_radius: float = field(
+        0.25, min=0.05, max=0.45, help="probe disk radius as a fraction of N"
+    )
+    test_fraction: float = field(
+        0.25, min=0.05, max=0.9, help="share of scan rows (largest y) held out as TEST"
+    )
+    train_data_file: Path | None = field(
+        None, dependency=True, help="your own train NPZ instead of simulated data"
+    )
+    test_data_file: Path | None = field(
+        None, dependency=True, help="your own test NPZ (with objectGuess to evaluate)"
+    )
+
+
+@attrs.define
+class TrainConfig:
+    nphotons: float = field(1e4, min=1.0, help="mean photons per diffraction pattern (the dose)")
+    gridsize: int = field(
+        1, min=1, max=3, help="g: groups of g x g neighbouring patterns (1 = single)"
+    )
+    k_neighbours: int = field(
+        6, min=4, max=7, help="K: a group's patterns are drawn among K nearest neighbours"
+    )
+    n_groups: int | None = field(
+        None, min=1, aliases=["n_images"], help="groups to train on (default: one per pattern)"
+    )
+    model: str = field("ptycho.pinn", help="registered model to train")
+    n_filters_scale: float = field(
+        1.0, min=0.1, max=8.0, help="U-Net width multiplier (16 x scale filters)"
+    )
+    loss: Literal["poisson", "mae"] = field(
+        "poisson", help="Poisson NLL in counts, or MAE on amplitudes"
+    )
+    batch_size: int = field(16, min=1, help="groups per optimisation step")
+    max_epochs: int = field(50, min=1, help="upper bound on training epochs")
+    learning_rate: float = field(1e-3, min=0.0, max=1.0, help="Adam learning rate")
+    scheduler: Literal["plateau", "cosine", "step", "none"] = field(
+        "plateau", help="learning-rate scheduler"
+    )
+    lr_patience: int = field(
+        3, min=1, help="plateau: epochs without improvement before the LR drops (step: its period)"
+    )
+    lr_factor: float = field(0.5, min=0.01, max=0.99, help="plateau/step: LR multiplier")
+    early_stop_patience: int = field(
+        8, min=0, help="stop after this many epochs without a better val loss (0: never)"
+    )
+    checkpoint_save_top_k: int = field(2, min=1, help="best checkpoints (by val loss) kept")
+    val_fraction: float = field(
+        0.15, min=0.05, max=0.5, help="share of training groups held out for validation"
+    )
+    probe_trainable: bool = field(
+        False, help="legacy params flag; the probe is fixed in this plugin"
+    )
+
+
+@attrs.define
+class InferConfig:
+    inference_batch_size: int = field(64, min=1, help="groups per forward pass at inference")
+    k_neighbours: int = field(
+        6, min=4, max=7, help="K: a group's patterns are drawn among K nearest neighbours"
+    )
+
+
+@attrs.define
+class EpieConfig:
+    engine: Literal["builtin-epie", "builtin-rpie", "ptychi-lsqml", "ptychi-epie", "ptychi-dm"] = (
+        field(
+            "builtin-epie",
+            help="iterative engine (ptychi-* need the framework-ptycho[ptychi] extra)",
+        )
+    )
+    iterations: int = field(50, min=1, help="passes over all scan positions")
+    step_size: float = field(
+        1.0, min=0.01, max=2.0, help="object update step (ePIE alpha / rPIE alpha)"
+    )
+
+
+@attrs.define
+class EvaluateConfig:
+    frc_threshold: float = field(
+        0.5, min=0.0, max=1.0, help="FRC threshold for the resolution figure"
+    )

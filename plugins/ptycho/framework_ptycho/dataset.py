@@ -1,0 +1,181 @@
+"""Ptychography NPZ files (PtychoPINN-compatible): load safely, validate, normalize, save.
+
+Keys: ``diffraction`` (n, H, W) float amplitude (legacy ``diff3d`` and the (H, W, n)
+layout are converted), ``probeGuess`` (H, W) complex, ``xcoords``/``ycoords`` (n,) in
+object pixels, optional ``objectGuess`` (M, M) complex, ``scan_index`` (n,) and ``Y``
+(n, H, W) complex ground-truth patches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import numpy as np
+from framework import ArtifactError
+
+
+@attrs.define
+class PtychoData:
+    """One dataset in memory: amplitudes (n, N, N), probe, positions, optional truth."""
+
+    diffraction: np.ndarray
+    probe: np.ndarray
+    xcoords: np.ndarray
+    ycoords: np.ndarray
+    obj: np.ndarray | None = None
+    patches: np.ndarray | None = None
+    scan_index: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.diffraction.shape[-1])
+
+    def __len__(self) -> int:
+        return int(self.diffraction.shape[0])
+
+
+def intensity_scale(diffraction: np.ndarray) -> float:
+    """The scalar that makes the mean total intensity per pattern (N/2)^2."""
+    n = diffraction.shape[-1]
+    energy = float((diffraction.astype(np.float64) ** 2).sum(axis=(1, 2)).mean())
+    return float(np.sqrt((n / 2) ** 2 / energy)) if energy > 0 else 1.0
+
+
+def _fail(path: Path, what: str, fix: str) -> ArtifactError:
+    return ArtifactError(f"{path}: {what}", hint=fix)
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise ArtifactError(f"data file {path} does not exist", hint="check the path")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise _fail(
+                path,
+                "holds pickled (object) arrays, which are refused for safety",
+                "save plain numeric arrays with np.savez",
+            ) from None
+        raise _fail(path, f"is not a readable NPZ file ({exc})", "write it with np.savez") from None
+    except (OSError, EOFError) as exc:
+        raise _fail(path, f"is not a readable NPZ file ({exc})", "write it with np.savez") from None
+
+
+def _diffraction(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    key = "diffraction" if "diffraction" in arrays else "diff3d" if "diff3d" in arrays else None
+    if key is None:
+        raise _fail(path, "has no 'diffraction' (or legacy 'diff3d') array", "add the key")
+    diff = arrays[key]
+    if diff.ndim != 3:
+        raise _fail(path, f"'{key}' has shape {diff.shape}; expected (n, N, N)", "reshape it")
+    if not np.issubdtype(diff.dtype, np.floating) and not np.issubdtype(diff.dtype, np.integer):
+        raise _fail(path, f"'{key}' has dtype {diff.dtype}; expected real float32", "store |F|")
+    if diff.shape[1] != diff.shape[2] and diff.shape[0] == diff.shape[1]:
+        diff = np.moveaxis(diff, -1, 0)  # the (H, W, n) layout
+    if diff.shape[1] != diff.shape[2] or diff.shape[1] not in (64, 128):
+        raise _fail(
+            path,
+            f"'{key}' has patterns of {diff.shape[1:]}; expected N x N with N in 64, 128",
+            "crop or bin the patterns",
+        )
+    if not np.isfinite(diff).all() or (diff < 0).any():
+        raise _fail(path, f"'{key}' holds negative or non-finite values", "store amplitudes >= 0")
+    return diff.astype(np.float32)
+
+
+def _looks_like_intensity(diff: np.ndarray, probe: np.ndarray) -> bool:
+    """Scale-free test: is the data's square, or the data itself, shaped like the probe's far field?
+
+    The mean measured intensity follows |FFT(probe)|^2 at low angles. If the data are
+    amplitudes, their square matches it better than the data do; for intensity it is the
+    other way round. Integer-valued data (photon counts) count as intensity too.
+    """
+    sample = diff[: min(len(diff), 256)].astype(np.float64)
+    if np.all(sample == np.round(sample)) and sample.max() > 1:
+        return True
+    far = np.abs(np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(probe), norm="ortho"))) ** 2
+    far /= far.sum()
+
+    def distance(pattern: np.ndarray) -> float:
+        return float(np.abs(pattern / max(pattern.sum(), 1e-30) - far).sum())
+
+    return distance(sample.mean(axis=0)) < distance((sample**2).mean(axis=0))
+
+
+def _array(
+    path: Path, arrays: dict[str, np.ndarray], key: str, shape: tuple, kind: str
+) -> np.ndarray:
+    if key not in arrays:
+        raise _fail(path, f"has no '{key}' array", f"add '{key}' {shape}")
+    value = arrays[key]
+    if value.shape != shape:
+        raise _fail(path, f"'{key}' has shape {value.shape}; expected {shape}", "fix its shape")
+    ok = (
+        np.issubdtype(value.dtype, np.complexfloating)
+        if kind == "complex"
+        else np.issubdtype(value.dtype, np.number)
+        and not np.issubdtype(value.dtype, np.complexfloating)
+    )
+    if not ok:
+        raise _fail(
+            path, f"'{key}' has dtype {value.dtype}; expected {kind}", f"store it as {kind}"
+        )
+    return value
+
+
+def load_npz(path: str | Path) -> PtychoData:
+    """Load and validate a PtychoPINN-style file (never unpickles anything)."""
+    path = Path(path)
+    arrays = _read(path)
+    diff = _diffraction(path, arrays)
+    count, n = diff.shape[0], diff.shape[-1]
+    probe = _array(path, arrays, "probeGuess", (n, n), "complex").astype(np.complex64)
+    xs = _array(path, arrays, "xcoords", (count,), "real").astype(np.float64)
+    ys = _array(path, arrays, "ycoords", (count,), "real").astype(np.float64)
+    if _looks_like_intensity(diff, probe):
+        raise _fail(
+            path,
+            "'diffraction' looks like intensity (photon counts), not amplitude",
+            "store np.sqrt(counts) as float32",
+        )
+    obj = None
+    if "objectGuess" in arrays:
+        raw = arrays["objectGuess"]
+        obj = _array(path, arrays, "objectGuess", raw.shape, "complex").astype(np.complex64)
+        if obj.ndim != 2:
+            raise _fail(path, f"'objectGuess' has shape {obj.shape}; expected (M, M)", "fix it")
+    patches = None
+    if "Y" in arrays:
+        y = arrays["Y"]
+        y = (
+            np.moveaxis(y, -1, 0)
+            if y.ndim == 3 and y.shape[-1] == count and y.shape[0] != count
+            else y
+        )
+        arrays["Y"] = y[..., 0] if y.ndim == 4 else y
+        patches = _array(path, arrays, "Y", (count, n, n), "complex").astype(np.complex64)
+    scan_index = None
+    if "scan_index" in arrays:
+        scan_index = _array(path, arrays, "scan_index", (count,), "real").astype(np.int64)
+    return PtychoData(diff, probe, xs, ys, obj, patches, scan_index)
+
+
+def save_npz(path: str | Path, data: PtychoData) -> None:
+    """Write `data` with the PtychoPINN key names (a plain, pickle-free npz)."""
+    arrays = {
+        "diffraction": data.diffraction.astype(np.float32),
+        "probeGuess": data.probe.astype(np.complex64),
+        "xcoords": data.xcoords.astype(np.float64),
+        "ycoords": data.ycoords.astype(np.float64),
+    }
+    if data.obj is not None:
+        arrays["objectGuess"] = data.obj.astype(np.complex64)
+    if data.patches is not None:
+        arrays["Y"] = data.patches.astype(np.complex64)
+    if data.scan_index is not None:
+        arrays["scan_index"] = data.scan_index.astype(np.int64)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)

@@ -1,0 +1,94 @@
+"""The physics-informed forward model: network -> object patches -> merged -> diffraction.
+
+The probe is fixed (known); a trainable scalar absorbs the object/probe scale ambiguity.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from framework_ptycho import physics
+
+# The probe is scaled so that an object of amplitude ~0.5 (the sigmoid's middle) yields
+# the normalized data's mean energy (N/2)^2; the trainable scale does the rest.
+ASSUMED_MEAN_AMPLITUDE = 0.5
+
+
+def normalized_probe(probe: torch.Tensor) -> torch.Tensor:
+    n = probe.shape[-1]
+    energy = (probe.abs() ** 2).sum()
+    target = (n / 2) ** 2 / ASSUMED_MEAN_AMPLITUDE**2
+    return probe * torch.sqrt(target / energy)
+
+
+class PhysicsModel(nn.Module):
+    """Wraps the network with the fixed physics so that training compares amplitudes."""
+
+    def __init__(self, net: nn.Module, probe: torch.Tensor) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("probe", normalized_probe(probe.to(torch.complex64)))
+        self.log_scale = nn.Parameter(torch.zeros(()))
+
+    def features(self, amplitudes: torch.Tensor) -> torch.Tensor:
+        """Network input: each amplitude, and a one-step real-space estimate of its object.
+
+        The estimate back-propagates the measured amplitude with the probe's own far-field
+        phase and divides by the probe (regularised), so that the convolutional encoder
+        starts from real-space structure rather than from Fourier-space speckle.
+        """
+        far_phase = torch.exp(1j * physics.fft2c(self.probe).angle())
+        exit_wave = physics.ifft2c(amplitudes * far_phase)
+        power = self.probe.abs() ** 2
+        estimate = exit_wave * self.probe.conj() / (power + 0.1 * power.max())
+        return torch.cat([amplitudes, estimate.real, estimate.imag], dim=1)
+
+    def objects(self, amplitudes: torch.Tensor) -> torch.Tensor:
+        """Complex object over the central N/2 x N/2 of each patch, zero-padded to N x N.
+
+        The network refines the one-step estimate rather than starting from nothing:
+        trained from scratch, it tends to settle on a flat amplitude that explains the
+        data by phase alone.
+        """
+        n = amplitudes.shape[-1]
+        features = self.features(amplitudes)
+        c = amplitudes.shape[1]
+        estimate = physics.crop_centre(
+            torch.complex(features[:, c : 2 * c], features[:, 2 * c :]), n // 2
+        )
+        magnitude = estimate.abs()
+        magnitude = magnitude / magnitude.mean(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
+        level = (ASSUMED_MEAN_AMPLITUDE * magnitude).clamp(0.02, 0.98)
+        prior_logit = torch.log(level / (1 - level))
+        amp, phase = self.net(features, prior_logit, estimate.angle())
+        return physics.pad_centre(torch.polar(amp, phase), amplitudes.shape[-1])
+
+    def forward(self, amplitudes: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """Predicted diffraction amplitudes (B, C, N, N) for measured ones and group offsets."""
+        n = amplitudes.shape[-1]
+        obj = self.objects(amplitudes)
+        if amplitudes.shape[1] > 1:
+            mask = physics.central_mask(n, n // 2, amplitudes.device)
+            canvas = physics.merge(obj, offsets, mask)
+            obj = physics.extract(canvas, offsets, n)
+        return physics.diffraction_amplitude(obj, self.probe) * self.log_scale.exp()
+
+
+def poisson_nll(pred: torch.Tensor, meas: torch.Tensor, nphotons: float) -> torch.Tensor:
+    """Poisson NLL in photon counts: lambda = (s A_pred)^2, y = (s A_meas)^2, s = sqrt(nphotons)/(N/2)."""
+    s = math.sqrt(nphotons) / (meas.shape[-1] / 2)
+    lam = (s * pred) ** 2
+    counts = (s * meas) ** 2
+    lam = lam.clamp_min(1e-8)
+    return (lam - counts * torch.log(lam)).mean()
+
+
+def mae(pred: torch.Tensor, meas: torch.Tensor, nphotons: float) -> torch.Tensor:
+    """Mean absolute error on (normalized) amplitudes."""
+    return (pred - meas).abs().mean()
+
+
+LOSSES = {"poisson": poisson_nll, "mae": mae}

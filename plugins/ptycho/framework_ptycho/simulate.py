@@ -1,0 +1,135 @@
+"""Synthetic ptychography: an object, a probe, scan positions and Poisson-noisy diffraction.
+
+Everything is drawn from one numpy Generator, so a seed fixes the whole dataset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from framework_ptycho.dataset import PtychoData
+
+
+def lines_object(size: int, rng: np.random.Generator, n_lines: int = 60) -> np.ndarray:
+    """Random blurred line segments: amplitude in [0.5, 1], phase in [-1, 1] rad."""
+    canvas = np.zeros((size, size))
+    for _ in range(n_lines):
+        x0, y0 = rng.uniform(0, size, 2)
+        angle = rng.uniform(0, np.pi)
+        length = rng.uniform(size / 8, size / 2)
+        t = np.linspace(-length / 2, length / 2, int(length * 2))
+        xs = np.clip(np.round(x0 + t * np.cos(angle)).astype(int), 0, size - 1)
+        ys = np.clip(np.round(y0 + t * np.sin(angle)).astype(int), 0, size - 1)
+        canvas[ys, xs] += rng.uniform(0.5, 1.0)
+    amp_field = ndimage.gaussian_filter(canvas, 1.0)
+    phase_field = ndimage.gaussian_filter(np.roll(canvas, (3, -5), axis=(0, 1)), 1.5)
+    return _compose(amp_field, phase_field)
+
+
+def smooth_object(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A smooth random field (Gaussian-filtered noise) for amplitude and phase."""
+    amp_field = ndimage.gaussian_filter(rng.standard_normal((size, size)), size / 24)
+    phase_field = ndimage.gaussian_filter(rng.standard_normal((size, size)), size / 24)
+    return _compose(amp_field, phase_field)
+
+
+def _unit(field: np.ndarray) -> np.ndarray:
+    lo, hi = field.min(), field.max()
+    return (field - lo) / (hi - lo) if hi > lo else np.zeros_like(field)
+
+
+def _compose(amp_field: np.ndarray, phase_field: np.ndarray) -> np.ndarray:
+    amplitude = 0.5 + 0.5 * _unit(amp_field)
+    phase = 2.0 * _unit(phase_field) - 1.0
+    return (amplitude * np.exp(1j * phase)).astype(np.complex64)
+
+
+def disk_probe(n: int, radius: float, blur: float = 1.5) -> np.ndarray:
+    """A blurred disk of the given radius at the centre pixel n//2, with some aberration.
+
+    Defocus spreads the far field; an odd (coma-like) term breaks the point symmetry
+    that would otherwise let a single pattern's twin image fit the data equally well.
+    """
+    yy, xx = np.mgrid[:n, :n] - n // 2
+    r2 = xx**2 + yy**2
+    amplitude = ndimage.gaussian_filter((r2 <= radius**2).astype(float), blur)
+    phase = 0.5 * r2 / radius**2 + 1.0 * (xx**3 + 0.5 * yy**3) / radius**3
+    return (amplitude * np.exp(1j * phase)).astype(np.complex64)
+
+
+def scan_positions(
+    size: int, n: int, step: float, scan: str, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions covering the object with patches fully inside it (grid or uniform random)."""
+    lo, hi = n / 2, size - n / 2
+    axis = np.arange(lo, hi + 1e-9, step)
+    gx, gy = np.meshgrid(axis, axis)
+    xs, ys = gx.ravel(), gy.ravel()
+    if scan == "random":
+        xs = rng.uniform(lo, hi, xs.size)
+        ys = rng.uniform(lo, hi, ys.size)
+    return xs.astype(np.float64), ys.astype(np.float64)
+
+
+def noisy_diffraction(
+    patches: np.ndarray, probe: np.ndarray, nphotons: float, rng: np.random.Generator
+) -> np.ndarray:
+    """sqrt(Poisson(|FFT(s O P)|^2)) / s, with s set so the mean photons per pattern is `nphotons`."""
+    import torch
+
+    from framework_ptycho.physics import fft2c
+
+    intensity = fft2c(torch.from_numpy(patches * probe)).abs().numpy() ** 2
+    scale2 = nphotons / intensity.sum(axis=(1, 2)).mean()
+    counts = rng.poisson(intensity * scale2)
+    return (np.sqrt(counts) / np.sqrt(scale2)).astype(np.float32)
+
+
+def simulate(
+    *,
+    n: int,
+    object_size: int,
+    object_kind: str,
+    overlap: float,
+    probe_radius: float,
+    scan: str,
+    nphotons: float,
+    test_fraction: float,
+    seed: int,
+) -> tuple[PtychoData, PtychoData, np.ndarray]:
+    """A train and a test dataset (split along y) of one object, and the object itself."""
+    import torch
+
+    from framework_ptycho.physics import extract_patches
+
+    rng = np.random.default_rng(seed)
+    obj = (
+        lines_object(object_size, rng)
+        if object_kind == "lines"
+        else smooth_object(object_size, rng)
+    )
+    probe = disk_probe(n, probe_radius)
+    step = max(1.0, 2 * probe_radius * (1 - overlap))
+    xs, ys = scan_positions(object_size, n, step, scan, rng)
+    patches = extract_patches(
+        torch.from_numpy(obj), torch.from_numpy(xs), torch.from_numpy(ys), n
+    ).numpy()
+    diffraction = noisy_diffraction(patches, probe, nphotons, rng)
+    split_y = np.quantile(ys, 1 - test_fraction)
+    is_test = ys >= split_y
+    parts = []
+    for keep in (~is_test, is_test):
+        index = np.flatnonzero(keep)
+        parts.append(
+            PtychoData(
+                diffraction=diffraction[index],
+                probe=probe,
+                xcoords=xs[index],
+                ycoords=ys[index],
+                obj=obj,
+                patches=patches[index].astype(np.complex64),
+                scan_index=index.astype(np.int64),
+            )
+        )
+    return parts[0], parts[1], obj

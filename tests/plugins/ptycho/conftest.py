@@ -1,0 +1,88 @@
+"""Shared fixtures: one tiny simulated dataset and one trained run for the whole session.
+
+Sizes are the smallest the issue allows (N = 64) with few patterns, a narrow U-Net and
+few epochs, so the directory runs in well under the time budget on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import invoke
+
+# A small object scanned with high overlap, and a narrow net trained briefly.
+TINY = ["--object-size", "128", "--overlap", "0.75", "--quiet"]
+TRAIN = [
+    "--gridsize",
+    "2",
+    "--n-filters-scale",
+    "0.25",
+    "--max-epochs",
+    "12",
+    "--batch-size",
+    "4",
+    "--learning-rate",
+    "2e-3",
+    "--iterations",
+    "20",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Two cores shared with other test runs: one thread is faster than contention."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def shared_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("ptycho-runs")
+
+
+@pytest.fixture(scope="session")
+def trained_run(shared_root) -> Path:
+    """simulate -> train -> infer, epie -> evaluate, once for the session."""
+    result = invoke(
+        "run",
+        "ptycho.evaluate",
+        "--artifact-root",
+        str(shared_root),
+        "--run-id",
+        "shared",
+        *TINY,
+        *TRAIN,
+    )
+    assert result.exit_code == 0, result.stderr
+    return shared_root / "shared"
+
+
+@pytest.fixture(scope="session")
+def metrics(trained_run) -> dict:
+    return json.loads((trained_run / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def simulated(trained_run):
+    """The session's train and test datasets (PtychoData) and the true object."""
+    from framework_ptycho.dataset import load_npz
+
+    train = load_npz(trained_run / "data" / "train.npz")
+    test = load_npz(trained_run / "data" / "test.npz")
+    with np.load(trained_run / "data" / "ground_truth.npz") as truth:
+        obj = truth["object"]
+    return train, test, obj
+
+
+def write_npz(path: Path, **arrays) -> Path:
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    return path

@@ -1,0 +1,148 @@
+"""The NPZ loader (PtychoPINN-compatible) and user files through the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from framework import ArtifactError
+from framework_ptycho.dataset import intensity_scale, load_npz
+
+from tests.conftest import expect_error
+from tests.plugins.ptycho.conftest import TINY, write_npz
+
+
+def arrays(data, **changes):
+    out = {
+        "diffraction": data.diffraction,
+        "probeGuess": data.probe,
+        "xcoords": data.xcoords,
+        "ycoords": data.ycoords,
+        "objectGuess": data.obj,
+    }
+    out.update(changes)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def test_loader_reads_a_simulated_file(simulated, tmp_path):
+    train = simulated[0]
+    loaded = load_npz(write_npz(tmp_path / "a.npz", **arrays(train)))
+    assert np.array_equal(loaded.diffraction, train.diffraction)
+    assert loaded.probe.dtype == np.complex64 and loaded.obj.shape == train.obj.shape
+
+
+def test_loader_accepts_the_legacy_diff3d_key(simulated, tmp_path):
+    train = simulated[0]
+    legacy = arrays(train, diffraction=None, diff3d=train.diffraction)
+    assert np.array_equal(
+        load_npz(write_npz(tmp_path / "a.npz", **legacy)).diffraction, train.diffraction
+    )
+
+
+def test_loader_converts_the_h_w_n_layout(simulated, tmp_path):
+    train = simulated[0]
+    moved = arrays(train, diffraction=np.moveaxis(train.diffraction, 0, -1))
+    assert np.array_equal(
+        load_npz(write_npz(tmp_path / "a.npz", **moved)).diffraction, train.diffraction
+    )
+
+
+def test_loader_rejects_photon_counts(simulated, tmp_path):
+    train = simulated[0]
+    counts = np.round((train.diffraction * 3) ** 2)
+    with pytest.raises(ArtifactError, match="looks like intensity"):
+        load_npz(write_npz(tmp_path / "a.npz", **arrays(train, diffraction=counts)))
+
+
+def test_loader_rejects_squared_amplitudes(simulated, tmp_path):
+    train = simulated[0]
+    with pytest.raises(ArtifactError, match="looks like intensity"):
+        load_npz(write_npz(tmp_path / "a.npz", **arrays(train, diffraction=train.diffraction**2)))
+
+
+def test_loader_rejects_a_probe_of_the_wrong_shape(simulated, tmp_path):
+    train = simulated[0]
+    with pytest.raises(ArtifactError, match="'probeGuess' has shape"):
+        load_npz(write_npz(tmp_path / "a.npz", **arrays(train, probeGuess=train.probe[:32, :32])))
+
+
+def test_loader_rejects_complex_diffraction(simulated, tmp_path):
+    train = simulated[0]
+    with pytest.raises(ArtifactError, match="expected real"):
+        load_npz(
+            write_npz(
+                tmp_path / "a.npz",
+                **arrays(train, diffraction=train.diffraction.astype(np.complex64)),
+            )
+        )
+
+
+def test_loader_refuses_pickled_arrays(simulated, tmp_path):
+    train = simulated[0]
+    objects = np.empty(len(train), dtype=object)
+    with pytest.raises(ArtifactError, match="pickled"):
+        load_npz(write_npz(tmp_path / "a.npz", **arrays(train, xcoords=objects)))
+
+
+def test_intensity_scale_makes_the_mean_pattern_energy_n_over_2_squared(simulated):
+    diff = simulated[0].diffraction
+    scaled = diff * intensity_scale(diff)
+    assert (scaled.astype(np.float64) ** 2).sum(axis=(1, 2)).mean() == pytest.approx(
+        32**2, rel=1e-5
+    )
+
+
+def test_user_files_are_validated_and_copied_into_the_run(cli, simulated, tmp_path):
+    train, test, _ = simulated
+    a = write_npz(
+        tmp_path / "train.npz", **arrays(train, diffraction=None, diff3d=train.diffraction)
+    )
+    b = write_npz(tmp_path / "test.npz", **arrays(test))
+    result = cli(
+        "run",
+        "ptycho.simulate",
+        "--run-id",
+        "u",
+        "--train-data-file",
+        str(a),
+        "--test-data-file",
+        str(b),
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert np.array_equal(
+        load_npz(tmp_path / "runs/u/data/train.npz").diffraction, train.diffraction
+    )
+
+
+def test_intensity_file_on_the_command_line_is_one_clear_error(cli, simulated, tmp_path):
+    train, test, _ = simulated
+    a = write_npz(tmp_path / "train.npz", **arrays(train, diffraction=train.diffraction**2))
+    b = write_npz(tmp_path / "test.npz", **arrays(test))
+    result = cli(
+        "run", "ptycho.simulate", "--train-data-file", str(a), "--test-data-file", str(b), "--quiet"
+    )
+    expect_error(result, 2, "train.npz", "looks like intensity", "np.sqrt")
+
+
+def test_missing_data_file_is_one_clear_error(cli, simulated, tmp_path):
+    b = write_npz(tmp_path / "test.npz", **arrays(simulated[1]))
+    result = cli(
+        "run",
+        "ptycho.simulate",
+        "--train-data-file",
+        "nope.npz",
+        "--test-data-file",
+        str(b),
+        "--quiet",
+    )
+    expect_error(result, 2, "nope.npz", "does not exist")
+
+
+def test_one_data_file_without_the_other_is_refused(cli, simulated, tmp_path):
+    a = write_npz(tmp_path / "train.npz", **arrays(simulated[0]))
+    result = cli("run", "ptycho.simulate", "--train-data-file", str(a), "--quiet")
+    expect_error(result, 2, "--test-data-file")
+
+
+def test_patch_size_outside_64_and_128_is_refused(cli):
+    expect_error(cli("run", "ptycho.simulate", "--n", "48", *TINY), 2, "$.ptycho.simulate.n")

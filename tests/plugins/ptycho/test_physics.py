@@ -1,0 +1,140 @@
+"""Physics round trips and the one sign convention (see framework_ptycho.physics)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from framework_ptycho import physics
+from framework_ptycho.grouping import make_groups
+
+
+def random_complex(*shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.complex(torch.randn(*shape, generator=g), torch.randn(*shape, generator=g))
+
+
+def test_centred_fft_conserves_energy():
+    field = random_complex(3, 64, 64)
+    spectrum = physics.fft2c(field)
+    assert torch.allclose(
+        (spectrum.abs() ** 2).sum((-2, -1)), (field.abs() ** 2).sum((-2, -1)), rtol=1e-4
+    )
+    assert torch.allclose(physics.ifft2c(spectrum), field, atol=1e-5)
+
+
+def test_centred_fft_puts_zero_frequency_at_pixel_n_over_2():
+    spectrum = physics.fft2c(torch.ones(64, 64, dtype=torch.complex64))
+    peak = np.unravel_index(int(spectrum.abs().argmax()), (64, 64))
+    assert peak == (32, 32)
+    assert spectrum.abs()[32, 32] == pytest.approx(64.0)  # sqrt(N^2) with the orthonormal norm
+
+
+def test_translate_moves_content_by_plus_dx_columns_and_plus_dy_rows():
+    img = torch.zeros(1, 1, 16, 16)
+    img[0, 0, 8, 8] = 1.0
+    moved = physics.translate(img, torch.tensor([[[3.0, -2.0]]]))
+    assert np.unravel_index(int(moved.argmax()), (16, 16)) == (6, 11)
+
+
+def test_group_offsets_are_positions_minus_the_group_centre():
+    xs = np.array([10.0, 20.0, 10.0, 20.0, 50.0])
+    ys = np.array([10.0, 10.0, 20.0, 20.0, 50.0])
+    index, offsets = make_groups(xs, ys, 2, 4, 3, np.random.default_rng(0))
+    positions = np.stack([xs, ys], axis=1)[index]
+    assert np.allclose(offsets, positions - positions.mean(axis=1, keepdims=True))
+    assert np.allclose(offsets.sum(axis=1), 0)
+    first = index[0].tolist()
+    right = first.index(max(first, key=lambda i: xs[i]))
+    assert offsets[0, right, 0] > 0  # the rightmost pattern has a positive dx
+
+
+def test_extract_patches_puts_the_scan_position_at_pixel_n_over_2():
+    obj = torch.zeros(64, 64, dtype=torch.complex64)
+    obj[40, 25] = 1
+    patch = physics.extract_patches(obj, torch.tensor([25.0]), torch.tensor([40.0]), 16)[0]
+    assert np.unravel_index(int(patch.abs().argmax()), (16, 16)) == (8, 8)
+
+
+def test_merge_then_extract_is_the_identity_on_a_known_object():
+    n = 32
+    obj = random_complex(96, 96, seed=1)
+    xs = torch.tensor([40.0, 48.0, 40.0, 48.0])  # integer offsets from the centre (44, 44):
+    ys = torch.tensor([40.0, 40.0, 49.0, 47.0])  # bilinear sampling is then exact
+    patches = physics.extract_patches(obj, xs, ys, n)[None]  # one group (1, 4, n, n)
+    centre = torch.stack([xs, ys], -1).mean(0)
+    offsets = (torch.stack([xs, ys], -1) - centre)[None]
+    mask = physics.central_mask(n, n // 2)
+    masked = patches * mask
+    back = physics.extract(physics.merge(masked, offsets, mask), offsets, n)
+    assert torch.allclose(back * mask, masked, atol=1e-5)
+
+
+def test_merge_with_the_opposite_sign_breaks_the_identity():
+    n = 32
+    obj = random_complex(96, 96, seed=2)
+    xs, ys = torch.tensor([40.0, 48.0, 40.0, 48.0]), torch.tensor([40.0, 40.0, 48.0, 48.0])
+    patches = physics.extract_patches(obj, xs, ys, n)[None]
+    offsets = (torch.stack([xs, ys], -1) - torch.tensor([44.0, 44.0]))[None]
+    mask = physics.central_mask(n, n // 2)
+    back = physics.extract(physics.merge(patches * mask, -offsets, mask), -offsets, n)
+    assert not torch.allclose(back * mask, patches * mask, atol=1e-2)
+
+
+def test_stitch_inverts_extract_patches_where_patches_cover():
+    obj = random_complex(80, 80, seed=3)
+    xs, ys = torch.tensor([30.0, 38.0, 47.0]), torch.tensor([40.0, 41.0, 40.0])
+    patches = physics.extract_patches(obj, xs, ys, 16)
+    stitched, cover = physics.stitch(patches, xs, ys, 80)
+    assert torch.allclose(stitched[35:45, 25:50], obj[35:45, 25:50], atol=1e-5)
+    assert cover[0, 0] == 0 and cover[40, 40] > 0
+
+
+def test_simulated_mean_photons_equal_nphotons():
+    from framework_ptycho.simulate import disk_probe, lines_object, noisy_diffraction
+
+    rng = np.random.default_rng(0)
+    obj = lines_object(128, rng)
+    xs = ys = np.linspace(40, 88, 6)
+    patches = physics.extract_patches(
+        torch.from_numpy(obj), torch.from_numpy(xs), torch.from_numpy(ys), 64
+    ).numpy()
+    probe = disk_probe(64, 16)
+    clean = (
+        np.abs(
+            np.fft.fftshift(
+                np.fft.fft2(np.fft.ifftshift(patches * probe, axes=(1, 2)), norm="ortho"),
+                axes=(1, 2),
+            )
+        )
+        ** 2
+    ).sum(axis=(1, 2))
+    amplitude = noisy_diffraction(patches, probe, 1e4, rng)
+    counts = (amplitude.astype(np.float64) ** 2).sum(axis=(1, 2)) * 1e4 / clean.mean()
+    assert counts.mean() == pytest.approx(1e4, rel=0.02)  # Poisson: sd ~ 1e-2 / sqrt(6)
+    photons = amplitude.astype(np.float64) ** 2 * 1e4 / clean.mean()
+    assert np.allclose(photons, np.round(photons), atol=1e-2)  # whole photons
+
+
+def test_simulation_is_deterministic_for_a_seed():
+    from framework_ptycho.simulate import simulate
+
+    kwargs = dict(
+        n=64,
+        object_size=128,
+        object_kind="smooth",
+        overlap=0.5,
+        probe_radius=16,
+        scan="random",
+        nphotons=1e3,
+        test_fraction=0.25,
+    )
+    a, b = simulate(seed=5, **kwargs), simulate(seed=5, **kwargs)
+    c = simulate(seed=6, **kwargs)
+    assert np.array_equal(a[0].diffraction, b[0].diffraction) and np.array_equal(a[2], b[2])
+    assert not np.array_equal(a[0].diffraction, c[0].diffraction)
+
+
+def test_simulated_train_and_test_are_split_along_y(simulated):
+    train, test, _ = simulated
+    assert train.ycoords.max() < test.ycoords.min()

@@ -1,0 +1,97 @@
+"""The dose x overlap study: preset, filters, dry run, manifest, and a real job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import expect_error
+
+
+def manifest_of(result) -> dict:
+    line = [ln for ln in result.stdout.splitlines() if ln.startswith("study manifest: ")][-1]
+    return json.loads(Path(line.split(": ", 1)[1].split(" (")[0]).read_text())
+
+
+def test_study_preset_is_registered_through_the_sweep_hook():
+    from framework.plugins import Plugins
+
+    presets = {p.name: p for p, _ in Plugins().sweeps}
+    preset = presets["ptycho.dose_overlap"]
+    assert preset.matrix["nphotons"] == (1e3, 1e4, 1e5)
+    assert set(preset.matrix["view"]) == {"baseline", "dense", "sparse"}
+
+
+def test_dry_run_lists_all_nine_jobs_and_runs_none(cli, isolated):
+    result = cli("ptycho-study", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    manifest = manifest_of(result)
+    assert manifest["dry_run"] is True and len(manifest["jobs"]) == 9
+    assert {j["status"] for j in manifest["jobs"]} == {"planned"}
+    assert not any((isolated / "runs").glob("study-*"))
+
+
+def test_study_manifest_records_timestamp_roots_filters_and_job_parameters(cli):
+    manifest = manifest_of(cli("ptycho-study", "--dry-run", "--dose", "1e4"))
+    assert {"timestamp", "roots", "filters", "dry_run", "jobs"} <= set(manifest)
+    assert manifest["filters"]["dose"] == [1e4]
+    job = manifest["jobs"][0]
+    assert {"parameters", "run_id", "status", "run_dir"} <= set(job)
+
+
+def test_filters_combine_dose_and_view(cli):
+    jobs = manifest_of(cli("ptycho-study", "--dry-run", "--dose", "1e4", "--view", "dense"))["jobs"]
+    assert [j["parameters"] for j in jobs] == [
+        {"view": "dense", "nphotons": 1e4, "gridsize": 2, "overlap": 0.75}
+    ]
+
+
+def test_gridsize_filter_selects_the_views_with_that_gridsize(cli):
+    jobs = manifest_of(cli("ptycho-study", "--dry-run", "--gridsize", "1"))["jobs"]
+    assert {j["parameters"]["view"] for j in jobs} == {"baseline"} and len(jobs) == 3
+
+
+def test_filters_that_match_nothing_are_an_informative_error(cli):
+    expect_error(
+        cli("ptycho-study", "--dose", "5e2", "--dry-run"),
+        2,
+        "no job of ptycho.dose_overlap",
+        "doses 1000, 10000, 100000",
+    )
+
+
+def test_unknown_view_is_an_error_listing_the_views(cli):
+    expect_error(
+        cli("ptycho-study", "--view", "wide", "--dry-run"), 2, "'wide'", "baseline, dense, sparse"
+    )
+
+
+def test_each_job_runs_as_its_own_run_with_its_manifest(cli, isolated):
+    result = cli(
+        "ptycho-study",
+        "--dose",
+        "1e3",
+        "--view",
+        "baseline",
+        "--flag",
+        "object_size=128",
+        "--flag",
+        "overlap=0.4",
+        "--flag",
+        "max_epochs=1",
+        "--flag",
+        "n_filters_scale=0.25",
+        "--flag",
+        "iterations=2",
+        "--flag",
+        "quiet=true",
+    )
+    assert result.exit_code == 0, result.stderr
+    job = manifest_of(result)["jobs"][0]
+    assert job["status"] == "completed"
+    run = json.loads(Path(job["paths"]["manifest"]).read_text())
+    assert (
+        run["config"]["ptycho.train"]["nphotons"] == 1e3
+        and run["config"]["ptycho.train"]["gridsize"] == 1
+    )
+    assert Path(job["paths"]["metrics"]).exists()
