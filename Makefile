@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml $(PLUGINS) examples/hello-plugin/pyproject.to
 	touch $@
 
 demo: setup
-	$(BIN)/framework run hello.evaluate --artifact-root runs
+	$(BIN)/framework run classifier.sweep_thresholds --epochs 20 --learning-rate 0.01 --artifact-root runs
 
 test: setup
 	$(BIN)/python -m pytest -q

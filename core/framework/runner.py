@@ -153,10 +153,14 @@ def load_config_class(path: str, step_id: str) -> type:
         raise UsageError(f"step {step_id}: cannot import its config class {path}: {exc}") from exc
 
 
-def short_names(plugins: Plugins) -> dict[str, str]:
+def short_names(plugins: Plugins, step_ids: list[str]) -> dict[str, str]:
+    """Short name -> id for the plan's steps whose short name is unique within the plan.
+
+    `--set train.epochs=3` means the plan's `train`, even when other plugins also have one.
+    """
     counts: dict[str, list[str]] = {}
-    for entry in plugins.steps:
-        counts.setdefault(entry.spec.name, []).append(entry.id)
+    for step_id in step_ids:
+        counts.setdefault(plugins.steps.get(step_id).spec.name, []).append(step_id)
     return {name: ids[0] for name, ids in counts.items() if len(ids) == 1}
 
 
@@ -187,7 +191,7 @@ def prepare(
                 f"--from {request.from_step}: {start} is not part of the plan for {target}"
             )
         forced |= set(dag.downstream_of(registry, order, start))
-    resolver = ConfigResolver(config_sections(plugins, order), short_names(plugins))
+    resolver = ConfigResolver(config_sections(plugins, order), short_names(plugins, order))
     if request.config_file:
         resolver.apply_file(
             load_config_file(request.config_file), request.config_file, registry.ids()

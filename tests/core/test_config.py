@@ -12,7 +12,7 @@ import pytest
 from framework import flatten_config
 from framework.config import schema_for
 
-from tests.conftest import expect_error, read_manifest
+from tests.conftest import PIPELINE, expect_error, read_manifest
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -112,6 +112,13 @@ def test_set_targets_one_step_by_id_or_short_name(cli, pipeline):
     by_short = resolved(cli("run", "pipe.report", "--set", "prepare.size=2", "--print-config"))
     assert by_short["pipe.prepare"]["size"][0] == 2
     assert by_short["pipe.train"]["size"] == (8, "default")
+
+
+def test_set_short_name_means_the_plans_step_when_other_plugins_share_it(cli, plugin_site):
+    plugin_site.add("pipe", PIPELINE)
+    plugin_site.add("other", PIPELINE.replace('"pipe.', '"other.'))
+    config = resolved(cli("run", "pipe.report", "--set", "train.scale=3", "--print-config"))
+    assert config["pipe.train"]["scale"] == (3.0, "cli --set train.scale")
 
 
 def test_steps_receive_the_resolved_values(cli, pipeline, isolated):
