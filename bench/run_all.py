@@ -23,7 +23,12 @@ BENCHMARKS = {
     "dag": ("dag.py", ["--steps", "300", "--repeat", "2"]),
     "rerun": ("rerun.py", ["--size-mb", "1", "--files", "2", "--repeat", "1"]),
     "hashing": ("hashing.py", ["--size-mb", "4", "--repeat", "1"]),
+    "classifier-sweep": ("classifier_sweep.py", ["--quick"]),
+    "classifier-cache": ("classifier_cache.py", ["--quick"]),
+    "lm-throughput": ("lm_throughput.py", ["--quick"]),
+    "ptycho-study": ("ptycho_study.py", ["--quick"]),
 }
+# bench/lm_gpu.py needs a CUDA GPU; run it by hand there (see the README's lm section).
 
 
 def run_one(script: str, args: list[str], json_out: Path) -> dict:
