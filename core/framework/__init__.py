@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from framework.executors import run_jobs
     from framework.registrations import ConfigBridge, SweepPreset
     from framework.runner import RunRequest
+    from framework.safeload import UnreadableFileError, torch_load
 
 # Imported on first use, so that `framework list-steps` (and a plugin's hook module
 # that needs only Step and hookimpl) does not pay for the config and execution code.
@@ -40,6 +41,8 @@ _LAZY = {
     "SweepPreset": "framework.registrations",
     "RunRequest": "framework.runner",
     "run_jobs": "framework.executors",
+    "torch_load": "framework.safeload",
+    "UnreadableFileError": "framework.safeload",
 }
 
 
@@ -69,6 +72,7 @@ __all__ = [
     "Step",
     "StepContext",
     "SweepPreset",
+    "UnreadableFileError",
     "UsageError",
     "__version__",
     "autocast_dtype",
@@ -77,4 +81,5 @@ __all__ = [
     "hookimpl",
     "resolve_device",
     "run_jobs",
+    "torch_load",
 ]

@@ -75,7 +75,7 @@ def test_truncated_checkpoint_is_reported(cli, tmp_path, trained):
     path = trained / "phase1/model_best.pth"
     path.write_bytes(path.read_bytes()[:200])
     # an artifact that breaks its contract fails the step: exit code 1
-    expect_error(export_only(cli, tmp_path), 1, "model_best.pth", "truncated or corrupt")
+    expect_error(export_only(cli, tmp_path), 1, "model_best.pth", "is truncated")
 
 
 def test_only_sweep_without_logits_refuses_and_names_the_producer(cli, tmp_path):
@@ -86,7 +86,7 @@ def test_only_sweep_without_logits_refuses_and_names_the_producer(cli, tmp_path)
 def test_empty_labels_file_fails_the_sweep_clearly(cli, tmp_path, trained):
     (trained / "phase1/val_calib_labels.pt").write_bytes(b"")
     result = run(cli, tmp_path, "sweep_thresholds", "--only", "--run-id", "damaged")
-    expect_error(result, 1, "val_calib_labels.pt", "truncated or corrupt")
+    expect_error(result, 1, "val_calib_labels.pt", "is empty")
 
 
 def test_export_with_other_backbone_settings_than_training_is_refused(cli, tmp_path, trained):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from framework import ArtifactError
+from framework import ArtifactError, UnreadableFileError, torch_load
 
 FORMAT = "framework-classifier/head-1"
 META_KEY = "framework_classifier"
@@ -30,12 +30,9 @@ def load(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """(state dict, meta) of a model_best.pth; a damaged or foreign file is an ArtifactError."""
     hint = "re-run classifier.train_baseline_head (with --force) to write it again"
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArtifactError(
-            f"checkpoint {path} is unreadable (truncated or corrupt?): {reason}", hint=hint
-        ) from None
+        blob = torch_load(path)
+    except UnreadableFileError as exc:
+        raise ArtifactError(f"checkpoint unreadable: {exc}", hint=hint) from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ArtifactError(f"checkpoint {path} is not a {FORMAT} checkpoint", hint=hint)
     return blob["state_dict"], blob["meta"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from framework import ArtifactError, UsageError
+from framework import ArtifactError, UnreadableFileError, UsageError, torch_load
 
 from framework_classifier import checkpoint, data, plots, sweep
 from framework_classifier.features import backbone_name, build_backbone, extract
@@ -155,9 +155,9 @@ def _sha256(blob: bytes) -> str:
 def _load_tensor(ctx: Any, rel: str) -> np.ndarray:
     path = ctx.input(rel)
     try:
-        tensor = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ArtifactError(f"{path} is unreadable (truncated or corrupt?): {exc}") from None
+        tensor = torch_load(path)
+    except UnreadableFileError as exc:
+        raise ArtifactError(str(exc)) from None
     if not isinstance(tensor, torch.Tensor) or tensor.ndim != 2:
         raise ArtifactError(f"{path} must hold a 2-D tensor (samples x outputs)")
     return tensor.numpy()

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from framework import ArtifactError
+from framework import ArtifactError, UnreadableFileError, torch_load
 
 FORMAT = 1
 COMPILE_PREFIX = "_orig_mod."
@@ -89,12 +89,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             hint="pass --resume a checkpoint file, a run directory or a run id",
         )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, not a torch file, unsafe pickle
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ArtifactError(
-            f"checkpoint {path} is unreadable (truncated or not a checkpoint): {first}"
-        ) from None
+        state = torch_load(path)
+    except UnreadableFileError as exc:  # truncated, not a torch file, unsafe pickle
+        raise ArtifactError(f"checkpoint unreadable: {exc}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ArtifactError(f"checkpoint {path} is not an lm checkpoint of format {FORMAT}")
     state["model"] = strip_compile_prefix(state["model"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from framework import ConfigError
+from framework import ConfigError, torch_load
 from torch import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -47,12 +47,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
             state = load_file(str(file))
         else:
-            state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ConfigError(
-            f"--backbone-weights {file} is not a readable weights file: {type(exc).__name__}: "
-            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        ) from None
+            state = torch_load(file)
+    except Exception as exc:  # safetensors' and torch_load's errors are one line each
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"--backbone-weights: not a readable weights file: {first}") from None
     for key in ("model", "state_dict", "teacher"):  # common wrappers around a state dict
         if isinstance(state, dict) and isinstance(state.get(key), dict) and len(state) <= 4:
             state = state[key]
