@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import zipfile
 from typing import Any
 
 
@@ -26,6 +27,8 @@ def torch_load(path: str | os.PathLike[str], map_location: Any = "cpu") -> Any:
     except IsADirectoryError:
         raise UnreadableFileError(f"{path} is a directory, not a file") from None
     except pickle.UnpicklingError:
+        if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+            raise UnreadableFileError(f"{path} was not written by torch.save") from None
         raise UnreadableFileError(
             f"{path} holds Python objects other than tensors and plain data; only those "
             "are loaded (weights_only), so save tensors, numbers, strings, lists and dicts"

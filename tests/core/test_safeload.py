@@ -41,7 +41,10 @@ def test_a_truncated_file_is_named_with_its_size(tmp_path, saved):
         torch_load(path)
 
 
-@pytest.mark.parametrize(("content", "expected"), [(b"", "is empty"), (b"hello\n", "truncated")])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"", "is empty"), (b"hello\n", "not written by torch.save"), (b"x" * 500, "torch.save")],
+)
 def test_empty_or_foreign_files_are_refused(tmp_path, content, expected):
     path = tmp_path / "x.pt"
     path.write_bytes(content)
