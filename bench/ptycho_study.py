@@ -89,6 +89,12 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--iterations", type=int, default=100, help="ePIE iterations")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--gridsize", type=int, default=2, help="PINN gridsize")
+    p.add_argument("--object-size", type=int, default=256, help="simulated object side")
+    p.add_argument("--n-filters-scale", type=float, default=0.5, help="PINN width multiplier")
+    p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--probe-defocus", type=float, default=5.0, help="simulated probe defocus")
     args = p.parse_args()
     import torch
 
@@ -98,18 +104,25 @@ def main() -> None:
         train = ["--gridsize", "1", "--max-epochs", "1", "--n-filters-scale", "0.25"]
         doses, iterations = [1e4], 3
     else:
-        data = ["--object-size", "192", "--overlap", "0.8"]
+        data = [
+            "--object-size",
+            str(args.object_size),
+            "--overlap",
+            "0.8",
+            "--probe-defocus",
+            str(args.probe_defocus),
+        ]
         train = [
             "--gridsize",
-            "2",
+            str(args.gridsize),
             "--max-epochs",
             str(args.epochs),
             "--n-filters-scale",
-            "0.5",
+            str(args.n_filters_scale),
             "--batch-size",
-            "8",
+            str(args.batch_size),
             "--learning-rate",
-            "2e-3",
+            str(args.learning_rate),
         ]
         doses, iterations = [float(d) for d in args.doses.split(",")], args.iterations
     engines = []

@@ -30,6 +30,12 @@ class SimulateConfig:
     probe_radius: float = field(
         0.25, min=0.05, max=0.45, help="probe disk radius as a fraction of N"
     )
+    probe_defocus: float = field(
+        5.0,
+        min=0.0,
+        max=20.0,
+        help="probe defocus: radians of quadratic phase at the disk edge (spreads its far field)",
+    )
     test_fraction: float = field(
         0.25, min=0.05, max=0.9, help="share of scan rows (largest y) held out as TEST"
     )

@@ -3,6 +3,12 @@
 Input: (B, 3C, N, N) features of a group's C patterns (see forward.features: the
 measured amplitude and a back-propagated real-space estimate); output: the object's
 amplitude and phase over the central N/2 x N/2 of each of the C patches.
+
+The decoders climb back to the full N x N and then keep the central N/2 x N/2, so output
+pixel (i, j) sits over input pixel (i + N/4, j + N/4): the real-space estimate and the
+object it describes are aligned, and a convolution only has to refine locally. (Decoding
+to N/2 directly would map output i to input 2i, a zoom no convolution can learn: such a
+net could not even learn the identity and settled on the mean object.)
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import math
 
 import torch
 from torch import nn
+
+from framework_ptycho.physics import crop_centre
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -24,9 +32,9 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 class Decoder(nn.Module):
-    """Upsamples the bottleneck back to N/2, joining the encoder's skips on the way.
+    """Upsamples the bottleneck back to N, joining the encoder's skips on the way.
 
-    `widths` are the encoder's widths at N/2, N/4, ... down to the bottleneck.
+    `widths` are the encoder's widths at N, N/2, ... down to the bottleneck.
     """
 
     def __init__(self, widths: list[int], out_channels: int) -> None:
@@ -61,28 +69,20 @@ class PtychoUNet(nn.Module):
         self.stem = _block(channels * in_per_channel, widths[0])
         self.downs = nn.ModuleList(_block(widths[i], widths[i + 1]) for i in range(depth))
         self.pool = nn.AvgPool2d(2)
-        self.amplitude = Decoder(widths[1:], channels)
-        self.phase = Decoder(widths[1:], channels)
+        self.amplitude = Decoder(widths, channels)
+        self.phase = Decoder(widths, channels)
         self.channels = channels
 
-    def forward(
-        self,
-        features: torch.Tensor,
-        prior_logit: torch.Tensor | None = None,
-        prior_phase: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Amplitude and phase; with priors, the decoders predict corrections to them."""
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Amplitude in (0, 1) and phase in (-pi, pi) over the central N/2 x N/2."""
+        half = features.shape[-1] // 2
         x = self.stem(features)
-        skips = []
+        skips = [x]
         for down in self.downs:
             x = down(self.pool(x))
-            skips.append(x)  # N/2, N/4, ..., bottleneck
-        amp_logit = self.amplitude(skips)
-        phase = math.pi * torch.tanh(self.phase(skips))
-        if prior_logit is not None:
-            amp_logit = amp_logit + prior_logit
-        if prior_phase is not None:
-            phase = phase + prior_phase
+            skips.append(x)  # N, N/2, ..., bottleneck
+        amp_logit = crop_centre(self.amplitude(skips), half)
+        phase = math.pi * torch.tanh(crop_centre(self.phase(skips), half))
         return torch.sigmoid(amp_logit), phase
 
 

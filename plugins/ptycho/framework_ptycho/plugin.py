@@ -18,7 +18,7 @@ def register_steps(register):
             config="framework_ptycho.config:SimulateConfig",
             outputs=DATA,
             splits=["TRAIN", "TEST"],
-            version="1",
+            version="2",
         )
     )
     register(
@@ -31,7 +31,7 @@ def register_steps(register):
             inputs=["data/train.npz"],
             outputs=["model/bundle.zip", "train/history.csv", "checkpoints/*"],
             splits=["TRAIN"],
-            version="1",
+            version="2",
         )
     )
     register(
@@ -44,7 +44,7 @@ def register_steps(register):
             inputs=["model/bundle.zip", "data/test.npz", "data/ground_truth.npz"],
             outputs=RECON,
             splits=["TEST"],
-            version="1",
+            version="2",
         )
     )
     register(

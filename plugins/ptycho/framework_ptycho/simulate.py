@@ -45,16 +45,19 @@ def _compose(amp_field: np.ndarray, phase_field: np.ndarray) -> np.ndarray:
     return (amplitude * np.exp(1j * phase)).astype(np.complex64)
 
 
-def disk_probe(n: int, radius: float, blur: float = 1.5) -> np.ndarray:
+def disk_probe(n: int, radius: float, defocus: float = 5.0, blur: float = 1.5) -> np.ndarray:
     """A blurred disk of the given radius at the centre pixel n//2, with some aberration.
 
-    Defocus spreads the far field; an odd (coma-like) term breaks the point symmetry
-    that would otherwise let a single pattern's twin image fit the data equally well.
+    Defocus (`defocus` radians of quadratic phase at the disk edge) spreads the far field
+    over the detector as a real, slightly defocused probe does; a flat disk's far field is
+    a few-pixel Airy spot, which leaves the object's signal in the faint speckle alone and
+    makes the back-propagated estimate the PINN starts from uninformative. An odd (coma-like) term breaks the point
+    symmetry that would otherwise let a single pattern's twin image fit the data equally.
     """
     yy, xx = np.mgrid[:n, :n] - n // 2
     r2 = xx**2 + yy**2
     amplitude = ndimage.gaussian_filter((r2 <= radius**2).astype(float), blur)
-    phase = 0.5 * r2 / radius**2 + 1.0 * (xx**3 + 0.5 * yy**3) / radius**3
+    phase = defocus * r2 / radius**2 + 1.0 * (xx**3 + 0.5 * yy**3) / radius**3
     return (amplitude * np.exp(1j * phase)).astype(np.complex64)
 
 
@@ -97,6 +100,7 @@ def simulate(
     nphotons: float,
     test_fraction: float,
     seed: int,
+    probe_defocus: float = 5.0,
 ) -> tuple[PtychoData, PtychoData, np.ndarray]:
     """A train and a test dataset (split along y) of one object, and the object itself."""
     import torch
@@ -109,7 +113,7 @@ def simulate(
         if object_kind == "lines"
         else smooth_object(object_size, rng)
     )
-    probe = disk_probe(n, probe_radius)
+    probe = disk_probe(n, probe_radius, probe_defocus)
     step = max(1.0, 2 * probe_radius * (1 - overlap))
     xs, ys = scan_positions(object_size, n, step, scan, rng)
     patches = extract_patches(

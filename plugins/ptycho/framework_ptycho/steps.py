@@ -62,6 +62,7 @@ def simulate(ctx: Any) -> None:
             object_kind=cfg.object_kind,
             overlap=cfg.overlap,
             probe_radius=cfg.probe_radius * cfg.n,
+            probe_defocus=cfg.probe_defocus,
             scan=cfg.scan,
             nphotons=cfg.nphotons,
             test_fraction=cfg.test_fraction,

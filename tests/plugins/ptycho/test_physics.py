@@ -138,3 +138,32 @@ def test_simulation_is_deterministic_for_a_seed():
 def test_simulated_train_and_test_are_split_along_y(simulated):
     train, test, _ = simulated
     assert train.ycoords.max() < test.ycoords.min()
+
+
+def test_probe_defocus_spreads_its_far_field_over_the_detector():
+    from framework_ptycho.simulate import disk_probe
+
+    def far_field_radius(probe):  # rms radius of |FFT(probe)|^2 in detector pixels
+        power = physics.fft2c(torch.from_numpy(probe)).abs().numpy() ** 2
+        yy, xx = np.mgrid[:64, :64] - 32
+        return float(np.sqrt(((xx**2 + yy**2) * power).sum() / power.sum()))
+
+    flat, defocused = disk_probe(64, 16, defocus=0.0), disk_probe(64, 16, defocus=5.0)
+    assert np.allclose(np.abs(flat), np.abs(defocused))  # same disk, only the phase differs
+    assert far_field_radius(defocused) > 2 * far_field_radius(flat)
+
+
+def test_network_output_pixels_sit_over_the_central_half_of_the_input():
+    # Output pixel (i, j) must depend most on input pixel (i + N/4, j + N/4): the network
+    # refines a real-space estimate, which a 2x zoom between input and output would defeat.
+    from framework_ptycho.model import PtychoUNet
+
+    torch.manual_seed(0)
+    net = PtychoUNet(channels=1, n_filters_scale=0.25, in_per_channel=1)
+    features = torch.zeros(1, 1, 64, 64, requires_grad=True)
+    amplitude, _ = net(features)
+    assert amplitude.shape == (1, 1, 32, 32)
+    amplitude[0, 0, 5, 20].backward()
+    grad = features.grad[0, 0].abs()
+    peak = np.unravel_index(int(grad.argmax()), (64, 64))
+    assert abs(peak[0] - (5 + 16)) <= 2 and abs(peak[1] - (20 + 16)) <= 2

@@ -28,9 +28,9 @@ def test_validation_loss_falls(trained_run):
 
 def test_pinn_reconstruction_correlates_with_the_truth_clearly_better_than_a_flat_object(metrics):
     # A flat object has Pearson 0; the untrained network (learning rate 0) scores about
-    # -0.09 (amplitude) and 0.06 (phase) on this data, so the margin comes from training.
-    assert metrics["pinn"]["amplitude"]["pearson"] > 0.1
-    assert metrics["pinn"]["phase"]["pearson"] > 0.1
+    # 0.00 (amplitude) and 0.01 (phase) on this data; trained, about 0.39 and 0.77.
+    assert metrics["pinn"]["amplitude"]["pearson"] > 0.3
+    assert metrics["pinn"]["phase"]["pearson"] > 0.5
 
 
 def test_checkpoints_keep_the_last_and_the_top_k_best(trained_run):
