@@ -28,17 +28,6 @@ def write_corpus(path: Path, chars: int = 40_000) -> Path:
     return path
 
 
-@pytest.fixture(scope="session", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and two cores are shared with other work."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory) -> Path:
     return write_corpus(tmp_path_factory.mktemp("corpus") / "shakespeare.txt")

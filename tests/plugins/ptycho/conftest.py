@@ -35,17 +35,6 @@ TRAIN = [
 ]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def one_torch_thread():
-    """Two cores shared with other test runs: one thread is faster than contention."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def shared_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("ptycho-runs")
