@@ -42,8 +42,20 @@ def python_command() -> str:
 
 
 def command_line(script: str, args: list[str]) -> str:
-    """The exact command that reproduces a benchmark, from the repository root."""
-    return shlex.join([python_command(), f"bench/{script}", *args])
+    """The exact command that reproduces a benchmark, from the repository root.
+
+    `--json-out FILE` is left out: where the record goes does not change the figure.
+    """
+    kept = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--json-out":
+            skip = True
+        elif not arg.startswith("--json-out="):
+            kept.append(arg)
+    return shlex.join([python_command(), f"bench/{script}", *kept])
 
 
 def machine_info() -> str:

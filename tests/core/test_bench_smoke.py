@@ -80,3 +80,13 @@ def test_run_all_writes_a_markdown_table_with_each_reproducing_command(tmp_path)
     assert "| Benchmark | Measured | Target | Met | Reproduce |" in table
     assert "bench/dag.py --steps 300 --repeat 2`" in table
     assert "Python 3." in table.splitlines()[2]
+
+
+def test_bench_command_reproduces_the_run_without_the_record_path():
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from common import command_line
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    line = command_line("dag.py", ["--quick", "--json-out", "/tmp/x.json", "--threads=1"])
+    assert line.split()[1:] == ["bench/dag.py", "--quick", "--threads=1"]
