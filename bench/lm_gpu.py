@@ -39,6 +39,18 @@ class Windows:
             print(f"--- sample at step {fields['step']}:\n{fields['text']}\n---", flush=True)
 
 
+def corpus(path: Path, *, quick: bool) -> str:
+    """The benchmark corpus; a quick check without ../shared falls back to the default corpus."""
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    if quick:
+        from framework_lm.corpus import kjv_text
+
+        return kjv_text()[:200_000]
+    print(f"lm_gpu.py: corpus {path} not found (pass --data PATH)", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--data", default=str(SHAKESPEARE), help="text corpus (tinyshakespeare)")
@@ -65,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(2)
     if not cuda:
         torch.set_num_threads(1)  # a tiny model on a shared CPU: threads only contend
-    text = Path(args.data).read_text(encoding="utf-8")
+    text = corpus(Path(args.data), quick=args.quick)
     tokenizer = CharTokenizer.train(text)
     ids = torch.tensor(tokenizer.encode(text))
     train, val = split_corpus(ids, 0.1)

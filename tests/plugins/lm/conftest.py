@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED, invoke
-
-SHAKESPEARE = SHARED / "data" / "tinyshakespeare.txt"
+from tests.conftest import invoke
 
 # A model small enough for a 2-core machine: a step takes a few milliseconds.
 TINY = [
@@ -22,9 +21,17 @@ STEPS = 60
 CADENCES = ["--eval-cadence", "20", "--sampling-cadence", "30", "--checkpoint-cadence", "30"]
 
 
+@functools.cache
+def corpus_text() -> str:
+    """Real text that is always installed: the plugin's default corpus (the KJV wheel)."""
+    from framework_lm.corpus import kjv_text
+
+    return kjv_text()
+
+
 def write_corpus(path: Path, chars: int = 40_000) -> Path:
-    """The first `chars` characters of tinyshakespeare: real text, quick to tokenize."""
-    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:chars], encoding="utf-8")
+    """The first `chars` characters of the default corpus: real text, quick to tokenize."""
+    path.write_text(corpus_text()[:chars], encoding="utf-8")
     return path
 
 

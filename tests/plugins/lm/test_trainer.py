@@ -8,7 +8,7 @@ import torch
 from framework_lm.config import TrainConfig
 from framework_lm.trainer import TokenData, Trainer
 
-from tests.plugins.lm.conftest import SHAKESPEARE
+from tests.plugins.lm.conftest import corpus_text
 
 
 def tiny_config(**overrides) -> TrainConfig:
@@ -19,7 +19,7 @@ def tiny_config(**overrides) -> TrainConfig:
 
 
 def token_data() -> TokenData:
-    text = SHAKESPEARE.read_text(encoding="utf-8")[:5000]
+    text = corpus_text()[:5000]
     chars = sorted(set(text))
     ids = torch.tensor([chars.index(c) for c in text])
     return TokenData(train=ids[:4500], val=ids[4500:], vocab_size=len(chars), tokenizer_hash="t")
