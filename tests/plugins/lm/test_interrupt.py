@@ -62,7 +62,10 @@ def test_signal_saves_a_checkpoint_and_resume_continues_exactly(sig, tmp_path, c
     _, err = proc.communicate(timeout=120)
 
     assert proc.returncode == 130, err
-    assert "resume with: framework run lm.train --run-id cut --resume cut" in err
+    resume = err.split("resume with: ")[1].strip().splitlines()[0]
+    assert resume.startswith(f"framework run lm.train --artifact-root {tmp_path} --run-id cut")
+    assert f"--data {corpus}" in resume  # the user's options, so data and shapes match
+    assert resume.endswith("--resume cut")
     assert "Traceback" not in err
     run_dir = tmp_path / "cut"
     manifest = json.loads((run_dir / "manifest.json").read_text())

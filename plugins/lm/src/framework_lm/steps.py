@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,29 @@ def resolve_resume(value: str, run_dir: Path) -> Path:
     return run_dir.parent / value / LAST
 
 
+def resume_command(run_id: str) -> str:
+    """The command that continues this run: the one the user typed, plus `--resume RUN_ID`.
+
+    Repeating the user's options matters: the data, tokenizer and model shape must match
+    the checkpoint's, and defaults would not.
+    """
+    args = sys.argv[1:]
+    if not args or args[0] != "run":  # not started from the command line
+        return f"framework run lm.train --run-id {run_id} --resume {run_id}"
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--resume":
+            skip = True
+        elif not arg.startswith("--resume="):
+            kept.append(arg)
+    if not any(a == "--run-id" or a.startswith("--run-id=") for a in kept):
+        kept += ["--run-id", run_id]
+    return "framework " + shlex.join([*kept, "--resume", run_id])
+
+
 def train(ctx: Any) -> None:
     cfg = ctx.config
     if cfg.n_embd % cfg.n_head:
@@ -159,7 +183,7 @@ def train(ctx: Any) -> None:
     try:
         trainer.fit()
     except TrainingInterrupted as stop:
-        command = f"framework run lm.train --run-id {ctx.run_id} --resume {ctx.run_id}"
+        command = resume_command(ctx.run_id)
         ctx.event("interrupted", step=stop.step, checkpoint=str(stop.checkpoint), resume=command)
         print(
             f"lm.train stopped by {stop.signal_name} after step {stop.step}; checkpoint saved to "
