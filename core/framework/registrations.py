@@ -4,31 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
+from framework.frozen import Frozen
 
 
-def _names(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
-@attrs.frozen
-class ConfigBridge:
+class ConfigBridge(Frozen):
     """Copies a step's typed config into a legacy flat dict before the step runs.
 
     `function` is an import path to ``f(config) -> dict``; the dict is recorded in the
     manifest and handed to the step as ``ctx.legacy[name]``.
     """
 
+    _FIELDS = ("name", "steps", "function")
+    __slots__ = _FIELDS
     name: str
-    steps: tuple[str, ...] = attrs.field(converter=_names)
-    function: str = ""
+    steps: tuple[str, ...]
+    function: str
+
+    def __init__(self, name: str, steps: str | tuple[str, ...] | list[str], function: str = ""):
+        self._set(name, (steps,) if isinstance(steps, str) else tuple(steps), function)
 
 
-@attrs.frozen
-class SweepPreset:
+class SweepPreset(Frozen):
     """A named parameter matrix over a step (e.g. a dose x overlap study)."""
 
+    _FIELDS = ("name", "step", "matrix", "description")
+    __slots__ = _FIELDS
     name: str
     step: str
     matrix: dict[str, tuple[Any, ...]]
-    description: str = ""
+    description: str
+
+    def __init__(
+        self, name: str, step: str, matrix: dict[str, tuple[Any, ...]], description: str = ""
+    ) -> None:
+        self._set(name, step, matrix, description)

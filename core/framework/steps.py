@@ -5,9 +5,8 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Iterator
 
-import attrs
-
 from framework.errors import DuplicateStepError, PluginError, StepNotFoundError
+from framework.frozen import Frozen
 
 SPLIT_NAMES_HINT = "split names are free-form strings such as TRAIN, VAL, VAL_CALIB, TEST"
 
@@ -30,15 +29,7 @@ def check_relative_path(path: str, what: str) -> str:
     return norm
 
 
-def _check_paths(kind: str):
-    def validator(instance: Step, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
-        for path in value:
-            check_relative_path(path, f"step {instance.id}: {kind}")
-
-    return validator
-
-
-def _check_id(instance: Step, attribute: attrs.Attribute, value: str) -> None:
+def _check_id(value: str) -> None:
     plugin, _, name = value.partition(".")
     if (
         not plugin
@@ -48,39 +39,56 @@ def _check_id(instance: Step, attribute: attrs.Attribute, value: str) -> None:
         raise ValueError(f"step id {value!r} must look like 'plugin.step'")
 
 
-def _check_import_path(instance: Step, attribute: attrs.Attribute, value: str | None) -> None:
+def _check_import_path(step_id: str, field: str, value: str | None) -> None:
     if value is not None and (":" not in value or value.startswith(":") or value.endswith(":")):
         raise ValueError(
-            f"step {instance.id}: {attribute.name} {value!r} must be an import path 'package.module:name'"
+            f"step {step_id}: {field} {value!r} must be an import path 'package.module:name'"
         )
 
 
-@attrs.frozen
-class Step:
+class Step(Frozen):
     """What a plugin declares about one step; holds import paths, never imported code.
 
     `inputs` and `outputs` are paths relative to the run directory; an output may be a
     glob pattern (``checkpoints/*.pt``) for files whose number is not known up front.
     """
 
-    id: str = attrs.field(validator=_check_id)
-    run: str = attrs.field(validator=_check_import_path)
-    description: str = ""
-    config: str | None = attrs.field(default=None, validator=_check_import_path)
-    requires: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
-    inputs: tuple[str, ...] = attrs.field(
-        default=(), converter=_as_tuple, validator=_check_paths("input")
-    )
-    outputs: tuple[str, ...] = attrs.field(
-        default=(), converter=_as_tuple, validator=_check_paths("output")
-    )
-    splits: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
-    version: str = "1"
+    _FIELDS = ("id", "run", "description", "config", "requires", "inputs", "outputs",
+               "splits", "version")  # fmt: skip
+    __slots__ = _FIELDS
+    id: str
+    run: str
+    description: str
+    config: str | None
+    requires: tuple[str, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    splits: tuple[str, ...]
+    version: str
 
-    def __attrs_post_init__(self) -> None:
+    def __init__(
+        self,
+        id: str,
+        run: str,
+        description: str = "",
+        config: str | None = None,
+        requires: Iterable[str] | str | None = (),
+        inputs: Iterable[str] | str | None = (),
+        outputs: Iterable[str] | str | None = (),
+        splits: Iterable[str] | str | None = (),
+        version: str = "1",
+    ) -> None:
+        _check_id(id)
+        _check_import_path(id, "run", run)
+        _check_import_path(id, "config", config)
+        ins, outs = _as_tuple(inputs), _as_tuple(outputs)
+        for kind, paths in (("input", ins), ("output", outs)):
+            for path in paths:
+                check_relative_path(path, f"step {id}: {kind}")
+        plugin = id.split(".", 1)[0]
         # A bare name in `requires` means a step of the same plugin.
-        qualified = tuple(r if "." in r else f"{self.plugin}.{r}" for r in self.requires)
-        object.__setattr__(self, "requires", qualified)
+        needs = tuple(r if "." in r else f"{plugin}.{r}" for r in _as_tuple(requires))
+        self._set(id, run, description, config, needs, ins, outs, _as_tuple(splits), version)
 
     @property
     def plugin(self) -> str:

@@ -292,6 +292,7 @@ def test_python_dash_m_framework_exits_with_the_cli_exit_code():
 HEAVY = [
     "torch",
     "numpy",
+    "attrs",  # the registered specs are plain classes: attrs alone costs more than the CLI
     "framework_hello.steps",
     "framework_hello.config",
     "framework_hello.models",
