@@ -50,6 +50,7 @@ class StepContext:
         splits: SplitGuard,
         models: Models,
         legacy: dict[str, dict[str, Any]],
+        command: Iterable[str] = (),
         emit: Callable[[str, dict[str, Any]], None],
         metrics_hook: Callable[[dict[str, Any]], None],
     ) -> None:
@@ -62,6 +63,8 @@ class StepContext:
         self.splits = splits
         self.models = models
         self.legacy = legacy
+        # The command that started the run, as typed (and recorded in the manifest).
+        self.command = tuple(command)
         self._emit = emit
         self._metrics_hook = metrics_hook
         self.written: set[str] = set()

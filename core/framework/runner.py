@@ -485,6 +485,7 @@ class PlanRunner:
                 ),
                 models=Models(self.plugins.models, self.plugins.model_factory),
                 legacy=legacy,
+                command=self.p.request.command,
                 emit=lambda event, fields: run.emit(event, spec.id, **fields),
                 metrics_hook=lambda m: self._on_metrics(run, spec, record, m),
             )

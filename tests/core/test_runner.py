@@ -263,6 +263,15 @@ def test_a_file_added_to_a_dependency_folder_makes_its_step_stale(cli, plugin_si
     assert read_manifest(RUN)["steps"]["reader.read"]["dependencies"][0]["size"] == 2
 
 
+def test_a_step_sees_the_command_that_started_the_run(cli, plugin_site):
+    module = plugin_site.add("reader", READER.replace(
+        'CALLS.append("read")', 'CALLS.append(ctx.command)'
+    ))  # fmt: skip
+    run_ok(cli, "read", "--run-id", "r1", "--label", "y")
+    assert calls(module) == [("framework", "run", "read", "--run-id", "r1", "--label", "y")]
+    assert read_manifest(RUN)["command"] == list(calls(module)[0])
+
+
 def test_steps_without_dependencies_record_none(cli, plugin_site):
     plugin_site.add("reader", READER)
     run_ok(cli, "reader.read", "--run-id", "r1")

@@ -116,14 +116,14 @@ def resolve_resume(value: str, run_dir: Path) -> Path:
     return run_dir.parent / value / LAST
 
 
-def resume_command(run_id: str) -> str:
+def resume_command(command: tuple[str, ...], run_id: str) -> str:
     """The command that continues this run: the one the user typed, plus `--resume RUN_ID`.
 
     Repeating the user's options matters: the data, tokenizer and model shape must match
     the checkpoint's, and defaults would not.
     """
-    args = sys.argv[1:]
-    if not args or args[0] != "run":  # not started from the command line
+    args = list(command[1:])
+    if not args or args[0] != "run":  # started by a program, not a `framework run` command
         return f"framework run lm.train --run-id {run_id} --resume {run_id}"
     kept: list[str] = []
     skip = False
@@ -183,7 +183,7 @@ def train(ctx: Any) -> None:
     try:
         trainer.fit()
     except TrainingInterrupted as stop:
-        command = resume_command(ctx.run_id)
+        command = resume_command(ctx.command, ctx.run_id)
         ctx.event("interrupted", step=stop.step, checkpoint=str(stop.checkpoint), resume=command)
         print(
             f"lm.train stopped by {stop.signal_name} after step {stop.step}; checkpoint saved to "
