@@ -27,6 +27,7 @@ BENCHMARKS = {
     "classifier-cache": ("classifier_cache.py", ["--quick"]),
     "lm-throughput": ("lm_throughput.py", ["--quick"]),
     "ptycho-study": ("ptycho_study.py", ["--quick"]),
+    "sweep-executors": ("sweep_executors.py", ["--quick"]),
 }
 # bench/lm_gpu.py needs a CUDA GPU; run it by hand there (see the README's lm section).
 

@@ -547,3 +547,295 @@ def schema(ctx: click.Context, out: str, check: bool) -> None:
         )
     status = f"{len(drift)} updated" if drift and not check else "up to date"
     click.echo(f"{result.total} schemas in {out}, {status}")
+
+
+# -- sweep ------------------------------------------------------------------------------
+
+SWEEP_HELP = """Run STEP over a grid of parameters: every job is its own run with its own manifest.
+
+\b
+  framework sweep lm.train -p learning_rate=1e-3,3e-3 -p n_layer=2,4 --max-steps 200
+  framework sweep --preset ptycho.dose_overlap --filter "nphotons >= 1e4" --executor process
+  framework sweep lm.train -p seed=0,1,2 --executor slurm --partition gpu --gpus-per-job 1
+
+The sweep manifest is <artifact-root>/sweeps/<id>/sweep_manifest.json. Running the same
+command again resumes the sweep: finished jobs that are up to date are skipped, failed,
+lost and missing ones run again. Other options (--max-steps ...) set the base config of
+every job, as in `framework run STEP`.
+"""
+
+
+def _sweep_options(artifact_root_default: str | None) -> list[click.Parameter]:
+    opt = click.Option
+    return [
+        opt(
+            ["-p", "--param", "params"],
+            multiple=True,
+            metavar="FIELD=V1,V2",
+            help="An axis of the grid (repeatable); STEP.FIELD=... for one step's field.",
+        ),
+        opt(
+            ["--preset"],
+            metavar="NAME",
+            help="A named grid from a plugin (see 'framework sweep --presets').",
+        ),
+        opt(
+            ["--filter", "filters"],
+            multiple=True,
+            metavar="EXPR",
+            help='Keep only jobs where EXPR holds, e.g. "lr < 1e-2 and n_layer != 4" (repeatable).',
+        ),
+        opt(["--dry-run"], is_flag=True, help="List the jobs and what would run; submit nothing."),
+        opt(
+            ["--executor"],
+            metavar="NAME",
+            help="local (default), process, slurm, ray, or a plugin's.",
+        ),
+        opt(["--max-parallel"], metavar="N", help="At most N jobs at once."),
+        opt(["--retries"], metavar="N", help="Resubmit a job whose worker died up to N times."),
+        opt(["--fail-fast/--no-fail-fast"], default=None, help="Stop at the first failed job."),
+        opt(
+            ["--sweep-id"],
+            metavar="ID",
+            help="Name the sweep [default: from the step and the grid].",
+        ),
+        opt(
+            ["--artifact-root"],
+            metavar="DIR",
+            default=artifact_root_default,
+            help="Where run directories live; remote workers must see the same path.",
+        ),
+        opt(
+            ["--config", "config_file"],
+            metavar="FILE",
+            help="Base config for every job; its 'sweep:' section sets these options.",
+        ),
+        opt(
+            ["--set", "sets"],
+            multiple=True,
+            metavar="STEP.FIELD=VALUE",
+            help="Base config (repeatable).",
+        ),
+        opt(["--force"], is_flag=True, help="Run every job again, even the ones up to date."),
+        opt(["--quiet"], is_flag=True, help="No live table; one line per finished job."),
+        opt(["--cpus-per-job"], metavar="N", help="CPU cores per job."),
+        opt(["--gpus-per-job"], metavar="N", help="GPUs per job."),
+        opt(["--mem-gb"], metavar="GB", help="Memory per job."),
+        opt(["--time-min"], metavar="MIN", help="slurm: time limit per job."),
+        opt(["--partition"], metavar="P", help="slurm: partition."),
+        opt(["--account"], metavar="A", help="slurm: account."),
+        opt(
+            ["--slurm-arg", "slurm_arg"],
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="slurm: another sbatch option, e.g. constraint=a100 (repeatable).",
+        ),
+        opt(
+            ["--slurm-cluster"],
+            metavar="NAME",
+            help="slurm: 'local' runs the job arrays as local processes (no Slurm needed).",
+        ),
+        opt(
+            ["--ray-address"],
+            metavar="ADDR",
+            help="ray: cluster to join (e.g. auto); none starts a local one.",
+        ),
+        opt(["--presets"], is_flag=True, help="List the named presets and exit."),
+        opt(["-h", "--help"], is_flag=True, help="Show this message and exit."),
+    ]
+
+
+SWEEP_FLAGS = {
+    "executor": "--executor",
+    "max_parallel": "--max-parallel",
+    "retries": "--retries",
+    "fail_fast": "--fail-fast",
+    "cpus_per_job": "--cpus-per-job",
+    "gpus_per_job": "--gpus-per-job",
+    "mem_gb": "--mem-gb",
+    "time_min": "--time-min",
+    "partition": "--partition",
+    "account": "--account",
+    "slurm_cluster": "--slurm-cluster",
+    "ray_address": "--ray-address",
+}
+
+
+def _preset_in(args: list[str]) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == "--preset" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--preset="):
+            return arg.partition("=")[2]
+    return None
+
+
+@cli.command(
+    help=SWEEP_HELP,
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "help_option_names": [],
+    },
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def sweep(ctx: click.Context, args: tuple[str, ...]) -> None:
+    import os
+
+    argv = list(args)
+    target = argv.pop(0) if argv and not argv[0].startswith("-") else None
+    plugins = _plugins(ctx)
+    presets = {p.name: (p, plugin) for p, plugin in plugins.sweeps}
+    preset_name = _preset_in(argv)
+    preset = None
+    if preset_name is not None:
+        if preset_name not in presets:
+            from framework.steps import did_you_mean
+
+            raise UsageError(
+                f"unknown sweep preset '{preset_name}'{did_you_mean(preset_name, presets)}",
+                hint="see 'framework sweep --presets'",
+            )
+        preset = presets[preset_name][0]
+        target = target or preset.step
+    # As runner.artifact_root() says, without importing the runner for --help.
+    static = _sweep_options(os.environ.get("FRAMEWORK_ARTIFACT_ROOT") or "runs")
+    field_params: list[click.Parameter] = []
+    flag_names: dict[str, str] = {}
+    if target is not None:
+        from framework.runner import config_sections, resolve_plan
+
+        _, order = resolve_plan(plugins, target, only=False)
+        taken = {n for p in static for n in getattr(p, "opts", [])}
+        field_params, flag_names = _field_options(config_sections(plugins, order))
+        field_params = [p for p in field_params if not set(getattr(p, "opts", [])) & taken]
+        flag_names = {n: f for n, f in flag_names.items() if f not in taken}
+    command = click.Command(
+        "sweep", params=static + field_params, help=SWEEP_HELP, context_settings=CONTEXT
+    )
+    known = {
+        o for p in command.params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])
+    }
+    with command.make_context(
+        "framework sweep", _normalise_underscores(argv, known), parent=ctx.find_root()
+    ) as sub:
+        values = sub.params
+    if values.pop("help") or (target is None and not values["presets"]):
+        click.echo(sub.get_help())
+        if target is None:
+            click.echo("\nPresets: " + (", ".join(sorted(presets)) or "none installed"))
+        return
+    if values.pop("presets"):
+        for name, (p, plugin) in sorted(presets.items()):
+            axes = ", ".join(f"{k}={'|'.join(map(str, v))}" for k, v in p.matrix.items())
+            click.echo(f"{name:<24} {p.step:<24} {axes}  ({plugin})")
+            if p.description:
+                click.echo(f"{'':<24} {p.description}")
+        return
+    assert target is not None
+    _run_sweep(plugins, target, preset, values, flag_names, ["framework", "sweep", *args])
+
+
+def _run_sweep(
+    plugins: Any,
+    target: str,
+    preset: Any,
+    values: dict[str, Any],
+    flag_names: dict[str, str],
+    command: list[str],
+) -> None:
+    from framework.executors import JobUpdate  # noqa: F401 - the view follows these
+    from framework.sweep_view import SweepView
+    from framework.sweeps import (
+        Axis,
+        SweepSpec,
+        failure_message,
+        load_options,
+        merge_axes,
+        parse_param,
+        plan_sweep,
+        preset_axes,
+        run_sweep,
+    )
+
+    sweep_flags: dict[str, Any] = {
+        name: (values[name], flag)
+        for name, flag in SWEEP_FLAGS.items()
+        if values.get(name) is not None
+    }
+    if values["slurm_arg"]:
+        extra = {}
+        for item in values["slurm_arg"]:
+            key, eq, val = item.partition("=")
+            if not eq or not key:
+                raise UsageError(f"--slurm-arg {item!r}: expected KEY=VALUE (e.g. constraint=a100)")
+            extra[key.strip()] = val
+        sweep_flags["slurm_args"] = (extra, "--slurm-arg")
+    options, resources, _ = load_options(values["config_file"], sweep_flags)
+    axes = preset_axes(preset.matrix) if preset is not None else []
+    axes = merge_axes(axes, [Axis(k, tuple(v)) for k, v in options.params.items()])
+    axes = merge_axes(axes, [parse_param(p) for p in values["params"]])
+    base_flags = {
+        name: (values[name], flag)
+        for name, flag in flag_names.items()
+        if values.get(name) is not None
+    }
+    base_args = []
+    for value, flag in base_flags.values():
+        base_args += (
+            [flag, str(value)]
+            if not isinstance(value, bool)
+            else [flag if value else f"--no-{flag[2:]}"]
+        )
+    if values["config_file"]:
+        base_args += ["--config", str(Path(values["config_file"]).resolve())]
+    for assignment in values["sets"]:
+        base_args += ["--set", assignment]
+    spec = SweepSpec(
+        target=target,
+        axes=axes,
+        filters=[*options.filter, *values["filters"]],
+        preset=preset.name if preset is not None else None,
+        base_flags=base_flags,
+        sets=list(values["sets"]),
+        config_file=values["config_file"],
+        force=values["force"],
+        base_args=base_args,
+    )
+    planned = plan_sweep(spec, plugins, sweep_id=values["sweep_id"], root=values["artifact_root"])
+    if values["dry_run"]:
+        from framework.sweep_view import describe
+        from framework.sweeps import up_to_date
+
+        for job in planned.jobs:
+            assert job.request is not None
+            state = "up to date" if up_to_date(job.request, plugins) else "would run"
+            click.echo(f"{job.run_id}  {describe(job.parameters)}  [{state}]")
+        click.echo(
+            f"{len(planned.jobs)} jobs of {planned.spec.target} on the {options.executor} executor; "
+            f"manifest: {planned.manifest_path}"
+        )
+        return
+    jobs = [
+        {"run_id": j.run_id, "index": j.index, "parameters": j.parameters, "status": "queued"}
+        for j in planned.jobs
+    ]
+    with SweepView(planned.sweep_id, jobs, quiet=values["quiet"]) as view:
+        outcome = run_sweep(
+            planned,
+            plugins,
+            options=options,
+            resources=resources,
+            command=command,
+            on_update=view.update,
+        )
+    from framework.sweep_view import count_line
+
+    click.echo(
+        f"sweep {planned.sweep_id} {outcome.status}: {count_line(outcome.manifest['counts'])}"
+    )
+    click.echo(f"manifest: {planned.manifest_path}")
+    error = failure_message(outcome)
+    if error is not None:
+        raise error

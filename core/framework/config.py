@@ -26,6 +26,7 @@ from framework.errors import ConfigError
 from framework.steps import did_you_mean
 
 META_KEY = "framework"
+SWEEP_SECTION = "sweep"  # a config file's options for `framework sweep`
 NOTHING = attrs.NOTHING
 
 
@@ -386,6 +387,8 @@ class ConfigResolver:
     ) -> None:
         known = set(known_steps)
         for key, value in data.items():
+            if key == SWEEP_SECTION and key not in self.sections:
+                continue  # read by `framework sweep`, not by the runs
             section = self._section(str(key))
             if section is not None:
                 if not isinstance(value, dict):

@@ -35,7 +35,7 @@ STRICT_ENV = "FRAMEWORK_STRICT_PLUGINS"
 BUILTIN_PLUGINS = {
     "events": "framework.builtin.events",
     "console": "framework.builtin.console",
-    "local": "framework.builtin.local_executor",
+    "executors": "framework.builtin.executors",
 }
 
 

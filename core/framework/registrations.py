@@ -25,16 +25,20 @@ class ConfigBridge(Frozen):
 
 
 class SweepPreset(Frozen):
-    """A named parameter matrix over a step (e.g. a dose x overlap study)."""
+    """A named parameter matrix over a step (e.g. a dose x overlap study).
+
+    `matrix` maps an axis to its values: ``{"lr": (1e-3, 3e-3)}`` sets the field ``lr``;
+    an axis whose values are a mapping of named bundles sets several fields at once,
+    ``{"view": {"dense": {"gridsize": 2, "overlap": 0.75}, ...}}``.
+    `framework sweep --preset NAME` runs it.
+    """
 
     _FIELDS = ("name", "step", "matrix", "description")
     __slots__ = _FIELDS
     name: str
     step: str
-    matrix: dict[str, tuple[Any, ...]]
+    matrix: dict[str, Any]
     description: str
 
-    def __init__(
-        self, name: str, step: str, matrix: dict[str, tuple[Any, ...]], description: str = ""
-    ) -> None:
+    def __init__(self, name: str, step: str, matrix: dict[str, Any], description: str = "") -> None:
         self._set(name, step, matrix, description)

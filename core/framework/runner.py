@@ -369,12 +369,34 @@ class PlanRunner:
 
     # one step ------------------------------------------------------------------------
 
-    def _step(
-        self, run: Run, step_id: str, previous: dict[str, Any] | None, *, force: bool
-    ) -> None:
+    def stale_steps(self) -> list[tuple[str, str]]:
+        """The steps `execute` would run, each with why; empty when the run is up to date.
+
+        Reads the run dir and writes nothing: a sweep asks this before resubmitting a job.
+        """
+        if not (self.run_dir / "manifest.json").exists():
+            return [(s, "never ran") for s in self.p.plan]
+        previous = read_manifest(self.run_dir)
+        stale = []
+        for step_id in self.p.plan:
+            if step_id in self.p.forced:
+                stale.append((step_id, "forced"))
+                continue
+            prev_record = previous.get("steps", {}).get(step_id)
+            try:
+                _, state = self._fingerprint(step_id)
+            except FrameworkError as exc:  # an input or a dependency is missing
+                stale.append((step_id, str(exc)))
+                continue
+            fresh, why = verdict(prev_record, state.fingerprint(), self.run_dir, self.hashes)
+            if not fresh:
+                stale.append((step_id, why))
+        return stale
+
+    def _fingerprint(self, step_id: str) -> tuple[dict[str, Any], StepState]:
+        """The step's record-to-be (inputs, dependencies, hashes) and its fingerprint state."""
         entry = self.p.steps[step_id]
         spec = entry.spec
-        prev_record = (previous or {}).get("steps", {}).get(step_id)
         inputs = file_records(
             self.run_dir,
             spec.inputs,
@@ -399,18 +421,26 @@ class PlanRunner:
             inputs={i["path"]: i["hash"] for i in inputs},
             dependencies={d["field"]: d["hash"] for d in dependencies},
         )
-        fp = state.fingerprint()
         record: dict[str, Any] = {
             "status": "pending",
             "code_version": spec.version,
             "plugin_version": entry.plugin_version,
             "config_hash": config_hash(state.config),
-            "fingerprint": fp,
+            "fingerprint": state.fingerprint(),
             "execution": state.execution,
             "inputs": inputs,
         }
         if dependencies:
             record["dependencies"] = dependencies
+        return record, state
+
+    def _step(
+        self, run: Run, step_id: str, previous: dict[str, Any] | None, *, force: bool
+    ) -> None:
+        prev_record = (previous or {}).get("steps", {}).get(step_id)
+        entry = self.p.steps[step_id]
+        record, state = self._fingerprint(step_id)
+        fp = record["fingerprint"]
         if force:
             self._run_step(run, entry, record, "forced")
             return

@@ -1,5 +1,6 @@
-"""The JSON Schemas committed in schemas/: the manifest, the execution settings, and each
-step's config, rendered from the code so a committed file can be checked against it."""
+"""The JSON Schemas committed in schemas/: the run and sweep manifests, the execution
+settings, a config file's sweep section, and each step's config, rendered from the code so
+a committed file can be checked against it."""
 
 from __future__ import annotations
 
@@ -23,10 +24,16 @@ def dump(schema: dict[str, Any]) -> str:
 
 def render_all(plugins: Any) -> dict[str, str]:
     """Relative path -> file text, for every schema the loaded plugins define."""
+    from framework.executors import Resources
     from framework.runner import load_config_class
+    from framework.sweeps import SWEEP_MANIFEST_SCHEMA, SweepOptions
 
+    sweep_section = schema_for(SweepOptions, title="sweep: section of a config file")
+    sweep_section["properties"].update(schema_for(Resources, top_level=False)["properties"])
     out = {
         "manifest.schema.json": dump(MANIFEST_SCHEMA),
+        "sweep_manifest.schema.json": dump(SWEEP_MANIFEST_SCHEMA),
+        "sweep_options.schema.json": dump(sweep_section),
         "execution.schema.json": dump(schema_for(ExecutionSettings, title="execution settings")),
     }
     for entry in plugins.steps:

@@ -112,10 +112,10 @@ def test_list_steps_plugin_filter_applies_to_json(cli, pipeline, plugin_site):
 
 
 def test_list_steps_plugin_filter_says_when_a_plugin_has_no_steps(cli, pipeline):
-    result = cli("list-steps", "--plugin", "local")
+    result = cli("list-steps", "--plugin", "executors")
 
     assert result.exit_code == 0, result.stderr
-    assert "no steps for plugin 'local'" in result.stdout
+    assert "no steps for plugin 'executors'" in result.stdout
 
 
 def test_list_steps_unknown_plugin_filter_gets_a_did_you_mean(cli, pipeline):
@@ -325,7 +325,11 @@ def _probe(*args: str) -> tuple[dict, str]:
     return json.loads(tail), head
 
 
-@pytest.mark.parametrize("args", [["list-steps"], ["--help"]], ids=["list-steps", "help"])
+@pytest.mark.parametrize(
+    "args",
+    [["list-steps"], ["--help"], ["sweep", "--help"], ["sweep", "--presets"]],
+    ids=["list-steps", "help", "sweep-help", "sweep-presets"],
+)
 def test_cli_start_up_imports_no_heavy_or_step_modules(args):
     report, output = _probe(*args)
 

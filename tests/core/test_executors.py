@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from framework.executors import Batch
 from framework.plugins import Plugins
 from framework.runner import RunRequest
 
@@ -24,7 +25,7 @@ def test_each_job_is_its_own_run_with_its_own_manifest(pipeline, isolated):
         RunRequest(target="pipe.report", run_id="a", flags={"scale": ("2", "--scale")}),
         RunRequest(target="pipe.report", run_id="b", flags={"scale": ("5", "--scale")}),
     ]
-    results = local(plugins).run(jobs, plugins)
+    results = local(plugins).run(Batch(jobs, plugins=plugins))
     assert [(r.run_id, r.status) for r in results] == [("a", "completed"), ("b", "completed")]
     assert read_manifest(isolated / "runs" / "a")["config"]["pipe.train"]["scale"] == 2.0
     assert read_manifest(isolated / "runs" / "b")["config"]["pipe.train"]["scale"] == 5.0
@@ -36,7 +37,7 @@ def test_a_failing_job_is_recorded_and_the_others_still_run(pipeline, isolated):
         RunRequest(target="pipe.report", run_id="bad", flags={"mode": ("median", "--mode")}),
         RunRequest(target="pipe.report", run_id="good"),
     ]
-    bad, good = local(plugins).run(jobs, plugins)
+    bad, good = local(plugins).run(Batch(jobs, plugins=plugins))
     assert (bad.status, bad.exit_code) == ("failed", 2)
     assert "median" in bad.error
     assert good.status == "completed"
@@ -48,14 +49,14 @@ def test_fail_fast_stops_after_the_first_failure(pipeline, isolated):
         RunRequest(target="pipe.nope", run_id="x"),
         RunRequest(target="pipe.report", run_id="never"),
     ]
-    results = local(plugins).run(jobs, plugins, fail_fast=True)
+    results = local(plugins).run(Batch(jobs, fail_fast=True, plugins=plugins))
     assert [r.status for r in results] == ["failed"]
     assert not (isolated / "runs" / "never").exists()
 
 
 def test_a_job_without_run_id_gets_one_before_it_starts(pipeline, isolated):
     plugins = Plugins()
-    (result,) = local(plugins).run([RunRequest(target="pipe.report")], plugins)
+    (result,) = local(plugins).run(Batch([RunRequest(target="pipe.report")], plugins=plugins))
     assert result.run_id
     assert read_manifest(isolated / "runs" / result.run_id)["status"] == "completed"
 

@@ -82,10 +82,10 @@ def test_builtin_behaviours_are_listed_as_plugins(cli, plugin_site):
 
     assert result.exit_code == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
-    assert {"events", "console", "local"} <= set(rows)
-    assert all(rows[name]["status"] == "builtin" for name in ("events", "console", "local"))
+    assert {"events", "console", "executors"} <= set(rows)
+    assert all(rows[name]["status"] == "builtin" for name in ("events", "console", "executors"))
     assert "on_event" in rows["events"]["hooks"]
-    assert "register_executors" in rows["local"]["hooks"]
+    assert "register_executors" in rows["executors"]["hooks"]
 
 
 def test_autoload_discovers_plugins_installed_in_the_environment(cli, plugin_site, monkeypatch):
@@ -112,7 +112,7 @@ def test_autoload_off_loads_only_builtins_and_the_named_plugins(
 
     assert result.exit_code == 0, result.stderr
     names = {row["name"] for row in json.loads(result.stdout)}
-    assert names == {"events", "console", "local", "good"}
+    assert names == {"events", "console", "executors", "good"}
     assert not (isolated / "imported-other.marker").exists()
 
 

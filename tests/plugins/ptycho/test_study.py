@@ -95,3 +95,21 @@ def test_each_job_runs_as_its_own_run_with_its_manifest(cli, isolated):
         and run["config"]["ptycho.train"]["gridsize"] == 1
     )
     assert Path(job["paths"]["metrics"]).exists()
+
+
+def test_the_core_sweep_runs_the_same_jobs_as_the_study(cli):
+    listed = cli("sweep", "--preset", "ptycho.dose_overlap", "--dry-run")
+    assert listed.exit_code == 0, listed.stderr
+    sweep_ids = {line.split()[0] for line in listed.stdout.splitlines() if "[would run]" in line}
+    assert len(sweep_ids) == 9
+    study = manifest_of(cli("ptycho-study", "--dry-run"))
+    assert {j["run_id"] for j in study["jobs"]} == sweep_ids
+    dense = cli(
+        "sweep",
+        "--preset",
+        "ptycho.dose_overlap",
+        "--filter",
+        "gridsize == 2 and overlap > 0.5",
+        "--dry-run",
+    )
+    assert dense.stdout.count("[would run]") == 3 and 'view="dense"' in dense.stdout

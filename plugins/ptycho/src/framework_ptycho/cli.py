@@ -61,6 +61,27 @@ import click
     help="A config field for every job, e.g. max_epochs=5 (repeatable).",
 )
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed job.")
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    metavar="NAME",
+    help="Where jobs run: local, process, slurm, ray (as for 'framework sweep').",
+)
+@click.option(
+    "--max-parallel",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="At most N jobs at once.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Resubmit a job whose worker died up to N times.",
+)
 def study_command(**options):
     """Run the ptycho dose x overlap study (preset ptycho.dose_overlap): one run per job."""
     from framework_ptycho.study import run_study

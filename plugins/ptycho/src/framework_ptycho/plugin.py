@@ -106,7 +106,7 @@ def register_sweeps(register):
         SweepPreset(
             name="ptycho.dose_overlap",
             step="ptycho.evaluate",
-            matrix={"nphotons": DOSES, "view": tuple(VIEWS)},
+            matrix={"nphotons": DOSES, "view": VIEWS},
             description="PINN vs ePIE at 1e3/1e4/1e5 photons for baseline (g=1), dense and sparse (g=2) views; a view sets gridsize and overlap",
         )
     )

@@ -1,14 +1,14 @@
-"""The dose x overlap study: expand the preset, filter it, run each job as its own run.
+"""The dose x overlap study: the preset's core sweep, with the study's own filters.
 
-Jobs go through the core's executor (``framework.run_jobs``, local for now) and
-`study_manifest.json` records the roots, filters and every job's parameters, run id,
-status and paths. A later core `framework sweep` can run the same preset.
+`framework ptycho-study --dose 1e4 --view dense` selects jobs of the preset
+``ptycho.dose_overlap`` and runs them as the core's `framework sweep` does (any executor,
+the sweep manifest, resume); `study_manifest.json` adds the study's view of them: roots,
+filters, dry run, and each job's parameters, run id, status and paths.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -69,31 +69,11 @@ def _extra_flags(flags: tuple[str, ...]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _request(
-    job: dict[str, Any],
-    run_id: str,
-    root: str,
-    extra: dict[str, tuple[str, str]],
-    config_file: str | None,
-) -> Any:
-    from framework import RunRequest
-
-    preset = {
-        name: (str(job[name]), f"{PRESET} {name}") for name in ("nphotons", "gridsize", "overlap")
-    }
-    return RunRequest(
-        target=TARGET,
-        artifact_root=root,
-        run_id=run_id,
-        config_file=config_file,
-        flags={**extra, **preset},
-        command=[
-            "framework",
-            "ptycho-study",
-            f"--dose={job['nphotons']:g}",
-            f"--view={job['view']}",
-        ],
-    )
+def _filters(jobs: list[dict[str, Any]]) -> list[str]:
+    """Core sweep filters that select exactly `jobs` (already checked by `expand`)."""
+    doses = sorted({j["nphotons"] for j in jobs})
+    views = sorted({j["view"] for j in jobs})
+    return [f"nphotons in {doses!r}", f"view in {views!r}"]
 
 
 def run_study(
@@ -107,67 +87,110 @@ def run_study(
     config_file: str | None,
     flags: tuple[str, ...],
     fail_fast: bool,
+    executor: str = "local",
+    max_parallel: int | None = None,
+    retries: int = 0,
 ) -> Path:
-    """Expand, filter, run (unless dry) and write study_manifest.json; returns its path."""
+    """Select, run (unless dry) and write study_manifest.json; returns its path.
+
+    The jobs are the core sweep of the preset (`framework sweep --preset
+    ptycho.dose_overlap` runs the same ones): same sweep id, same run ids, same resume.
+    """
+    from framework.executors import Resources
+    from framework.plugins import Plugins
+    from framework.sweeps import (
+        SweepOptions,
+        SweepSpec,
+        failure_message,
+        plan_sweep,
+        preset_axes,
+        run_sweep,
+    )
+
     jobs = expand(doses, views, gridsizes)
     extra = _extra_flags(flags)
-    root = artifact_root or os.environ.get("FRAMEWORK_ARTIFACT_ROOT") or "runs"
-    study_id = time.strftime("study-%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid() % 10000:04d}"
-    folder = Path(study_dir) if study_dir else Path(root) / "studies" / study_id
-    entries = []
-    for job in jobs:
-        run_id = f"{study_id}-{job['view']}-{job['nphotons']:g}"
-        entries.append(
-            {
-                "parameters": job,
-                "run_id": run_id,
-                "status": "planned",
-                "run_dir": str(Path(root) / run_id),
-            }
+    plugins = Plugins()
+    preset = next(p for p, _ in plugins.sweeps if p.name == PRESET)
+    spec = SweepSpec(
+        target=preset.step,
+        axes=preset_axes(preset.matrix),
+        filters=_filters(jobs),
+        preset=PRESET,
+        base_flags=extra,
+        config_file=config_file,
+        base_args=[arg for name, (value, _) in extra.items() for arg in (f"--{name}", value)],
+    )
+    sweep = plan_sweep(spec, plugins, root=artifact_root)
+    folder = Path(study_dir) if study_dir else sweep.root / "studies" / sweep.sweep_id
+    by_id = {j.run_id: j for j in sweep.jobs}
+    for job in sweep.jobs:
+        click.echo(f"{job.run_id}  {json.dumps(job.parameters, sort_keys=True)}")
+    outcome = None
+    if not dry_run:
+        options = SweepOptions(
+            executor=executor, max_parallel=max_parallel, retries=retries, fail_fast=fail_fast
         )
+        outcome = run_sweep(
+            sweep,
+            plugins,
+            options=options,
+            resources=Resources(),
+            command=["framework", "ptycho-study", *_argv(doses, views, gridsizes, flags)],
+        )
+    entries = []
+    recorded = {j["run_id"]: j for j in (outcome.manifest["jobs"] if outcome else [])}
+    for run_id, job in by_id.items():
+        run_dir = sweep.root / run_id
+        view = job.parameters["view"]
+        entry: dict[str, Any] = {
+            "parameters": {"view": view, "nphotons": job.parameters["nphotons"], **VIEWS[view]},
+            "run_id": run_id,
+            "status": recorded.get(run_id, {}).get("status", "planned"),
+            "run_dir": str(run_dir),
+        }
+        if recorded.get(run_id, {}).get("error"):
+            entry["error"] = recorded[run_id]["error"]
+        if outcome is not None:
+            metrics = run_dir / "metrics.json"
+            entry["paths"] = {
+                "manifest": str(run_dir / "manifest.json"),
+                "metrics": str(metrics) if metrics.exists() else None,
+            }
+        entries.append(entry)
     manifest = {
         "preset": PRESET,
         "target": TARGET,
-        "study_id": study_id,
+        "study_id": sweep.sweep_id,
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "roots": {"artifact_root": str(Path(root).resolve()), "study_dir": str(folder.resolve())},
+        "roots": {"artifact_root": str(sweep.root), "study_dir": str(folder.resolve())},
         "filters": {"dose": list(doses), "view": list(views), "gridsize": list(gridsizes)},
         "extra_flags": {k: v[0] for k, v in extra.items()},
         "config_file": config_file,
         "dry_run": dry_run,
-        "executor": "local",
+        "executor": executor,
+        "sweep_manifest": None if dry_run else str(sweep.manifest_path),
         "jobs": entries,
     }
-    for entry in entries:
-        click.echo(f"{entry['run_id']}  {json.dumps(entry['parameters'], sort_keys=True)}")
-    if not dry_run:
-        from framework import run_jobs
-
-        requests = [
-            _request(e["parameters"], e["run_id"], root, extra, config_file) for e in entries
-        ]
-        results = {r.run_id: r for r in run_jobs(requests, fail_fast=fail_fast)}
-        for entry in entries:
-            result = results.get(entry["run_id"])
-            entry["status"] = result.status if result else "not run"
-            if result and result.error:
-                entry["error"] = result.error
-            metrics = Path(entry["run_dir"]) / "metrics.json"
-            entry["paths"] = {
-                "manifest": str(Path(entry["run_dir"]) / "manifest.json"),
-                "metrics": str(metrics) if metrics.exists() else None,
-            }
     path = _write(folder, manifest)
-    failed = [e for e in entries if e["status"] not in ("planned", "completed")]
-    click.echo(
-        f"study manifest: {path}"
-        + (f" ({len(failed)} of {len(entries)} jobs failed)" if failed else "")
-    )
-    if failed:
-        raise StudyFailed(
-            f"{len(failed)} of {len(entries)} study jobs failed, first: {failed[0]['run_id']}: {failed[0].get('error')}"
-        )
+    click.echo(f"study manifest: {path}")
+    error = failure_message(outcome) if outcome is not None else None
+    if error is not None:
+        raise StudyFailed(error.message, hint=error.hint)
     return path
+
+
+def _argv(
+    doses: tuple[float, ...],
+    views: tuple[str, ...],
+    gridsizes: tuple[int, ...],
+    flags: tuple[str, ...],
+) -> list[str]:
+    return (
+        [f"--dose={d:g}" for d in doses]
+        + [f"--view={v}" for v in views]
+        + [f"--gridsize={g}" for g in gridsizes]
+        + [f"--flag={f}" for f in flags]
+    )
 
 
 def _write(folder: Path, manifest: dict[str, Any]) -> Path:
