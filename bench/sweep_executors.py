@@ -11,6 +11,7 @@ is done and up to date, so the resume only checks manifests and hashes.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -45,21 +46,14 @@ def main() -> None:
     if args.quick:
         args.jobs, args.epochs, args.n_samples, args.repeat = 2, 5, 50, 1
     local_t, process_t, resume_t = [], [], []
+    common = (args.jobs, args.epochs, args.n_samples)
+    parallel = ["--executor", "process", "--max-parallel", str(args.max_parallel)]
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
-            common = (args.jobs, args.epochs, args.n_samples)
             local_root, process_root = Path(tmp, f"local{i}"), Path(tmp, f"process{i}")
-            local_t.append(timed(lambda: sweep(local_root, *common, [])))
-            process_t.append(
-                timed(
-                    lambda: sweep(
-                        process_root,
-                        *common,
-                        ["--executor", "process", "--max-parallel", str(args.max_parallel)],
-                    )
-                )
-            )
-            resume_t.append(timed(lambda: sweep(local_root, *common, [])))
+            local_t.append(timed(functools.partial(sweep, local_root, *common, [])))
+            process_t.append(timed(functools.partial(sweep, process_root, *common, parallel)))
+            resume_t.append(timed(functools.partial(sweep, local_root, *common, [])))
     local, process, resume = median(local_t), median(process_t), median(resume_t)
     speedup = local / process
     report(

@@ -273,6 +273,15 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
 
 # -- run --------------------------------------------------------------------------------
 
+# Options of `framework run` that go to torch's launcher, not to the run: name -> value?
+LAUNCH_OPTIONS = {
+    "nproc-per-node": "N",
+    "nnodes": "M",
+    "node-rank": "R",
+    "master-addr": "HOST",
+    "master-port": "PORT",
+    "rdzv-endpoint": "HOST:PORT",
+}
 RUN_STATIC = {
     "config",
     "set",
@@ -284,6 +293,7 @@ RUN_STATIC = {
     "print_config",
     "help",
     "device",
+    *(name.replace("-", "_") for name in LAUNCH_OPTIONS),
 }
 
 
@@ -330,6 +340,29 @@ def _run_options(artifact_root_default: str | None) -> list[click.Parameter]:
             help="Show the resolved config and where each value came from, then exit.",
         ),
         click.Option(["--device"], hidden=True, help="Deprecated: use --accelerator."),
+        click.Option(
+            ["--nproc-per-node"],
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Run the plan in N processes on this node (one per GPU) through torch's launcher.",
+        ),
+        click.Option(
+            ["--nnodes"],
+            metavar="M",
+            help="Nodes taking part (M, or MIN:MAX); start the same command on each.",
+        ),
+        click.Option(
+            ["--node-rank"], type=click.IntRange(min=0), metavar="R", help="This node's rank."
+        ),
+        click.Option(["--master-addr"], metavar="HOST", help="Rank 0's node address."),
+        click.Option(
+            ["--master-port"], type=click.IntRange(1, 65535), metavar="PORT", help="Rank 0's port."
+        ),
+        click.Option(
+            ["--rdzv-endpoint"],
+            metavar="HOST:PORT",
+            help="Rendezvous instead of node ranks (c10d), e.g. on Slurm.",
+        ),
     ]
 
 
@@ -417,6 +450,8 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         if values.pop("help"):
             click.echo(sub.get_help())
             return
+    if _wants_launcher(values):
+        sys.exit(_launch(ctx, target, list(args), values))
     if values.get("device"):
         click.echo("warning: --device is deprecated; use --accelerator", err=True)
         if values.get("accelerator") is None:
@@ -436,7 +471,7 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         config_file=values["config_file"],
         flags=flags,
         sets=list(values["sets"]),
-        command=["framework", "run", target, *args],
+        command=_command_as_typed(["framework", "run", target, *args]),
     )
     plugin_values = {p.name: values.get(p.name) for p in plugin_params}
     prepared = prepare(request, plugins, plan=(target_id, order))
@@ -446,6 +481,70 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     from framework.runner import PlanRunner
 
     PlanRunner(prepared, plugins, options=plugin_values).execute()
+
+
+def _command_as_typed(command: list[str]) -> list[str]:
+    """The user's command; under our own launcher, the one typed before re-launching."""
+    import json
+    import os
+
+    from framework.distributed import COMMAND_ENV, launched
+
+    typed = os.environ.get(COMMAND_ENV)
+    return json.loads(typed) if typed and launched() else command
+
+
+def _wants_launcher(values: dict[str, Any]) -> bool:
+    """--nproc-per-node / --nnodes asked for several processes, and none launched us yet."""
+    from framework.distributed import launched
+
+    several = (values.get("nproc_per_node") or 1) > 1 or (values.get("nnodes") or "1") != "1"
+    return several and not launched()
+
+
+def _without_launch_options(args: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        name, eq, _ = arg.partition("=")
+        if name.startswith("--") and name[2:].replace("_", "-") in LAUNCH_OPTIONS:
+            skip = not eq
+            continue
+        out.append(arg)
+    return out
+
+
+def _launch(ctx: click.Context, target: str, args: list[str], values: dict[str, Any]) -> int:
+    """Re-run this very command in several processes through torch.distributed.run."""
+    from framework.distributed import launch, launcher_command
+    from framework.manifest import new_run_id
+
+    nnodes = values.get("nnodes")
+    if nnodes not in (None, "1") and not values.get("run_id"):
+        raise UsageError(
+            "--nnodes: a run on several nodes needs --run-id, the same on every node",
+            hint="e.g. --run-id exp1, or $SLURM_JOB_ID on Slurm",
+        )
+    run_args = _without_launch_options(args)
+    if not values.get("run_id"):
+        run_args += ["--run-id", new_run_id()]  # every rank must write to the same run
+    root = ctx.find_root().params
+    head = [f"--no-plugin={n}" for n in root.get("no_plugin") or ()]
+    head += ["--strict-plugins"] * bool(root.get("strict_plugins")) + ["--debug"] * bool(
+        root.get("debug")
+    )
+    cmd = launcher_command(
+        values.get("nproc_per_node") or 1,
+        [*head, "run", target, *run_args],
+        nnodes=nnodes,
+        node_rank=values.get("node_rank"),
+        master_addr=values.get("master_addr"),
+        master_port=values.get("master_port"),
+        rdzv_endpoint=values.get("rdzv_endpoint"),
+    )
+    return launch(cmd, ["framework", "run", target, *args], values.get("nproc_per_node") or 1)
 
 
 def _print_config(prepared: Any) -> None:

@@ -165,6 +165,37 @@ class StepContext:
             self._device = resolve_device(self.execution, self.rank)
         return self._device
 
+    # -- several processes (torchrun); each is the identity with one process -----------
+
+    def ddp(self, model: Any) -> Any:
+        """`model` (already on ``ctx.device``) wrapped in DistributedDataParallel."""
+        from framework import distributed
+
+        return distributed.ddp(model, self.device)
+
+    def shard(self, items: Any) -> Any:
+        """This rank's share of a sequence (or of ``range(n)``): disjoint, covering all."""
+        from framework import distributed
+
+        return distributed.shard(items, self.rank)
+
+    def reduce(self, metrics: dict[str, float], op: str = "mean") -> dict[str, float]:
+        """Metrics combined across ranks (mean, sum, max, min): log what every rank saw."""
+        from framework import distributed
+
+        return distributed.reduce(metrics, op)
+
+    def gather(self, value: Any) -> list[Any]:
+        """Every rank's `value` (small, picklable), in rank order."""
+        from framework import distributed
+
+        return distributed.gather(value)
+
+    def barrier(self) -> None:
+        from framework import distributed
+
+        distributed.barrier()
+
     def fail(self, message: str) -> None:
         """Stop the step with a message for the user (no traceback)."""
         raise UsageError(f"step {self.step.id}: {message}")

@@ -34,6 +34,11 @@ class ExecutionSettings:
     seed: int = field(0, min=0, help="seed for python, numpy and torch random generators")
     num_workers: int = field(0, min=0, help="data-loading worker processes")
     quiet: bool = field(False, help="no progress bars or per-step lines on the terminal")
+    dist_timeout_s: int = field(
+        600,
+        min=1,
+        help="several processes (torchrun): seconds a rank waits for the others before the run fails",
+    )
 
     def fingerprint_values(self) -> dict[str, Any]:
         """The settings that change what a step computes."""
@@ -47,6 +52,7 @@ class RankInfo:
     rank: int = 0
     local_rank: int = 0
     world_size: int = 1
+    local_world_size: int = 1
 
     @property
     def is_main(self) -> bool:
@@ -59,6 +65,7 @@ class RankInfo:
             rank=int(env.get("RANK", 0)),
             local_rank=int(env.get("LOCAL_RANK", 0)),
             world_size=int(env.get("WORLD_SIZE", 1)),
+            local_world_size=int(env.get("LOCAL_WORLD_SIZE", env.get("WORLD_SIZE", 1))),
         )
 
 

@@ -91,6 +91,16 @@ MANIFEST_SCHEMA: dict[str, Any] = {
             },
         },
         "config": {"type": "object", "additionalProperties": {"type": "object"}},
+        "distributed": {
+            "description": "present when the run had several processes (torchrun)",
+            "type": "object",
+            "required": ["world_size", "backend"],
+            "properties": {
+                "world_size": {"type": "integer", "minimum": 2},
+                "nproc_per_node": {"type": "integer", "minimum": 1},
+                "backend": {"enum": ["gloo", "nccl"]},
+            },
+        },
         "config_hash": _DIGEST,
         "execution": {"type": "object"},
         "bridges": {

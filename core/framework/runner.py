@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from framework import dag
+from framework import dag, distributed
 from framework.config import ConfigResolver, Section, canonical_json, config_hash, load_config_file
 from framework.context import Models, StepContext
 from framework.errors import (
@@ -59,6 +59,7 @@ RESERVED_ENV = {
     "FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD",
     "FRAMEWORK_PLUGINS",
     "FRAMEWORK_STRICT_PLUGINS",
+    "FRAMEWORK_LAUNCHED_COMMAND",
     ARTIFACT_ROOT_ENV,
 }
 
@@ -237,11 +238,13 @@ class PlanRunner:
         self.options = dict(options or {})
         self.plugins = plugins
         self.root = artifact_root(prepared.request.artifact_root)
-        self.run_id = (
+        self.rank = RankInfo.from_env()
+        # Launched as several processes (torchrun): join the group, agree on one run id.
+        self.backend = distributed.init(prepared.execution, self.rank)
+        self.run_id = distributed.broadcast(
             check_run_id(prepared.request.run_id) if prepared.request.run_id else new_run_id()
         )
         self.run_dir = self.root / self.run_id
-        self.rank = RankInfo.from_env()
         self.hashes = HashCache(self.root / ".cache" / "hashes.json")
         self.store = ArtifactStore(self.root / ".store", self.hashes)
 
@@ -272,6 +275,12 @@ class PlanRunner:
         }
         for step_id in self.p.plan:
             manifest["steps"].setdefault(step_id, {"status": "pending"})
+        if self.backend is not None:
+            manifest["distributed"] = {
+                "world_size": self.rank.world_size,
+                "nproc_per_node": self.rank.local_world_size,
+                "backend": self.backend,
+            }
         return manifest
 
     def _save(self, manifest: dict[str, Any]) -> None:
@@ -311,6 +320,7 @@ class PlanRunner:
                 run.emit("run_started", **self._start_fields(manifest))
                 for step_id in self.p.plan:
                     self._step(run, step_id, previous, force=step_id in self.p.forced)
+                    distributed.barrier()  # the other ranks wait for rank 0's outputs
                 status = "completed"
             except KeyboardInterrupt:
                 status = "interrupted"
@@ -322,6 +332,8 @@ class PlanRunner:
                     self.hashes.save()
                 run.emit("run_finished", status=status)
                 hook.after_run(run=run, status=status)
+                if self.backend is not None:
+                    distributed.shutdown()
         return RunResult(self.run_id, self.run_dir, status, manifest)
 
     def _start_fields(self, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -441,11 +453,19 @@ class PlanRunner:
         entry = self.p.steps[step_id]
         record, state = self._fingerprint(step_id)
         fp = record["fingerprint"]
+        if self.rank.is_main:
+            fresh, why = (
+                (False, "forced") if force else verdict(prev_record, fp, self.run_dir, self.hashes)
+            )
+        else:
+            fresh, why = False, ""
+        # Several processes: rank 0 decides for all, so every rank runs the same steps.
+        fresh, why = distributed.broadcast((fresh, why))
         if force:
             self._run_step(run, entry, record, "forced")
             return
-        fresh, why = verdict(prev_record, fp, self.run_dir, self.hashes)
         if fresh:
+            prev_record = prev_record or {}  # other ranks may have read an older manifest
             kept = {
                 k: prev_record[k]
                 for k in ("started_at", "finished_at", "duration_s", *CARRIED)
@@ -459,7 +479,11 @@ class PlanRunner:
             )
             self._finish(run, step_id, record)
             return
-        cached = self.store.lookup(fp)
+        cached = self.store.lookup(fp) if self.rank.is_main else None
+        if distributed.broadcast(cached is not None) and not self.rank.is_main:
+            record.update(status="reused", reason="rank 0 restored the outputs")
+            run.manifest["steps"][step_id] = record
+            return
         if cached is not None:
             outputs_by_path, extra = cached
             self.store.restore(outputs_by_path, self.run_dir)

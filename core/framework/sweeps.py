@@ -557,12 +557,15 @@ class SweepRecord:
             if update.status == "queued":
                 entry.update(queued_at=now, started_at=None, finished_at=None, error=None)
                 entry.pop("traceback", None)
+                entry.pop("duration_s", None)
                 entry["_t0"] = None
             elif update.status == "running":
                 entry["attempts"] += 1
                 entry["started_at"] = now
                 entry["_t0"] = time.monotonic()
             else:
+                if entry.get("started_at") is None and update.status != "cancelled":
+                    entry["attempts"] += 1  # an engine that never said it started
                 entry["finished_at"] = now
                 if entry.get("_t0") is not None:
                     entry["duration_s"] = round(time.monotonic() - entry["_t0"], 3)

@@ -13,7 +13,7 @@ import pytest
 from framework import RankInfo
 from framework.manifest import RunLock
 
-from tests.conftest import read_manifest
+from tests.conftest import expect_error, read_manifest
 
 torch = pytest.importorskip("torch")
 
@@ -193,16 +193,14 @@ def test_rank_info_defaults_to_a_single_main_process(monkeypatch):
     assert RankInfo.from_env().is_main
 
 
-def test_only_rank_zero_writes_the_manifest_and_artifacts(cli, pipeline, isolated, monkeypatch):
+def test_a_rank_without_its_launcher_is_told_how_to_start(cli, pipeline, isolated, monkeypatch):
+    # Only rank 0 writing is checked with two real processes in test_distributed.py.
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
-    result = cli("run", "pipe.prepare", "--run-id", "r")
-    assert result.exit_code == 0, result.stderr
-    assert sys.modules[pipeline].CALLS == ["prepare"]  # the step ran on this rank
-    run_dir = isolated / "runs" / "r"
-    assert not (run_dir / "manifest.json").exists()
-    assert not (run_dir / "events.jsonl").exists()
-    assert not (run_dir / "data" / "numbers.json").exists()
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    expect_error(
+        cli("run", "pipe.prepare", "--run-id", "r"), 2, "MASTER_ADDR", "--nproc-per-node N"
+    )
 
 
 def test_other_ranks_do_not_wait_for_the_lock_rank_zero_holds(cli, pipeline, isolated, monkeypatch):

@@ -189,7 +189,7 @@ def test_bad_or_empty_filters_are_one_clear_error(cli, pipeline, expression, nee
 def test_filter_evaluation_matches_python_on_plain_expressions():
     values = {"a": 3, "b": 0.5, "name": "x", "train.lr": 0.1}
     for text in ["a > 2 and b < 1", "not a == 3", "a * b == 1.5", "name in ['x', 'y']", "-a < 0"]:
-        assert Filter(text)(values) == eval(text, {}, dict(values))  # noqa: S307 - the reference
+        assert Filter(text)(values) == eval(text, {}, dict(values))  # the reference
     assert Filter("train.lr < 1")(values) is True
 
 
@@ -369,14 +369,14 @@ def test_ctrl_c_cancels_outstanding_jobs_and_leaves_a_valid_manifest(flaky, isol
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait for the first job to be running
+    while time.monotonic() < deadline:  # wait until the first job's step is running
         try:
-            if any(j["status"] == "running" for j in sweep_manifest(isolated)["jobs"]):
+            job = sweep_manifest(isolated)["jobs"][0]
+            if read_manifest(job["run_dir"])["steps"]["flaky.work"]["status"] == "running":
                 break
-        except (ValueError, FileNotFoundError):
+        except (ValueError, FileNotFoundError, KeyError):
             pass
         time.sleep(0.1)
-    time.sleep(1.0)  # let the job's own run begin
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C at a terminal does: the whole group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +62,39 @@ class RandomWindowSampler:
 
     The generator lives on the CPU whatever the device, so a seed gives the same
     batches on every machine, and its state is one tensor a checkpoint can hold.
+
+    With several processes (`rank` of `world_size`), every rank draws the same global
+    batch of ``batch_size * world_size`` starts and keeps its own slice: the ranks see
+    different windows, the generator's state is the same on all of them (so rank 0's
+    checkpoint resumes every rank exactly), and one process draws exactly what it
+    always did. `digest` hashes every start this rank trained on.
     """
 
-    def __init__(self, dataset: WindowDataset, batch_size: int, seed: int) -> None:
+    def __init__(
+        self,
+        dataset: WindowDataset,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
+        self.rank = rank
+        self.world_size = world_size
         self.generator = torch.Generator().manual_seed(seed)
+        self._digest = hashlib.sha256()
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        starts = torch.randint(len(self.dataset), (self.batch_size,), generator=self.generator)
-        return self.dataset.batch(starts)
+        starts = torch.randint(
+            len(self.dataset), (self.world_size * self.batch_size,), generator=self.generator
+        )
+        mine = starts.view(self.world_size, self.batch_size)[self.rank]
+        self._digest.update(mine.numpy().tobytes())
+        return self.dataset.batch(mine)
+
+    def digest(self) -> str:
+        return self._digest.hexdigest()
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}

@@ -1,7 +1,9 @@
 """Ctrl+C and SIGTERM during training: finish the step, then stop at a clean boundary.
 
 The first signal only sets a flag the training loop checks after each step; a second
-one interrupts at once, for a user who does not want to wait.
+one interrupts at once, for a user who does not want to wait. A second signal within
+`GRACE_S` of the first is the same request arriving twice (torch's launcher passes a
+Ctrl+C on to its workers as SIGTERM, and the terminal has sent them SIGINT already).
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+GRACE_S = 2.0
 
 
 class StopRequest:
@@ -21,6 +25,7 @@ class StopRequest:
     def __init__(self) -> None:
         self.signal_name: str | None = None
         self._previous: dict[int, Any] = {}
+        self._first_at = 0.0
 
     @property
     def requested(self) -> bool:
@@ -28,7 +33,10 @@ class StopRequest:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
+            if time.monotonic() - self._first_at < GRACE_S:
+                return
             raise KeyboardInterrupt
+        self._first_at = time.monotonic()
         self.signal_name = signal.Signals(signum).name
         print(
             f"{self.signal_name}: finishing the current step and saving a checkpoint "

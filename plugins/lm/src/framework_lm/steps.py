@@ -163,6 +163,7 @@ def train(ctx: Any) -> None:
         "model_factory": ctx.models.build,
         "reporter": ctx,
         "checkpoint_sink": sink,
+        "rank": ctx.rank,
     }
     if cfg.resume:
         path = resolve_resume(cfg.resume, ctx.run_dir)

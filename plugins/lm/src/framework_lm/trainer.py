@@ -7,6 +7,7 @@ can wrap the model (DDP) and shard the data per rank without touching the loop.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -15,8 +16,9 @@ from typing import Any, Protocol
 
 import attrs
 import torch
-from framework import ArtifactError, FrameworkError
+from framework import ArtifactError, FrameworkError, RankInfo, distributed
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from framework_lm.checkpoint import (
     check_compatible,
@@ -93,8 +95,10 @@ class Trainer:
         model_factory: Callable[..., nn.Module] | None = None,
         reporter: Reporter | None = None,
         checkpoint_sink: CheckpointSink | None = None,
+        rank: RankInfo | None = None,
     ) -> None:
         self.config = config
+        self.rank = rank or RankInfo()
         self.data = data
         self.device = torch.device(device)
         self.amp_dtype = amp_dtype
@@ -140,8 +144,10 @@ class Trainer:
         return factory(self.config.model, **self.model_kwargs()).to(self.device)
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
-        """What the training step calls: the model, compiled when asked (DDP would wrap here)."""
-        return torch.compile(model) if self.config.compile else model
+        """What the training step calls: the model in DDP with several processes (gradients
+        averaged across ranks), compiled when asked."""
+        wrapped = distributed.ddp(model, str(self.device))
+        return torch.compile(wrapped) if self.config.compile else wrapped
 
     def build_optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
         c = self.config
@@ -166,7 +172,8 @@ class Trainer:
         train = WindowDataset(self.data.train.to(self.device), c.block_size)
         val = WindowDataset(self.data.val.to(self.device), c.block_size)
         batch = c.batch_size * c.grad_accum_steps
-        return RandomWindowSampler(train, batch, self.seed), val
+        sampler = RandomWindowSampler(train, batch, self.seed, self.rank.rank, self.rank.world_size)
+        return sampler, val
 
     # -- one step ------------------------------------------------------------------------
 
@@ -186,11 +193,14 @@ class Trainer:
         k = self.config.grad_accum_steps
         self.model.train()
         total = torch.zeros((), device=self.device)
-        for xs, ys in zip(x.chunk(k), y.chunk(k), strict=True):
-            with self.autocast():
+        ddp = isinstance(distributed.unwrap_compiled(self.forward_model), DDP)
+        for i, (xs, ys) in enumerate(zip(x.chunk(k), y.chunk(k), strict=True)):
+            # DDP averages gradients across ranks on the last micro-batch only.
+            sync = not ddp or i == k - 1
+            with self.autocast(), contextlib.nullcontext() if sync else self.no_sync():
                 _, loss = self.forward_model(xs, ys)
-            loss = loss / k
-            self.scaler.scale(loss).backward()
+                loss = loss / k
+                self.scaler.scale(loss).backward()
             total += loss.detach()
         if self.config.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
@@ -201,6 +211,9 @@ class Trainer:
         self.scheduler.step()
         self.step += 1
         return total
+
+    def no_sync(self) -> contextlib.AbstractContextManager[Any]:
+        return distributed.unwrap_compiled(self.forward_model).no_sync()
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -214,6 +227,8 @@ class Trainer:
                 lr = self.lr
                 self._pending.append((self.training_step(self.sampler.next()), lr))
                 last = self.step == total
+                if self._any_rank(stop.requested) and not stop.requested:
+                    stop.signal_name = "a signal on another rank"  # all stop at one step
                 if stop.requested or last or self.step % c.log_cadence == 0:
                     self.flush_metrics()
                 if self.step % c.eval_cadence == 0 or last:
@@ -226,6 +241,27 @@ class Trainer:
                 if self.step % c.checkpoint_cadence == 0 and not last:
                     self._between_steps(self.save_cadence_checkpoint)
         self.save_cadence_checkpoint()
+        if self.rank.world_size > 1:
+            self.report_ranks()
+
+    def _any_rank(self, flag: bool) -> bool:
+        if self.rank.world_size == 1:
+            return flag
+        box = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        return bool(distributed.reduce_tensor(box, op="max").item())
+
+    def report_ranks(self) -> None:
+        """A ``ranks`` event: per rank, a digest of the windows it trained on and of its
+        parameters. DDP at work: the data digests differ, the parameter digests agree."""
+        params = torch.cat([p.detach().reshape(-1).cpu().double() for p in self.model.parameters()])
+        mine = {
+            "rank": self.rank.rank,
+            "data_digest": self.sampler.digest(),
+            "param_digest": hashlib.sha256(params.numpy().tobytes()).hexdigest(),
+        }
+        ranks = distributed.gather(mine)
+        if self.rank.is_main:
+            self.reporter.event("ranks", step=self.step, ranks=ranks)
 
     def _between_steps(self, work: Callable[[], Any]) -> None:
         """Work that is not training: flushed before, kept out of the tokens/s window."""
@@ -238,7 +274,8 @@ class Trainer:
         pending = self._pending
         if not pending:
             return
-        losses = torch.stack([loss for loss, _ in pending]).tolist()
+        # The mean over ranks: each rank's loss is over its own share of the batch.
+        losses = distributed.reduce_tensor(torch.stack([loss for loss, _ in pending])).tolist()
         elapsed = max(time.perf_counter() - self._window_start, 1e-9)
         c = self.config
         tokens_per_s = c.batch_size * c.grad_accum_steps * c.block_size * len(losses) / elapsed
@@ -270,12 +307,14 @@ class Trainer:
         try:
             for i in range(c.eval_batches):
                 starts = torch.randint(len(self.val_set), (c.batch_size,), generator=generator)
+                if i % self.rank.world_size != self.rank.rank:
+                    continue  # another rank's batch: the ranks share the evaluation
                 with self.autocast():
                     _, loss = self.forward_model(*self.val_set.batch(starts))
                 losses[i] = loss
         finally:
             self.model.train()
-        return float(losses.mean().item())
+        return float(distributed.reduce_tensor(losses, op="sum").mean().item())
 
     def evaluate_and_log(self) -> float:
         val_loss = self.evaluate()
@@ -304,6 +343,8 @@ class Trainer:
         return self.data.decode(out[0].tolist())
 
     def log_sample(self) -> None:
+        if not self.rank.is_main:
+            return  # one sample per run, from rank 0
         self.reporter.event(
             "sample_text", step=self.step, text=self.sample_text(self.config.sample_tokens)
         )

@@ -193,6 +193,7 @@ def train(ctx: Any) -> None:
         seed=ctx.execution.seed,
         on_epoch=on_epoch,
         autocast=_autocast(ctx, device),
+        rank=ctx.rank,
     )
     model.load_state_dict(best["state"])
     params = with_data(ctx.legacy.get(BRIDGE_NAME, {}), data.n, scale)

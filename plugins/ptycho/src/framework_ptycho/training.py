@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import numpy as np
 import torch
+from framework import RankInfo, distributed
 
 from framework_ptycho.forward import LOSSES, PhysicsModel
 
@@ -23,13 +24,25 @@ class Batches:
         return int(self.amplitudes.shape[0])
 
     def iterate(
-        self, batch_size: int, generator: torch.Generator | None = None
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches in a seeded order. With several ranks each global batch of
+        ``batch_size * world_size`` is dealt out, so the ranks see different groups and
+        take the same number of steps (a last batch too small to reach every rank is
+        dropped); one rank gets exactly the batches it always did."""
         order = (
             torch.randperm(len(self), generator=generator) if generator else torch.arange(len(self))
         )
-        for start in range(0, len(self), batch_size):
-            pick = order[start : start + batch_size]
+        step = batch_size * world_size
+        for start in range(0, len(self), step):
+            chunk = order[start : start + step]
+            if len(chunk) < world_size:
+                break
+            pick = chunk[rank::world_size] if world_size > 1 else chunk
             yield self.amplitudes[pick], self.offsets[pick]
 
 
@@ -63,16 +76,33 @@ def make_scheduler(name: str, optimizer: torch.optim.Optimizer, cfg: Any) -> Any
 
 
 def evaluate_loss(
-    model: PhysicsModel, data: Batches, loss_fn: Callable, cfg: Any, device: str
+    model: PhysicsModel,
+    data: Batches,
+    loss_fn: Callable,
+    cfg: Any,
+    device: str,
+    rank: RankInfo | None = None,
 ) -> float:
+    """Mean loss over `data`; with several ranks each scores its share and they agree."""
+    rank = rank or RankInfo()
     model.eval()
     total, count = 0.0, 0
     with torch.no_grad():
-        for amps, offs in data.iterate(cfg.batch_size):
+        for i, (amps, offs) in enumerate(data.iterate(cfg.batch_size)):
+            if i % rank.world_size != rank.rank:
+                continue
             amps, offs = amps.to(device), offs.to(device)
             total += float(loss_fn(model(amps, offs), amps, cfg.nphotons)) * len(amps)
             count += len(amps)
+    total, count = _summed(total, count, rank)
     return total / max(count, 1)
+
+
+def _summed(total: float, count: float, rank: RankInfo) -> tuple[float, float]:
+    if rank.world_size == 1:
+        return total, count
+    summed = distributed.reduce({"total": total, "count": count}, op="sum")
+    return summed["total"], summed["count"]
 
 
 def fit(
@@ -85,10 +115,18 @@ def fit(
     seed: int,
     on_epoch: Callable[[EpochResult, PhysicsModel], bool],
     autocast: Any = None,
+    rank: RankInfo | None = None,
 ) -> list[EpochResult]:
-    """Train until max_epochs or early stop; `on_epoch` saves checkpoints, returns True if best."""
+    """Train until max_epochs or early stop; `on_epoch` saves checkpoints, returns True if best.
+
+    With several ranks (torchrun) the model trains inside DDP on each rank's share of
+    every batch, and the losses passed to `on_epoch` are over all ranks' groups, so
+    every rank makes the same early-stopping and checkpoint decisions.
+    """
     import contextlib
 
+    rank = rank or RankInfo()
+    forward = distributed.ddp(model, device)
     loss_fn = LOSSES[cfg.loss]
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     scheduler = make_scheduler(cfg.scheduler, optimizer, cfg)
@@ -98,17 +136,20 @@ def fit(
     for epoch in range(cfg.max_epochs):
         model.train()
         total = 0.0
-        for amps, offs in train.iterate(cfg.batch_size, generator):
+        seen = 0
+        for amps, offs in train.iterate(cfg.batch_size, generator, rank.rank, rank.world_size):
             amps, offs = amps.to(device), offs.to(device)
             with autocast() if autocast else contextlib.nullcontext():
-                pred = model(amps, offs)
+                pred = forward(amps, offs)
             loss = loss_fn(pred.float(), amps, cfg.nphotons)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total += loss.item() * len(amps)
-        val_loss = evaluate_loss(model, val, loss_fn, cfg, device)
-        result = EpochResult(epoch, total / len(train), val_loss, optimizer.param_groups[0]["lr"])
+            seen += len(amps)
+        total, seen = _summed(total, seen, rank)
+        val_loss = evaluate_loss(model, val, loss_fn, cfg, device, rank)
+        result = EpochResult(epoch, total / max(seen, 1), val_loss, optimizer.param_groups[0]["lr"])
         history.append(result)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(val_loss)

@@ -1,0 +1,179 @@
+"""Several processes in one run: the launcher, rank 0 as the only writer, the step helpers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from framework import distributed
+from framework.cli import _without_launch_options
+from framework.execution import RankInfo
+
+from tests.conftest import expect_error, read_events, read_manifest
+
+# A step that exercises the helpers across ranks and writes what rank 0 saw.
+RANKS = """
+import json, os
+import attrs
+from framework import Step, hookimpl, field
+
+@attrs.define
+class Config:
+    items: int = field(10, min=1, help="how many items to share out")
+    fail_on_rank: int = field(-1, help="raise on this rank (-1: none)")
+
+def share(ctx):
+    if ctx.rank.rank == ctx.config.fail_on_rank:
+        raise RuntimeError(f"rank {ctx.rank.rank} gives up")
+    mine = list(ctx.shard(ctx.config.items))
+    seen = {
+        "world_size": ctx.rank.world_size,
+        "pids": ctx.gather(os.getpid()),
+        "shares": ctx.gather(mine),
+        "mean_rank": ctx.reduce({"rank": float(ctx.rank.rank)})["rank"],
+        "total": ctx.reduce({"n": float(len(mine))}, op="sum")["n"],
+    }
+    ctx.write_json("seen.json", seen)
+
+def read(ctx):
+    seen = ctx.read_json("seen.json")
+    ctx.write_text("summary.txt", f"{seen['world_size']} ranks, {seen['total']} items\\n")
+
+@hookimpl
+def register_steps(register):
+    register(Step(id="ranks.share", run=__name__ + ":share", config=__name__ + ":Config",
+                  outputs=["seen.json"], description="share items out across ranks"))
+    register(Step(id="ranks.read", run=__name__ + ":read", requires=["share"],
+                  inputs=["seen.json"], outputs=["summary.txt"], description="read rank 0's file"))
+"""
+
+
+@pytest.fixture
+def ranks(plugin_site):
+    return plugin_site.add("ranks", RANKS)
+
+
+# -- one process: every helper is the identity ------------------------------------------------
+
+
+def test_helpers_are_the_identity_with_one_process():
+    one = RankInfo()
+    assert not distributed.is_initialized()
+    assert list(distributed.shard(5, one)) == [0, 1, 2, 3, 4]
+    assert distributed.reduce({"a": 2}) == {"a": 2.0}
+    assert distributed.gather("x") == ["x"]
+    assert distributed.broadcast(7) == 7
+    assert distributed.sampler([1, 2], one) is None
+    model = object()
+    assert distributed.ddp(model, "cpu") is model
+    distributed.barrier()  # returns at once
+
+
+def test_shards_are_disjoint_and_cover_everything():
+    shares = [list(distributed.shard(11, RankInfo(rank=r, world_size=3))) for r in range(3)]
+    assert sorted(i for share in shares for i in share) == list(range(11))
+    assert not set(shares[0]) & set(shares[1])
+
+
+def test_rank_info_reads_the_launcher_variables():
+    env = {"RANK": "3", "LOCAL_RANK": "1", "WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2"}
+    info = RankInfo.from_env(env)
+    assert (info.rank, info.local_rank, info.world_size, info.local_world_size) == (3, 1, 4, 2)
+    assert not info.is_main and RankInfo.from_env({}).is_main
+    assert distributed.launched(env) and not distributed.launched({})
+
+
+def test_backend_is_nccl_on_gpus_and_gloo_otherwise():
+    assert distributed.backend_for("cuda:1") == "nccl"
+    assert distributed.backend_for("cpu") == "gloo"
+
+
+# -- the launcher command ----------------------------------------------------------------------
+
+
+def test_one_node_launches_standalone_with_the_run_command():
+    cmd = distributed.launcher_command(2, ["run", "x.y", "--run-id", "r"])
+    assert cmd[1:4] == ["-m", "torch.distributed.run", "--nproc-per-node=2"]
+    assert "--standalone" in cmd
+    assert cmd[-6:] == ["-m", "framework", "run", "x.y", "--run-id", "r"]
+
+
+def test_several_nodes_use_node_ranks_or_a_rendezvous_endpoint():
+    ranked = distributed.launcher_command(
+        4, ["run", "x"], nnodes="2", node_rank=1, master_addr="n0", master_port=29500
+    )
+    assert {"--nnodes=2", "--node-rank=1", "--master-addr=n0", "--master-port=29500"} <= set(ranked)
+    assert "--standalone" not in ranked
+    rdzv = distributed.launcher_command(4, ["run", "x"], nnodes="2", rdzv_endpoint="n0:29400")
+    assert {"--rdzv-backend=c10d", "--rdzv-endpoint=n0:29400"} <= set(rdzv)
+
+
+def test_launch_options_are_dropped_from_the_command_the_ranks_run():
+    args = ["--nproc-per-node", "2", "--epochs", "3", "--nnodes=1", "--master-port", "1234"]
+    assert _without_launch_options(args) == ["--epochs", "3"]
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def test_nproc_per_node_must_be_positive(cli, ranks):
+    expect_error(cli("run", "ranks.read", "--nproc-per-node", "0"), 2, "--nproc-per-node")
+
+
+def test_several_nodes_need_a_run_id(cli, ranks):
+    expect_error(
+        cli("run", "ranks.read", "--nnodes", "2", "--nproc-per-node", "1"),
+        2,
+        "needs --run-id, the same on every node",
+    )
+
+
+# -- two real processes (gloo on CPU) ---------------------------------------------------------
+
+
+def test_two_processes_share_the_work_and_only_rank_0_writes(cli, ranks, isolated):
+    result = cli("run", "ranks.read", "--nproc-per-node", "2", "--run-id", "two", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    run_dir = isolated / "runs" / "two"
+    seen = json.loads((run_dir / "seen.json").read_text())
+    assert seen["world_size"] == 2 and len(set(seen["pids"])) == 2
+    assert seen["shares"] == [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]
+    assert (seen["mean_rank"], seen["total"]) == (0.5, 10.0)
+    # rank 1 read rank 0's seen.json after the barrier, and wrote nothing of its own
+    assert (run_dir / "summary.txt").read_text() == "2 ranks, 10.0 items\n"
+    manifest = read_manifest(run_dir)
+    assert manifest["status"] == "completed"
+    assert manifest["distributed"] == {"world_size": 2, "nproc_per_node": 2, "backend": "gloo"}
+    assert manifest["command"][:4] == ["framework", "run", "ranks.read", "--nproc-per-node"]
+    started = [e["step"] for e in read_events(run_dir) if e["event"] == "step_started"]
+    assert started == ["ranks.share", "ranks.read"]  # one events.jsonl, rank 0's
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        ".lock",
+        "events.jsonl",
+        "manifest.json",
+        "seen.json",
+        "summary.txt",
+    ]
+    # The same config in one process is the same run: every step is up to date.
+    again = cli("run", "ranks.read", "--run-id", "two", "--quiet")
+    assert again.exit_code == 0, again.stderr
+    assert {s["status"] for s in read_manifest(run_dir)["steps"].values()} == {"skipped"}
+
+
+def test_without_a_run_id_every_rank_writes_to_one_new_run(cli, ranks, isolated):
+    result = cli("run", "ranks.share", "--nproc-per-node", "2", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    (run_dir,) = [p for p in (isolated / "runs").iterdir() if not p.name.startswith(".")]
+    assert read_manifest(run_dir)["status"] == "completed"
+
+
+def test_a_rank_that_fails_ends_the_run_without_hanging(cli, ranks, isolated):
+    result = cli(
+        "run", "ranks.share", "--nproc-per-node", "2", "--run-id", "bad", "--quiet",
+        "--fail-on-rank", "1", "--dist-timeout-s", "60",
+    )  # fmt: skip
+    assert result.exit_code != 0
+    manifest = read_manifest(isolated / "runs" / "bad")
+    assert manifest["status"] != "completed"
+    assert not Path(isolated / "runs" / "bad" / "seen.json").exists()
