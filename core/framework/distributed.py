@@ -57,8 +57,8 @@ def init(settings: ExecutionSettings, rank: RankInfo) -> str | None:
     Idempotent: a group someone else initialised (a test harness, the step's own
     launcher) is used as it is.
     """
-    if rank.world_size <= 1:
-        return None
+    if rank.world_size <= 1 and not launched():
+        return None  # under a launcher even one process joins a group (NCCL checks)
     import torch
     import torch.distributed as dist
 

@@ -92,11 +92,11 @@ MANIFEST_SCHEMA: dict[str, Any] = {
         },
         "config": {"type": "object", "additionalProperties": {"type": "object"}},
         "distributed": {
-            "description": "present when the run had several processes (torchrun)",
+            "description": "present when the run was started by torch's launcher (torchrun)",
             "type": "object",
             "required": ["world_size", "backend"],
             "properties": {
-                "world_size": {"type": "integer", "minimum": 2},
+                "world_size": {"type": "integer", "minimum": 1},
                 "nproc_per_node": {"type": "integer", "minimum": 1},
                 "backend": {"enum": ["gloo", "nccl"]},
             },

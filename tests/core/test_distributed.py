@@ -177,3 +177,19 @@ def test_a_rank_that_fails_ends_the_run_without_hanging(cli, ranks, isolated):
     manifest = read_manifest(isolated / "runs" / "bad")
     assert manifest["status"] != "completed"
     assert not Path(isolated / "runs" / "bad" / "seen.json").exists()
+
+
+def test_torchrun_started_by_the_user_works_and_agrees_on_one_run_id(ranks, isolated):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+           "-m", "framework", "run", "ranks.read", "--quiet"]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = [p for p in (isolated / "runs").iterdir() if not p.name.startswith(".")]
+    manifest = read_manifest(run_dir)
+    assert manifest["status"] == "completed" and manifest["distributed"]["world_size"] == 2
+    assert json.loads((run_dir / "seen.json").read_text())["total"] == 10.0

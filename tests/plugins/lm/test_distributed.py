@@ -14,7 +14,8 @@ import pytest
 
 from tests.plugins.lm.conftest import events, losses, run_lm
 
-SMALL = ["--max-steps", "25", "--dropout", "0", "--eval-cadence", "25", "--sampling-cadence", "0"]
+SMALL = ["--max-steps", "25", "--dropout", "0", "--eval-cadence", "25", "--sampling-cadence", "0",
+         "--checkpoint-cadence", "10"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -74,5 +75,21 @@ def test_one_manifest_one_event_log_and_rank_0_checkpoints(runs):
     assert manifest["distributed"]["world_size"] == 2
     assert manifest["steps"]["lm.train"]["status"] == "completed"
     assert [e["event"] for e in events(run_dir)].count("run_started") == 1
-    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["last.pt"]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
+        "last.pt",
+        "step_000010.pt",
+        "step_000020.pt",
+    ]
     assert not list(run_dir.glob("**/*.tmp*"))
+
+
+def test_two_ranks_resume_exactly_from_rank_0s_checkpoint(runs, corpus):
+    checkpoint = runs / "two" / "checkpoints" / "step_000010.pt"
+    resumed = run_lm(
+        "lm.train", runs, "resumed", *SMALL, "--nproc-per-node", "2",
+        "--resume", str(checkpoint), data=corpus,
+    )  # fmt: skip
+    assert resumed.exit_code == 0, resumed.stderr
+    straight, after = losses(runs / "two"), losses(runs / "resumed")
+    assert sorted(after) == list(range(11, 26))
+    assert all(after[s] == straight[s] for s in after)
