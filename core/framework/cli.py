@@ -928,6 +928,7 @@ def _run_sweep(
             resources=resources,
             command=command,
             on_update=view.update,
+            debug=bool(click.get_current_context().find_root().params.get("debug")),
         )
     from framework.sweep_view import count_line
 

@@ -83,7 +83,7 @@ class Resources:
         help="slurm: 'slurm', or 'local' to run the same job arrays as local processes (tests, no Slurm)",
     )
     ray_address: str | None = field(
-        None, help="ray: cluster address ('auto', ray://host:10001); none starts a local one"
+        None, help="ray: cluster address ('auto', or the head's host:6379); none starts a local one"
     )
 
 
@@ -102,6 +102,7 @@ class Batch:
     log_dir: Path | None = None  # per-job logs of executors that run workers elsewhere
     report: Callable[[JobUpdate], None] = _ignore
     plugins: Any = None  # the caller's plugin manager, for in-process executors
+    debug: bool = False  # --debug: engines may talk on the terminal (Ray's own logs)
 
 
 class Executor(Protocol):

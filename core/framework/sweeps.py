@@ -633,6 +633,7 @@ def run_sweep(
     resources: Resources,
     command: Iterable[str] = (),
     on_update: Callable[[dict[str, Any], dict[str, int]], None] | None = None,
+    debug: bool = False,
 ) -> SweepOutcome:
     """Run the sweep's jobs that are not done yet; keep the sweep manifest current."""
     previous = None
@@ -691,6 +692,7 @@ def run_sweep(
                 sweep.folder / "logs",
                 report,
                 plugins,
+                debug,
             )
             executor.run(batch)
             failed = [j for j in todo if record.by_id[j.run_id]["status"] == "failed"]

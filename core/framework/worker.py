@@ -22,6 +22,15 @@ def request_to_dict(request: RunRequest) -> dict[str, Any]:
     return attrs.asdict(request)
 
 
+def portable(request: RunRequest) -> RunRequest:
+    """The request with absolute paths: a worker elsewhere starts in another directory."""
+    from framework.runner import artifact_root
+
+    root = str(artifact_root(request.artifact_root).resolve())
+    config = str(Path(request.config_file).resolve()) if request.config_file else None
+    return attrs.evolve(request, artifact_root=root, config_file=config)
+
+
 def request_from_dict(data: dict[str, Any]) -> RunRequest:
     data = dict(data)
     data["flags"] = {name: tuple(pair) for name, pair in data.get("flags", {}).items()}

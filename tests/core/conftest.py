@@ -1,0 +1,106 @@
+"""Fixtures for the cluster executors: a step that succeeds, raises, dies or sleeps on
+demand, and one local Ray cluster for the whole test session."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+
+import pytest
+from framework.runner import RunRequest
+
+from tests.conftest import PluginSite
+
+# The `jobs` plugin: one step whose `action` says how the job ends.
+JOBS_PLUGIN = """
+import os, signal, time
+import attrs
+from framework import Step, hookimpl, field
+
+@attrs.define
+class EchoConfig:
+    value: int = field(1, help="the number the job writes")
+    action: str = field("ok", choices=["ok", "raise", "die", "sleep"], help="how the job ends")
+    seconds: float = field(60.0, min=0.0, help="how long 'sleep' sleeps")
+
+def echo(ctx):
+    cfg = ctx.config
+    print("echo", cfg.value, cfg.action, flush=True)
+    if cfg.action == "raise":
+        raise ValueError(f"asked to fail with value {cfg.value}")
+    if cfg.action == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if cfg.action == "sleep":
+        deadline = time.monotonic() + cfg.seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+    ctx.write_json("value.json", {"value": cfg.value, "pid": os.getpid()})
+
+@hookimpl
+def register_steps(register):
+    register(Step(id="jobs.echo", run=__name__ + ":echo", config=__name__ + ":EchoConfig",
+                  outputs=["value.json"], description="write a number, or fail as asked"))
+"""
+
+
+def job(run_id: str, value: int = 1, action: str = "ok", **more: str) -> RunRequest:
+    """A request for `jobs.echo`, as `framework run jobs.echo --value V --action A` makes it."""
+    flags = {"value": (str(value), "--value"), "action": (action, "--action")}
+    flags.update({k: (v, f"--{k}") for k, v in more.items()})
+    return RunRequest(target="jobs.echo", run_id=run_id, flags=flags)
+
+
+class Updates(list):
+    """The JobUpdates an executor reported, in order."""
+
+    def statuses(self, run_id: str) -> list[str]:
+        return [u.status for u in self if u.run_id == run_id]
+
+    def final(self, run_id: str):
+        return [u for u in self if u.run_id == run_id][-1]
+
+
+@pytest.fixture
+def jobs_plugin(plugin_site):
+    """The `jobs` plugin, installed for this test and for the processes it starts."""
+    return plugin_site.add("jobs", JOBS_PLUGIN)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """A local Ray cluster (2 CPUs, no GPU) whose workers can import the `jobs` plugin.
+
+    Workers inherit the environment Ray starts with, so the plugin's directory is on
+    PYTHONPATH only while Ray starts; tests load it through `ray_jobs`.
+    """
+    ray = pytest.importorskip("ray")
+    patch = pytest.MonkeyPatch()
+    site = PluginSite(tmp_path_factory.mktemp("ray") / "site", patch)
+    site.add("jobs", JOBS_PLUGIN)
+    for key in [k for k in os.environ if k.startswith("FRAMEWORK_")]:
+        patch.delenv(key)  # the tests hand their FRAMEWORK_* settings to each task
+    try:
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+    finally:
+        patch.undo()
+    yield site.root
+    ray.shutdown()
+
+
+@pytest.fixture
+def ray_jobs(ray_cluster, monkeypatch):
+    """The `jobs` plugin for this test (driver side; the Ray workers already see it)."""
+    monkeypatch.syspath_prepend(str(ray_cluster))
+    monkeypatch.setenv("FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("FRAMEWORK_PLUGINS", "jobs")
+    importlib.invalidate_caches()
+    yield
+    for key in [k for k in sys.modules if k.startswith("fwtest_jobs")]:
+        del sys.modules[key]
