@@ -239,15 +239,7 @@ class _Follow:
                         continue
                     del self.active[result.run_id]
                     self.results.append(result)
-                    self.batch.report(
-                        JobUpdate(
-                            result.run_id,
-                            result.status,
-                            result.where,
-                            result.error,
-                            result.traceback,
-                        )
-                    )
+                    self.batch.finished(result)
                     if result.status == "failed" and self.batch.fail_fast:
                         self._cancel()
                         return self.results

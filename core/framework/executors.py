@@ -104,6 +104,12 @@ class Batch:
     plugins: Any = None  # the caller's plugin manager, for in-process executors
     debug: bool = False  # --debug: engines may talk on the terminal (Ray's own logs)
 
+    def finished(self, result: JobResult) -> None:
+        """Report a job's final state from its result."""
+        self.report(
+            JobUpdate(result.run_id, result.status, result.where, result.error, result.traceback)
+        )
+
 
 class Executor(Protocol):
     """The interface every executor implements (see the module docstring)."""
@@ -166,7 +172,7 @@ class LocalExecutor:
                     traceback.format_exc(),
                 )
             results.append(result)
-            batch.report(JobUpdate(run_id, result.status, where, result.error, result.traceback))
+            batch.finished(result)
             if result.status == "failed" and batch.fail_fast:
                 for later in requests[i + 1 :]:
                     batch.report(JobUpdate(str(later.run_id), "cancelled"))

@@ -72,11 +72,7 @@ class ProcessExecutor:
                     del running[run_id]
                     result = self._collect(job)
                     results.append(result)
-                    batch.report(
-                        JobUpdate(
-                            run_id, result.status, result.where, result.error, result.traceback
-                        )
-                    )
+                    batch.finished(result)
                     if result.status == "failed" and batch.fail_fast:
                         self._cancel(batch, pending, running)
                         return results
