@@ -718,6 +718,11 @@ def _sweep_options(artifact_root_default: str | None) -> list[click.Parameter]:
         opt(["--force"], is_flag=True, help="Run every job again, even the ones up to date."),
         opt(["--quiet"], is_flag=True, help="No live table; one line per finished job."),
         opt(["--cpus-per-job"], metavar="N", help="CPU cores per job."),
+        opt(
+            ["--nproc-per-job"],
+            metavar="N",
+            help="Run each job as N processes through torch's launcher (one per GPU).",
+        ),
         opt(["--gpus-per-job"], metavar="N", help="GPUs per job."),
         opt(["--mem-gb"], metavar="GB", help="Memory per job."),
         opt(["--time-min"], metavar="MIN", help="slurm: time limit per job."),
@@ -750,6 +755,7 @@ SWEEP_FLAGS = {
     "retries": "--retries",
     "fail_fast": "--fail-fast",
     "cpus_per_job": "--cpus-per-job",
+    "nproc_per_job": "--nproc-per-job",
     "gpus_per_job": "--gpus-per-job",
     "mem_gb": "--mem-gb",
     "time_min": "--time-min",
@@ -901,6 +907,7 @@ def _run_sweep(
         config_file=values["config_file"],
         force=values["force"],
         base_args=base_args,
+        nproc_per_node=resources.nproc_per_job,
     )
     planned = plan_sweep(spec, plugins, sweep_id=values["sweep_id"], root=values["artifact_root"])
     if values["dry_run"]:

@@ -288,6 +288,20 @@ def parse_text(text: str, tp: Any) -> Any:
     return text
 
 
+def format_text(value: Any, short: bool = False) -> str:
+    """A value as the command line types it (what `parse_text` reads back exactly);
+    `short` writes floats with 6 digits, for names."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return ",".join(format_text(v, short) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}" if short else repr(value)
+    return str(value)
+
+
 # -- resolution -----------------------------------------------------------------------
 
 

@@ -68,6 +68,9 @@ class Resources:
     """
 
     cpus_per_job: int = field(1, min=1, help="CPU cores per job")
+    nproc_per_job: int = field(
+        1, min=1, help="processes per job through torch's launcher (one per GPU, DDP steps)"
+    )
     gpus_per_job: int = field(0, min=0, help="GPUs per job (slurm: GPUs per node; ray: num_gpus)")
     mem_gb: float | None = field(
         None, min=0.0, help="memory per job in GB (slurm --mem, ray memory)"

@@ -78,6 +78,29 @@ class RunRequest:
     flags: dict[str, Any] = attrs.Factory(dict)  # field name -> (text, flag as typed)
     sets: list[str] = attrs.Factory(list)
     command: list[str] = attrs.Factory(list)
+    nproc_per_node: int = 1  # > 1: the run goes through torch's launcher (DDP steps)
+
+    def argv(self) -> list[str]:
+        """`framework` arguments that make this same run (for a launcher to repeat)."""
+        from framework.config import format_text
+
+        args = ["run", self.target, "--artifact-root", str(artifact_root(self.artifact_root))]
+        if self.run_id:
+            args += ["--run-id", self.run_id]
+        if self.config_file:
+            args += ["--config", self.config_file]
+        for name, (value, _) in self.flags.items():
+            option = "--" + name.replace("_", "-")
+            if isinstance(value, bool):
+                args.append(option if value else f"--no-{option[2:]}")
+            else:
+                args += [option, value if isinstance(value, str) else format_text(value)]
+        for assignment in self.sets:
+            args += ["--set", assignment]
+        args += ["--only"] * self.only + ["--force"] * self.force
+        if self.from_step:
+            args += ["--from", self.from_step]
+        return args
 
 
 @attrs.define
@@ -224,8 +247,39 @@ def prepare(
 
 
 def run_job(request: RunRequest, plugins: Plugins) -> RunResult:
-    """Prepare and execute one run; raises FrameworkError subclasses for the CLI."""
-    return PlanRunner(prepare(request, plugins), plugins).execute()
+    """Prepare and execute one run; raises FrameworkError subclasses for the CLI.
+
+    With ``nproc_per_node > 1`` the run is several processes started by torch's launcher
+    (the config is checked here first), and its result is read from its manifest.
+    """
+    prepared = prepare(request, plugins)
+    if request.nproc_per_node > 1 and not distributed.launched():
+        return _launched(request)
+    return PlanRunner(prepared, plugins).execute()
+
+
+def _launched(request: RunRequest) -> RunResult:
+    if not request.run_id:
+        request = attrs.evolve(request, run_id=new_run_id())
+    argv = request.argv()
+    code = distributed.launch(
+        distributed.launcher_command(request.nproc_per_node, argv),
+        list(request.command) or ["framework", *argv],
+        request.nproc_per_node,
+    )
+    run_dir = artifact_root(request.artifact_root) / str(request.run_id)
+    manifest = read_manifest(run_dir) if (run_dir / "manifest.json").exists() else {}
+    status = manifest.get("status", "failed")
+    if code == 0 and status == "completed":
+        return RunResult(str(request.run_id), run_dir, status, manifest)
+    if code == 130 or status == "interrupted":
+        raise KeyboardInterrupt
+    errors = [r.get("error") for r in manifest.get("steps", {}).values() if r.get("error")]
+    raise StepFailedError(
+        f"run {request.run_id} in {request.nproc_per_node} processes failed"
+        + (f": {errors[0]}" if errors else f" (the launcher exited with code {code})"),
+        hint=f"see {run_dir / 'events.jsonl'} and the launcher's output above",
+    )
 
 
 class PlanRunner:

@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 
 from framework.atomic import atomic_write_text
-from framework.config import field, parse_text
+from framework.config import field, format_text, parse_text
 from framework.errors import ConfigError, FrameworkError, ManifestError, UsageError
 from framework.executors import FINAL, Batch, JobUpdate, Resources
 from framework.manifest import utc_now
@@ -295,6 +295,7 @@ class SweepSpec:
     config_file: str | None = None
     force: bool = False
     base_args: list[str] = attrs.Factory(list)  # the user's own run options, as typed
+    nproc_per_node: int = 1  # processes per job (torch's launcher); not part of the identity
 
     def identity(self) -> str:
         """A hash of what makes two sweeps the same experiment."""
@@ -379,25 +380,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
 
 def job_run_id(sweep_id: str, parameters: Mapping[str, Any]) -> str:
     """``<sweep>-lr=0.001_layers=2``: readable; hashed when it would be too long."""
-    slug = "_".join(f"{k}={_text(v)}" for k, v in parameters.items())
+    slug = "_".join(f"{k}={format_text(v, short=True)}" for k, v in parameters.items())
     slug = _UNSAFE.sub("-", slug).strip("-.") or "job"
     run_id = f"{sweep_id}-{slug}"
     if len(run_id) > RUN_ID_MAX:
         digest = hashlib.sha256(slug.encode()).hexdigest()[:10]
         run_id = f"{sweep_id}-{slug[: RUN_ID_MAX - len(sweep_id) - 12]}-{digest}"
     return run_id
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, (list, tuple)):
-        return ",".join(_text(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 def _option(name: str) -> str:
@@ -411,11 +400,11 @@ def job_request(spec: SweepSpec, job: SweepJob, root: Path) -> RunRequest:
     args = list(spec.base_args)
     for key, value in job.assignments.items():
         if "." in key:
-            sets.append(f"{key}={_text(value)}")
-            args += ["--set", f"{key}={_text(value)}"]
+            sets.append(f"{key}={format_text(value)}")
+            args += ["--set", f"{key}={format_text(value)}"]
         else:
             flags[key] = (value, f"{spec.preset or 'sweep'} {key}")
-            args += [_option(key), _text(value)]
+            args += [_option(key), format_text(value)]
     return RunRequest(
         target=spec.target,
         artifact_root=str(root),
@@ -424,7 +413,9 @@ def job_request(spec: SweepSpec, job: SweepJob, root: Path) -> RunRequest:
         flags=flags,
         sets=sets,
         force=spec.force,
-        command=["framework", "run", spec.target, "--run-id", job.run_id, *args],
+        command=["framework", "run", spec.target, "--run-id", job.run_id, *args]
+        + (["--nproc-per-node", str(spec.nproc_per_node)] if spec.nproc_per_node > 1 else []),
+        nproc_per_node=spec.nproc_per_node,
     )
 
 

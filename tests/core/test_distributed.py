@@ -193,3 +193,34 @@ def test_torchrun_started_by_the_user_works_and_agrees_on_one_run_id(ranks, isol
     manifest = read_manifest(run_dir)
     assert manifest["status"] == "completed" and manifest["distributed"]["world_size"] == 2
     assert json.loads((run_dir / "seen.json").read_text())["total"] == 10.0
+
+
+def test_a_sweep_runs_each_job_in_several_processes(cli, ranks, isolated):
+    result = cli(
+        "sweep", "ranks.read", "-p", "items=4,6", "--nproc-per-job", "2", "--executor", "process"
+    )
+    assert result.exit_code == 0, result.stderr
+    (path,) = (isolated / "runs" / "sweeps").glob("*/sweep_manifest.json")
+    jobs = json.loads(path.read_text())["jobs"]
+    assert {j["status"] for j in jobs} == {"completed"}
+    for job in jobs:
+        assert read_manifest(job["run_dir"])["distributed"]["world_size"] == 2
+        seen = json.loads((Path(job["run_dir"]) / "seen.json").read_text())
+        assert seen["total"] == job["parameters"]["items"] and len(seen["shares"]) == 2
+        assert "--nproc-per-node" in job["command"]
+
+
+def test_a_run_request_turns_into_the_command_that_repeats_it(cli, ranks, isolated):
+    from framework.runner import RunRequest
+
+    request = RunRequest(
+        target="ranks.read",
+        run_id="again",
+        flags={"items": (7, "a sweep"), "quiet": (True, "a sweep")},
+        sets=["share.fail_on_rank=-1"],
+    )
+    result = cli(*request.argv())
+    assert result.exit_code == 0, result.stderr
+    manifest = read_manifest(isolated / "runs" / "again")
+    assert manifest["config"]["ranks.share"] == {"items": 7, "fail_on_rank": -1}
+    assert manifest["execution"]["quiet"] is True
