@@ -28,6 +28,7 @@ BENCHMARKS = {
     "lm-throughput": ("lm_throughput.py", ["--quick"]),
     "ptycho-study": ("ptycho_study.py", ["--quick"]),
     "sweep-executors": ("sweep_executors.py", ["--quick"]),
+    "lm-ddp": ("lm_ddp.py", ["--quick"]),
 }
 # bench/lm_gpu.py needs a CUDA GPU; run it by hand there (see the README's lm section).
 

@@ -90,3 +90,14 @@ def test_bench_command_reproduces_the_run_without_the_record_path():
         sys.path.remove(str(REPO / "bench"))
     line = command_line("dag.py", ["--quick", "--json-out", "/tmp/x.json", "--threads=1"])
     assert line.split()[1:] == ["bench/dag.py", "--quick", "--threads=1"]
+
+
+def test_sweep_executor_bench_runs_both_executors_and_the_resume(tmp_path):
+    result = run_bench("sweep_executors.py", "--quick", tmp_path=tmp_path)
+    details = result["details"]
+    assert len(details["local_s"]) == len(details["process_s"]) == len(details["resume_s"]) == 1
+
+
+def test_lm_ddp_bench_finds_the_two_loss_curves_agree(tmp_path):
+    result = run_bench("lm_ddp.py", "--quick", tmp_path=tmp_path)
+    assert result["details"]["max_loss_gap"] < 1e-3 and result["met"] is True
