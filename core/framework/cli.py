@@ -946,3 +946,51 @@ def _run_sweep(
     error = failure_message(outcome)
     if error is not None:
         raise error
+
+
+@cli.command()
+@click.argument("sweep_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_root_option
+def sweeps(sweep_id: str | None, as_json: bool, artifact_root: str | None) -> None:
+    """List sweeps, or show one (SWEEP_ID or 'latest'): each job's parameters, status, metrics."""
+    import json
+
+    from framework.runner import artifact_root as root_of
+    from framework.sweeps import find_sweep, job_metrics, list_sweeps
+
+    root = root_of(artifact_root)
+    if sweep_id is None:
+        found = list_sweeps(root)
+        if as_json:
+            click.echo(json.dumps(found, indent=2))
+            return
+        if not found:
+            click.echo(f"no sweeps under {root / 'sweeps'}")
+            return
+        from framework.sweep_view import count_line
+
+        width = max(len(m["sweep_id"]) for m in found)
+        for m in found:
+            click.echo(
+                f"{m['sweep_id']:<{width}}  {m['created_at']:<24}  {m['status']:<11}  "
+                f"{m['target']}  {count_line(m.get('counts', {}))}"
+            )
+        return
+    manifest = find_sweep(root, sweep_id)
+    rows = [{**job, "metrics": job_metrics(job, manifest["target"])} for job in manifest["jobs"]]
+    if as_json:
+        click.echo(json.dumps({**manifest, "jobs": rows}, indent=2))
+        return
+    from framework.runs import format_metrics
+    from framework.sweep_view import count_line, describe
+
+    click.echo(
+        f"sweep {manifest['sweep_id']}  [{manifest['status']}]  {manifest['target']}  "
+        f"{manifest['executor']}  {count_line(manifest.get('counts', {}))}"
+    )
+    for job in rows:
+        metrics = format_metrics(job["metrics"], digits=4) if job["metrics"] else ""
+        error = f"  {job['error']}" if job.get("error") and job["status"] != "completed" else ""
+        click.echo(f"  {job['status']:<10} {describe(job['parameters'])}  {metrics}{error}")
+        click.echo(f"             {job['run_id']}")

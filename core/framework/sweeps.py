@@ -825,3 +825,47 @@ SWEEP_MANIFEST_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+# -- looking back ---------------------------------------------------------------------------
+
+
+def list_sweeps(root: Path) -> list[dict[str, Any]]:
+    """The sweep manifests under `root`, oldest first (unreadable ones are skipped)."""
+    found = []
+    for path in sorted((root / SWEEPS_DIR).glob(f"*/{SWEEP_MANIFEST}")):
+        try:
+            found.append(read_sweep_manifest(path))
+        except ManifestError:
+            continue
+    return sorted(found, key=lambda m: (m["created_at"], m["sweep_id"]))
+
+
+def find_sweep(root: Path, sweep_id: str) -> dict[str, Any]:
+    if sweep_id == "latest":
+        sweeps = list_sweeps(root)
+        if not sweeps:
+            raise UsageError(f"no sweeps under {root / SWEEPS_DIR}")
+        return sweeps[-1]
+    path = root / SWEEPS_DIR / sweep_id / SWEEP_MANIFEST
+    if not path.is_file():
+        known = [m["sweep_id"] for m in list_sweeps(root)]
+        raise UsageError(
+            f"no sweep '{sweep_id}' under {root / SWEEPS_DIR}{did_you_mean(sweep_id, known)}",
+            hint="see 'framework sweeps'",
+        )
+    return read_sweep_manifest(path)
+
+
+def job_metrics(job: dict[str, Any], target: str) -> dict[str, Any]:
+    """The metrics the job's run recorded for the sweep's target step (empty if none)."""
+    from framework.manifest import read_manifest
+
+    run_dir = Path(job["run_dir"])
+    if not (run_dir / "manifest.json").is_file():
+        return {}
+    try:
+        run = read_manifest(run_dir, validate=False)
+    except ManifestError:
+        return {}
+    return dict(run.get("steps", {}).get(target, {}).get("metrics", {}))

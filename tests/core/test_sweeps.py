@@ -469,3 +469,23 @@ def test_a_sweep_on_ray_runs_each_job_as_a_task(cli, ray_jobs, isolated):
     assert values == {3, 4}
     refused = cli("sweep", "jobs.echo", "-p", "value=5", "--executor", "ray", "--gpus-per-job", "1")
     expect_error(refused, 2, "GPU")
+
+
+# -- looking back at sweeps -------------------------------------------------------------------
+
+
+def test_sweeps_lists_them_and_shows_each_jobs_metrics(cli, pipeline, isolated):
+    assert cli("sweep", "pipe.train", "-p", "scale=1,3", "--size", "4").exit_code == 0
+    listing = cli("sweeps")
+    assert (
+        listing.exit_code == 0
+        and "pipe.train" in listing.stdout
+        and "completed 2" in listing.stdout
+    )
+    shown = cli("sweeps", "latest", "--json")
+    jobs = json.loads(shown.stdout)["jobs"]
+    # the train step logged value = sum(range(4)) * scale
+    assert sorted(j["metrics"]["value"] for j in jobs) == [6.0, 18.0]
+    text = cli("sweeps", "latest").stdout
+    assert "value=6" in text and "value=18" in text
+    expect_error(cli("sweeps", "nope"), 2, "no sweep 'nope'")
