@@ -450,8 +450,6 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         if values.pop("help"):
             click.echo(sub.get_help())
             return
-    if _wants_launcher(values):
-        sys.exit(_launch(ctx, target, list(args), values))
     if values.get("device"):
         click.echo("warning: --device is deprecated; use --accelerator", err=True)
         if values.get("accelerator") is None:
@@ -478,6 +476,12 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     if values["print_config"]:
         _print_config(prepared)
         return
+    if _wants_launcher(values):
+        if prepared.execution.accelerator != "auto":  # a missing GPU: one line, not N ranks'
+            from framework.execution import resolve_device
+
+            resolve_device(prepared.execution)
+        sys.exit(_launch(ctx, target, list(args), values))
     from framework.runner import PlanRunner
 
     PlanRunner(prepared, plugins, options=plugin_values).execute()
@@ -544,7 +548,12 @@ def _launch(ctx: click.Context, target: str, args: list[str], values: dict[str, 
         master_port=values.get("master_port"),
         rdzv_endpoint=values.get("rdzv_endpoint"),
     )
-    return launch(cmd, ["framework", "run", target, *args], values.get("nproc_per_node") or 1)
+    return launch(
+        cmd,
+        ["framework", "run", target, *args],
+        values.get("nproc_per_node") or 1,
+        debug=bool(root.get("debug")),
+    )
 
 
 def _print_config(prepared: Any) -> None:

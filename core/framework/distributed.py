@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -244,22 +245,75 @@ def launcher_command(
     return [*cmd, "-m", "framework", *args]
 
 
-def launch(cmd: list[str], typed: list[str], nproc_per_node: int) -> int:
-    """Run the launcher in the foreground; Ctrl+C reaches every rank (same process group)."""
+def launch(cmd: list[str], typed: list[str], nproc_per_node: int, *, debug: bool = False) -> int:
+    """Run the launcher in the foreground; Ctrl+C reaches every rank (same process group).
+
+    The ranks' stdout passes straight through. Their stderr is the launcher's too, so it
+    is collected and, unless `debug`, cleaned of the launcher's own log lines and
+    failure report (a traceback), and of the same error repeated by several ranks.
+    """
     import json
     import signal
     import subprocess
+    import sys
 
     env = {**os.environ, **LAUNCH_ENV, COMMAND_ENV: json.dumps(typed)}
     # The cores shared out between the ranks, unless the user chose (the launcher says 1).
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc_per_node)))
-    process = subprocess.Popen(cmd, env=env)
+    process = subprocess.Popen(cmd, env=env, stderr=None if debug else subprocess.PIPE)
     try:
-        return process.wait()
-    except KeyboardInterrupt:
-        # The launcher got SIGINT too and passes it to the ranks; give them time to record it.
         try:
-            return process.wait(timeout=60)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt):
-            process.send_signal(signal.SIGTERM)
-            return process.wait()
+            _, err = process.communicate()
+        except KeyboardInterrupt:
+            # The launcher got SIGINT too and passes it on; give the ranks time to record it.
+            try:
+                _, err = process.communicate(timeout=60)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                process.send_signal(signal.SIGTERM)
+                _, err = process.communicate()
+    finally:
+        if not debug and process.stderr is not None and not process.stderr.closed:
+            process.stderr.close()
+    if err:
+        cleaned = rank_messages(err.decode("utf-8", "replace"), process.returncode)
+        sys.stderr.write(cleaned)
+        sys.stderr.flush()
+    return int(process.returncode)
+
+
+# What the other ranks report when one rank dies: consequences, not causes.
+_COLLATERAL = (
+    "Connection closed by peer",
+    "Connection reset by peer",
+    "remote worker",
+    "DistBackendError",
+    "NCCL communicator was aborted",
+    "ProcessGroupNCCL",
+    "Socket Timeout",
+)
+_LAUNCHER_LOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d")
+
+
+def rank_messages(text: str, code: int) -> str:
+    """The ranks' own stderr lines: no launcher log lines, no launcher failure report,
+    each line once, and no 'interrupted' from ranks the launcher stopped after an error."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("Traceback (most recent call last):") or line.startswith("====="):
+            break  # the launcher's report of a failed rank: the ranks said what failed
+        if _LAUNCHER_LOG.match(line) or line.startswith("*****") or "OMP_NUM_THREADS" in line:
+            continue
+        if line not in kept:
+            kept.append(line)
+    if any(line.startswith("error: ") for line in kept):
+        kept = [line for line in kept if line.strip() != "interrupted"]
+    errors = [line for line in kept if line.startswith("error: ")]
+    causes = [line for line in errors if not any(m in line for m in _COLLATERAL)]
+    if causes and len(causes) < len(errors):  # a rank that only saw another one die
+        kept = [line for line in kept if line in causes or not line.startswith("error: ")]
+    if code not in (0, 130) and not any(line.startswith("error: ") for line in kept):
+        kept.append(
+            f"error: a process of the run failed (the launcher exited with code {code}); "
+            "rerun with --debug for its report"
+        )
+    return "".join(line + "\n" for line in kept)

@@ -117,6 +117,31 @@ def test_launch_options_are_dropped_from_the_command_the_ranks_run():
 # -- errors ---------------------------------------------------------------------------------------
 
 
+def test_a_missing_gpu_is_one_line_before_anything_is_launched(cli, ranks, isolated):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    expect_error(
+        cli("run", "ranks.read", "--nproc-per-node", "2", "--accelerator", "cuda"), 2, "no CUDA"
+    )
+    assert not (isolated / "runs").exists()
+
+
+def test_the_launchers_own_lines_are_dropped_and_each_message_shown_once():
+    text = (
+        "error: step x failed: boom\n"
+        "error: step x failed: boom\n"
+        "W1124 05:35:09.452000 1 torch/distributed/elastic/multiprocessing/api.py:1] Sending\n"
+        "error: step x failed: RuntimeError: [gloo] Connection closed by peer [::1]:1\n"
+        "interrupted\n"
+        "Traceback (most recent call last):\n"
+        '  File "run.py", line 1\n'
+    )
+    assert distributed.rank_messages(text, 1) == "error: step x failed: boom\n"
+    assert "launcher exited with code 1" in distributed.rank_messages("W1124 05:35:09 x\n", 1)
+
+
 def test_nproc_per_node_must_be_positive(cli, ranks):
     expect_error(cli("run", "ranks.read", "--nproc-per-node", "0"), 2, "--nproc-per-node")
 
@@ -174,6 +199,9 @@ def test_a_rank_that_fails_ends_the_run_without_hanging(cli, ranks, isolated):
         "--fail-on-rank", "1", "--dist-timeout-s", "60",
     )  # fmt: skip
     assert result.exit_code != 0
+    # One line, the cause: not rank 0's broken connection, not the launcher's traceback.
+    assert "Traceback" not in result.stderr
+    assert len(result.err_lines) == 1 and "rank 1 gives up" in result.err_lines[0]
     manifest = read_manifest(isolated / "runs" / "bad")
     assert manifest["status"] != "completed"
     assert not Path(isolated / "runs" / "bad" / "seen.json").exists()
