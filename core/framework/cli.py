@@ -826,13 +826,17 @@ def sweep(ctx: click.Context, args: tuple[str, ...]) -> None:
         field_params = [p for p in field_params if not set(getattr(p, "opts", [])) & taken]
         flag_names = {n: f for n, f in flag_names.items() if f not in taken}
     command = click.Command(
-        "sweep", params=static + field_params, help=SWEEP_HELP, context_settings=CONTEXT
+        "sweep",
+        params=static + field_params,
+        help=SWEEP_HELP,
+        context_settings=CONTEXT,
+        options_metavar=f"{target or '[STEP]'} [OPTIONS]",
     )
     known = {
         o for p in command.params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])
     }
     with command.make_context(
-        "framework sweep", _normalise_underscores(argv, known), parent=ctx.find_root()
+        "sweep", _normalise_underscores(argv, known), parent=ctx.find_root()
     ) as sub:
         values = sub.params
     if values.pop("help") or (target is None and not values["presets"]):
