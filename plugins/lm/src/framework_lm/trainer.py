@@ -1,7 +1,9 @@
 """The training loop: steps, cadences (log, eval, sample, checkpoint), exact resume, stop.
 
-Model, optimizer and data are built in separate methods so that a distributed subclass
-can wrap the model (DDP) and shard the data per rank without touching the loop.
+Model, optimizer and data are built in separate methods, to override for another kind of
+parallelism. With several processes (torchrun) the model trains in DDP, each rank on its
+slice of one global batch, and losses, evaluations and stop requests are agreed across
+the ranks; with one process all of that is the identity.
 """
 
 from __future__ import annotations
