@@ -19,6 +19,7 @@ from framework.hookspecs import hookimpl
 from framework.steps import Step
 
 if TYPE_CHECKING:
+    from framework import distributed
     from framework.config import field, flatten_config
     from framework.context import StepContext
     from framework.execution import ExecutionSettings, RankInfo, autocast_dtype, resolve_device
@@ -44,9 +45,14 @@ _LAZY = {
     "torch_load": "framework.safeload",
     "UnreadableFileError": "framework.safeload",
 }
+# Modules exported whole: `distributed` holds the helpers for steps run in several
+# processes (DDP wrapping, sharding, metric reduction), each the identity with one.
+_LAZY_MODULES = {"distributed"}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"framework.{name}")
     if name not in _LAZY:
         raise AttributeError(f"module 'framework' has no attribute {name!r}")
     value = getattr(importlib.import_module(_LAZY[name]), name)
@@ -55,7 +61,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | _LAZY_MODULES)
 
 
 __version__ = "0.1.0"
@@ -76,6 +82,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "autocast_dtype",
+    "distributed",
     "field",
     "flatten_config",
     "hookimpl",

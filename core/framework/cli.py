@@ -499,11 +499,38 @@ def _command_as_typed(command: list[str]) -> list[str]:
 
 
 def _wants_launcher(values: dict[str, Any]) -> bool:
-    """--nproc-per-node / --nnodes asked for several processes, and none launched us yet."""
+    """--nproc-per-node / --nnodes asked for several processes, and none launched us yet.
+
+    Launch options that cannot take effect are refused with one line.
+    """
+    import re
+
     from framework.distributed import launched
 
-    several = (values.get("nproc_per_node") or 1) > 1 or (values.get("nnodes") or "1") != "1"
-    return several and not launched()
+    if launched():
+        return False  # the ranks of a launched run: the launcher had these options
+    nnodes = values.get("nnodes")
+    if nnodes is not None and not re.fullmatch(r"[1-9]\d*(:[1-9]\d*)?", nnodes):
+        raise UsageError(
+            f"--nnodes {nnodes}: expected a number of nodes M, or MIN:MAX (e.g. 2 or 1:4)"
+        )
+    if nnodes and ":" in nnodes and int(nnodes.split(":")[0]) > int(nnodes.split(":")[1]):
+        raise UsageError(f"--nnodes {nnodes}: MIN is larger than MAX")
+    several = (values.get("nproc_per_node") or 1) > 1 or (nnodes or "1") != "1"
+    given = [f"--{n}" for n in LAUNCH_OPTIONS if values.get(n.replace("-", "_")) is not None]
+    if not several and set(given) - {"--nproc-per-node", "--nnodes"}:
+        raise UsageError(
+            f"{', '.join(given)}: these apply to a run of several processes",
+            hint="add --nproc-per-node N (N > 1) or --nnodes M (M > 1), or drop them",
+        )
+    static = [o for o in ("--node-rank", "--master-addr", "--master-port") if o in given]
+    if values.get("rdzv_endpoint") is not None and static:
+        raise UsageError(
+            f"--rdzv-endpoint and {', '.join(static)}: choose one way for the nodes to meet",
+            hint="--rdzv-endpoint alone (every node runs the same command), "
+            "or --node-rank with --master-addr/--master-port",
+        )
+    return several
 
 
 def _without_launch_options(args: list[str]) -> list[str]:
@@ -532,8 +559,10 @@ def _launch(ctx: click.Context, target: str, args: list[str], values: dict[str, 
             hint="e.g. --run-id exp1, or $SLURM_JOB_ID on Slurm",
         )
     run_args = _without_launch_options(args)
-    if not values.get("run_id"):
-        run_args += ["--run-id", new_run_id()]  # every rank must write to the same run
+    run_id = values.get("run_id")
+    if not run_id:
+        run_id = new_run_id()
+        run_args += ["--run-id", run_id]  # every rank must write to the same run
     root = ctx.find_root().params
     head = [f"--no-plugin={n}" for n in root.get("no_plugin") or ()]
     head += ["--strict-plugins"] * bool(root.get("strict_plugins")) + ["--debug"] * bool(
@@ -547,6 +576,7 @@ def _launch(ctx: click.Context, target: str, args: list[str], values: dict[str, 
         master_addr=values.get("master_addr"),
         master_port=values.get("master_port"),
         rdzv_endpoint=values.get("rdzv_endpoint"),
+        rdzv_id=run_id,
     )
     return launch(
         cmd,

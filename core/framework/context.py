@@ -167,6 +167,11 @@ class StepContext:
 
     # -- several processes (torchrun); each is the identity with one process -----------
 
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 (or the only process): the one whose files, events and manifest count."""
+        return self.rank.is_main
+
     def ddp(self, model: Any) -> Any:
         """`model` (already on ``ctx.device``) wrapped in DistributedDataParallel."""
         from framework import distributed
@@ -178,6 +183,13 @@ class StepContext:
         from framework import distributed
 
         return distributed.shard(items, self.rank)
+
+    def sampler(self, dataset: Any, shuffle: bool = True) -> Any:
+        """A DistributedSampler over `dataset` seeded with ``--seed`` (None with one
+        process: keep your own); call its ``set_epoch(epoch)`` every epoch."""
+        from framework import distributed
+
+        return distributed.sampler(dataset, self.rank, shuffle=shuffle, seed=self.execution.seed)
 
     def reduce(self, metrics: dict[str, float], op: str = "mean") -> dict[str, float]:
         """Metrics combined across ranks (mean, sum, max, min): log what every rank saw."""

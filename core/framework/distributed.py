@@ -134,6 +134,7 @@ def gather(value: Any) -> list[Any]:
 
 def reduce(metrics: Mapping[str, float], op: str = "mean", device: Any = None) -> dict[str, float]:
     """Metrics combined across ranks (``mean``, ``sum``, ``max`` or ``min``); one collective."""
+    _check_op(op)
     values = {k: float(v) for k, v in metrics.items()}
     if not is_initialized() or not values:
         return values
@@ -144,26 +145,40 @@ def reduce(metrics: Mapping[str, float], op: str = "mean", device: Any = None) -
     if device is None:
         device = "cuda" if dist.get_backend() == "nccl" else "cpu"
     tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=device)
-    ops = {"mean": dist.ReduceOp.SUM, "sum": dist.ReduceOp.SUM}
-    ops.update(max=dist.ReduceOp.MAX, min=dist.ReduceOp.MIN)
-    if op not in ops:
-        raise ValueError(f"reduce op {op!r}: choose mean, sum, max or min")
-    dist.all_reduce(tensor, op=ops[op])
+    dist.all_reduce(tensor, op=_reduce_op(op))
     if op == "mean":
         tensor /= dist.get_world_size()
     return dict(zip(keys, tensor.tolist(), strict=True))
 
 
 def reduce_tensor(tensor: Any, op: str = "mean") -> Any:
-    """A tensor averaged (or summed) across ranks, in place; unchanged with one process."""
+    """A tensor combined across ranks in place (mean, sum, max, min); unchanged with one process."""
+    _check_op(op)
     if not is_initialized():
         return tensor
     import torch.distributed as dist
 
-    dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op in ("mean", "sum") else dist.ReduceOp.MAX)
+    dist.all_reduce(tensor, op=_reduce_op(op))
     if op == "mean":
         tensor /= dist.get_world_size()
     return tensor
+
+
+REDUCE_OPS = ("mean", "sum", "max", "min")
+
+
+def _check_op(op: str) -> None:
+    """A wrong op fails with one process too, not only once the step runs in several."""
+    if op not in REDUCE_OPS:
+        raise ValueError(f"reduce op {op!r}: choose {', '.join(REDUCE_OPS)}")
+
+
+def _reduce_op(op: str) -> Any:
+    import torch.distributed as dist
+
+    return {"mean": dist.ReduceOp.SUM, "sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}.get(
+        op, dist.ReduceOp.MIN
+    )
 
 
 def ddp(model: Any, device: str) -> Any:
@@ -224,8 +239,13 @@ def launcher_command(
     master_addr: str | None = None,
     master_port: int | None = None,
     rdzv_endpoint: str | None = None,
+    rdzv_id: str | None = None,
 ) -> list[str]:
-    """``python -m torch.distributed.run ... -m framework ARGS``: what `--nproc-per-node` runs."""
+    """``python -m torch.distributed.run ... -m framework ARGS``: what `--nproc-per-node` runs.
+
+    With a rendezvous endpoint, `rdzv_id` (the run id) keeps two jobs that share the
+    endpoint apart.
+    """
     import sys
 
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc_per_node}"]
@@ -233,6 +253,8 @@ def launcher_command(
         cmd.append(f"--nnodes={nnodes}")
     if rdzv_endpoint is not None:
         cmd += ["--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint}"]
+        if rdzv_id is not None:
+            cmd.append(f"--rdzv-id={rdzv_id}")
     else:
         if node_rank is not None:
             cmd.append(f"--node-rank={node_rank}")
@@ -246,39 +268,66 @@ def launcher_command(
 
 
 def launch(cmd: list[str], typed: list[str], nproc_per_node: int, *, debug: bool = False) -> int:
-    """Run the launcher in the foreground; Ctrl+C reaches every rank (same process group).
+    """Run the launcher in the foreground and return its exit code (130: interrupted).
 
-    The ranks' stdout passes straight through. Their stderr is the launcher's too, so it
-    is collected and, unless `debug`, cleaned of the launcher's own log lines and
-    failure report (a traceback), and of the same error repeated by several ranks.
+    Ctrl+C reaches the launcher (it shares the terminal's process group; the ranks have
+    sessions of their own), which passes it on to the ranks; SIGTERM sent to this process
+    is passed on to the launcher likewise. The ranks' stdout
+    passes straight through; their stderr (the launcher's too) goes through `RankOutput`
+    unless `debug`.
     """
     import json
-    import signal
     import subprocess
     import sys
+    import threading
 
     env = {**os.environ, **LAUNCH_ENV, COMMAND_ENV: json.dumps(typed)}
     # The cores shared out between the ranks, unless the user chose (the launcher says 1).
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc_per_node)))
     process = subprocess.Popen(cmd, env=env, stderr=None if debug else subprocess.PIPE)
+    output = RankOutput(sys.stderr)
+    reader = None
+    if process.stderr is not None:
+        reader = threading.Thread(target=output.read, args=(process.stderr,), daemon=True)
+        reader.start()
+    stopped = _wait(process)
+    if reader is not None:
+        reader.join(timeout=30)  # the pipe closes when the last rank has exited
+    code = 130 if stopped and process.returncode != 0 else int(process.returncode)
+    output.finish(code)
+    return code
+
+
+def _wait(process: Any) -> bool:
+    """Wait for the launcher; True when it was stopped by Ctrl+C or SIGTERM."""
+    import signal
+    import subprocess
+    import threading
+
+    stopped = False
+
+    def forward(signum: int, frame: Any) -> None:
+        nonlocal stopped
+        stopped = True
+        process.send_signal(signal.SIGTERM)
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, forward) if main else None
     try:
         try:
-            _, err = process.communicate()
+            process.wait()
         except KeyboardInterrupt:
             # The launcher got SIGINT too and passes it on; give the ranks time to record it.
+            stopped = True
             try:
-                _, err = process.communicate(timeout=60)
+                process.wait(timeout=60)
             except (subprocess.TimeoutExpired, KeyboardInterrupt):
                 process.send_signal(signal.SIGTERM)
-                _, err = process.communicate()
+                process.wait()
     finally:
-        if not debug and process.stderr is not None and not process.stderr.closed:
-            process.stderr.close()
-    if err:
-        cleaned = rank_messages(err.decode("utf-8", "replace"), process.returncode)
-        sys.stderr.write(cleaned)
-        sys.stderr.flush()
-    return int(process.returncode)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+    return stopped
 
 
 # What the other ranks report when one rank dies: consequences, not causes.
@@ -294,17 +343,53 @@ _COLLATERAL = (
 _LAUNCHER_LOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d")
 
 
-def rank_messages(text: str, code: int) -> str:
-    """The ranks' own stderr lines: no launcher log lines, no launcher failure report,
-    each line once, and no 'interrupted' from ranks the launcher stopped after an error."""
-    kept: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("Traceback (most recent call last):") or line.startswith("====="):
-            break  # the launcher's report of a failed rank: the ranks said what failed
+class RankOutput:
+    """The launcher's stderr, cleaned as it arrives: the ranks' own lines pass at once, each
+    line once; the launcher's log lines are dropped, and so is its report of a failed rank
+    (a traceback), while the ranks' ``error:`` lines are held to the end, where only the
+    causes are shown (not a rank that just saw another one die, nor 'interrupted' from
+    ranks the launcher stopped after an error)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.seen: set[str] = set()
+        self.held: list[str] = []  # error: and interrupted lines
+        self.report: list[str] | None = None  # from a traceback on: the launcher's report?
+
+    def read(self, stream: Any) -> None:
+        for raw in iter(stream.readline, b""):
+            self.feed(raw.decode("utf-8", "replace"))
+        stream.close()
+
+    def feed(self, line: str) -> None:
+        line = line.rstrip("\r\n")
+        if line.startswith(("Traceback (most recent call last):", "=====")) and self.report is None:
+            self.report = []
         if _LAUNCHER_LOG.match(line) or line.startswith("*****") or "OMP_NUM_THREADS" in line:
-            continue
-        if line not in kept:
-            kept.append(line)
+            return
+        if line in self.seen:
+            return
+        self.seen.add(line)
+        if line.startswith("error: ") or line.strip() == "interrupted":
+            self.held.append(line)
+        elif self.report is not None:
+            self.report.append(line)
+        else:
+            self._write([line])
+
+    def finish(self, code: int) -> None:
+        if self.report and code == 0:  # not the launcher's report of a failure after all
+            self._write(self.report)
+        self._write(_causes(self.held, code))
+
+    def _write(self, lines: list[str]) -> None:
+        if lines:
+            self.out.write("".join(line + "\n" for line in lines))
+            self.out.flush()
+
+
+def _causes(held: list[str], code: int) -> list[str]:
+    kept = list(held)
     if any(line.startswith("error: ") for line in kept):
         kept = [line for line in kept if line.strip() != "interrupted"]
     errors = [line for line in kept if line.startswith("error: ")]
@@ -316,4 +401,16 @@ def rank_messages(text: str, code: int) -> str:
             f"error: a process of the run failed (the launcher exited with code {code}); "
             "rerun with --debug for its report"
         )
-    return "".join(line + "\n" for line in kept)
+    return kept
+
+
+def rank_messages(text: str, code: int) -> str:
+    """`text` (the launcher's whole stderr) as `RankOutput` shows it."""
+    import io
+
+    out = io.StringIO()
+    output = RankOutput(out)
+    for line in text.splitlines():
+        output.feed(line)
+    output.finish(code)
+    return out.getvalue()

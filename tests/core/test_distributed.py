@@ -14,7 +14,7 @@ from tests.conftest import expect_error, read_events, read_manifest
 
 # A step that exercises the helpers across ranks and writes what rank 0 saw.
 RANKS = """
-import json, os
+import json, os, time
 import attrs
 from framework import Step, hookimpl, field
 
@@ -22,10 +22,15 @@ from framework import Step, hookimpl, field
 class Config:
     items: int = field(10, min=1, help="how many items to share out")
     fail_on_rank: int = field(-1, help="raise on this rank (-1: none)")
+    hold: bool = field(False, help="once every rank is in the step, wait to be stopped")
 
 def share(ctx):
     if ctx.rank.rank == ctx.config.fail_on_rank:
         raise RuntimeError(f"rank {ctx.rank.rank} gives up")
+    if ctx.config.hold:
+        ctx.event("holding", pids=ctx.gather(os.getpid()))
+        while True:
+            time.sleep(0.05)
     mine = list(ctx.shard(ctx.config.items))
     seen = {
         "world_size": ctx.rank.world_size,
@@ -62,12 +67,29 @@ def test_helpers_are_the_identity_with_one_process():
     assert not distributed.is_initialized()
     assert list(distributed.shard(5, one)) == [0, 1, 2, 3, 4]
     assert distributed.reduce({"a": 2}) == {"a": 2.0}
+    assert distributed.reduce({"a": 2}, op="max") == {"a": 2.0}
     assert distributed.gather("x") == ["x"]
     assert distributed.broadcast(7) == 7
     assert distributed.sampler([1, 2], one) is None
     model = object()
     assert distributed.ddp(model, "cpu") is model
     distributed.barrier()  # returns at once
+
+
+def test_an_unknown_reduce_op_fails_with_one_process_too():
+    with pytest.raises(ValueError, match="choose mean, sum, max, min"):
+        distributed.reduce({"a": 1.0}, op="median")
+    with pytest.raises(ValueError, match="'avg'"):
+        distributed.reduce_tensor(object(), op="avg")
+
+
+def test_the_helpers_are_exported_and_on_the_context():
+    import framework
+    from framework.context import StepContext
+
+    assert framework.distributed is distributed and "distributed" in framework.__all__
+    for name in ("ddp", "shard", "sampler", "reduce", "gather", "barrier", "is_main"):
+        assert hasattr(StepContext, name), name
 
 
 def test_shards_are_disjoint_and_cover_everything():
@@ -105,8 +127,10 @@ def test_several_nodes_use_node_ranks_or_a_rendezvous_endpoint():
     )
     assert {"--nnodes=2", "--node-rank=1", "--master-addr=n0", "--master-port=29500"} <= set(ranked)
     assert "--standalone" not in ranked
-    rdzv = distributed.launcher_command(4, ["run", "x"], nnodes="2", rdzv_endpoint="n0:29400")
-    assert {"--rdzv-backend=c10d", "--rdzv-endpoint=n0:29400"} <= set(rdzv)
+    rdzv = distributed.launcher_command(
+        4, ["run", "x"], nnodes="2", rdzv_endpoint="n0:29400", rdzv_id="exp1"
+    )
+    assert {"--rdzv-backend=c10d", "--rdzv-endpoint=n0:29400", "--rdzv-id=exp1"} <= set(rdzv)
 
 
 def test_launch_options_are_dropped_from_the_command_the_ranks_run():
@@ -140,10 +164,44 @@ def test_the_launchers_own_lines_are_dropped_and_each_message_shown_once():
     )
     assert distributed.rank_messages(text, 1) == "error: step x failed: boom\n"
     assert "launcher exited with code 1" in distributed.rank_messages("W1124 05:35:09 x\n", 1)
+    # Interrupted: the launcher's traceback of the signal goes too, 'interrupted' stays.
+    stopped = "interrupted\nTraceback (most recent call last):\nSignalException: 2\n"
+    assert distributed.rank_messages(stopped, 130) == "interrupted\n"
+
+
+def test_the_ranks_lines_pass_as_they_come_and_errors_wait_for_the_end():
+    import io
+
+    out = io.StringIO()
+    output = distributed.RankOutput(out)
+    output.feed("warning: slow disk\n")
+    output.feed("error: step x failed: boom\n")
+    assert out.getvalue() == "warning: slow disk\n"
+    output.feed("warning: slow disk\n")  # the other rank says it too
+    output.finish(1)
+    assert out.getvalue() == "warning: slow disk\nerror: step x failed: boom\n"
 
 
 def test_nproc_per_node_must_be_positive(cli, ranks):
     expect_error(cli("run", "ranks.read", "--nproc-per-node", "0"), 2, "--nproc-per-node")
+
+
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [
+        (["--nnodes", "two"], "--nnodes two: expected a number of nodes M, or MIN:MAX"),
+        (["--nnodes", "0"], "--nnodes 0: expected"),
+        (["--nnodes", "4:2", "--run-id", "r"], "--nnodes 4:2: MIN is larger than MAX"),
+        (["--master-addr", "n0"], "--master-addr: these apply to a run of several processes"),
+        (
+            ["--nnodes", "2", "--rdzv-endpoint", "n0:1", "--node-rank", "1", "--run-id", "r"],
+            "--rdzv-endpoint and --node-rank: choose one way",
+        ),
+    ],
+)
+def test_launch_options_that_cannot_work_are_one_line(cli, ranks, isolated, options, needle):
+    expect_error(cli("run", "ranks.read", *options), 2, needle)
+    assert not (isolated / "runs").exists()
 
 
 def test_several_nodes_need_a_run_id(cli, ranks):
@@ -186,11 +244,56 @@ def test_two_processes_share_the_work_and_only_rank_0_writes(cli, ranks, isolate
     assert {s["status"] for s in read_manifest(run_dir)["steps"].values()} == {"skipped"}
 
 
-def test_without_a_run_id_every_rank_writes_to_one_new_run(cli, ranks, isolated):
-    result = cli("run", "ranks.share", "--nproc-per-node", "2", "--quiet")
-    assert result.exit_code == 0, result.stderr
+@pytest.mark.parametrize("how", ["ctrl+c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_every_rank_and_records_the_run(ranks, isolated, how):
+    """Ctrl+C reaches the terminal's process group (`framework` and the launcher, which
+    passes it on to the ranks); SIGTERM reaches only `framework`, which passes it to the
+    launcher. Either way: every rank stops, exit 130, one 'interrupted'. No --run-id: the
+    ranks still share the one run directory."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "framework", "run", "ranks.share", "--nproc-per-node", "2",
+           "--hold", "--quiet"]  # fmt: skip
+    proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    holding: list[dict] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not (holding := _events_named(isolated / "runs", "holding")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.1)
+        if how == "ctrl+c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:  # whatever happened, leave no process behind (the ranks have their own sessions)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid in holding[0]["fields"]["pids"] if holding else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == 130 and err.strip() == "interrupted", err
+    for pid in holding[0]["fields"]["pids"]:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # no rank left behind
     (run_dir,) = [p for p in (isolated / "runs").iterdir() if not p.name.startswith(".")]
-    assert read_manifest(run_dir)["status"] == "completed"
+    manifest = read_manifest(run_dir)
+    assert manifest["status"] == "interrupted"
+    assert manifest["steps"]["ranks.share"]["error"] == "interrupted"
+
+
+def _events_named(root: Path, name: str) -> list[dict]:
+    """The events called `name` of the runs under `root` so far (none while a line is half-written)."""
+    try:
+        return [e for log in root.glob("*/events.jsonl") for e in read_events(log.parent)
+                if e["event"] == name]  # fmt: skip
+    except json.JSONDecodeError:
+        return []
 
 
 def test_a_rank_that_fails_ends_the_run_without_hanging(cli, ranks, isolated):
@@ -250,5 +353,5 @@ def test_a_run_request_turns_into_the_command_that_repeats_it(cli, ranks, isolat
     result = cli(*request.argv())
     assert result.exit_code == 0, result.stderr
     manifest = read_manifest(isolated / "runs" / "again")
-    assert manifest["config"]["ranks.share"] == {"items": 7, "fail_on_rank": -1}
+    assert manifest["config"]["ranks.share"] == {"items": 7, "fail_on_rank": -1, "hold": False}
     assert manifest["execution"]["quiet"] is True

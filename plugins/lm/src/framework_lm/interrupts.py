@@ -2,8 +2,9 @@
 
 The first signal only sets a flag the training loop checks after each step; a second
 one interrupts at once, for a user who does not want to wait. A second signal within
-`GRACE_S` of the first is the same request arriving twice (torch's launcher passes a
-Ctrl+C on to its workers as SIGTERM, and the terminal has sent them SIGINT already).
+`GRACE_S` of the first is taken for the same request arriving twice (a process in the
+terminal's group gets SIGINT from it, then SIGTERM from whatever supervises it), not
+for a user's second Ctrl+C.
 """
 
 from __future__ import annotations

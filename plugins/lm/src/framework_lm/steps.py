@@ -152,8 +152,9 @@ def train(ctx: Any) -> None:
         )
 
     def sink(name: str, state: dict[str, Any]) -> Path:
-        with ctx.output(f"checkpoints/{name}") as tmp:
-            write_checkpoint(state, tmp)
+        if ctx.rank.is_main:  # the other ranks hold the same weights: no scratch copies
+            with ctx.output(f"checkpoints/{name}") as tmp:
+                write_checkpoint(state, tmp)
         return ctx.run_dir / "checkpoints" / name
 
     kwargs = {

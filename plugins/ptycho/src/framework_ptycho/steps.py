@@ -120,6 +120,8 @@ class Checkpoints:
     def save(self, rel: str, model: Any, epoch: int, val_loss: float) -> None:
         from safetensors.torch import save_file
 
+        if not self.ctx.rank.is_main:  # the other ranks hold the same weights: rank 0 saves
+            return
         with self.ctx.output(rel) as tmp:
             save_file(
                 _state(model), str(tmp), metadata={"epoch": str(epoch), "val_loss": repr(val_loss)}
@@ -133,7 +135,7 @@ class Checkpoints:
             self.save(rel, model, result.epoch, result.val_loss)
             self.best.append((result.val_loss, rel))
             self.best.sort()
-            for _, dropped in self.best[self.top_k :]:
+            for _, dropped in self.best[self.top_k :] if self.ctx.rank.is_main else []:
                 (self.ctx.run_dir / dropped).unlink(missing_ok=True)
             self.best = self.best[: self.top_k]
         return improved
