@@ -5,8 +5,11 @@ the PINN (`ptycho.train` then `ptycho.infer`), the built-in ePIE (`ptycho.epie`)
 the pty-chi engines when ptychi imports here. All go through `framework run` in this
 process, in one run directory per dose, so the data are byte-identical. Reported per
 dose: amplitude and phase SSIM, FRC50, and the time ratio (iterative seconds / PINN
-inference seconds) measured in the same process. The published target: PINN inference
-at least 100x faster than the iterative engine at no lower SSIM.
+reconstruction seconds, stitching included) measured in the same process, for the PINN's
+inference variants (a group around every pattern; covering groups; covering groups in
+bf16). The published target: PINN inference at least 100x faster than the iterative
+reference engine (pty-chi LSQML; the built-in ePIE where pty-chi does not import) at no
+lower SSIM.
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ def framework(*args: str) -> None:
                 ) from None
 
 
+# PINN inference variants, each rerunning only ptycho.infer (and evaluate) on the same
+# trained bundle: the default (a group around every pattern), covering groups, bf16.
+VARIANTS = {
+    "pinn cover": ["--inference-groups", "cover"],
+    "pinn cover bf16": ["--inference-groups", "cover", "--precision", "bf16"],
+}
+
+
 def run_dose(
     root: Path, dose: float, data: list[str], train: list[str], engines: list[str], iterations: int
 ) -> dict:
@@ -55,6 +66,11 @@ def run_dose(
     run = root / run_id
     metrics = json.loads((run / "metrics.json").read_text())
     rows = {"pinn": metrics["pinn"], "builtin-epie": metrics["baseline"]}
+    for name, options in VARIANTS.items():
+        framework(
+            "run", "ptycho.evaluate", *common, *train, *options, "--iterations", str(iterations)
+        )
+        rows[name] = json.loads((run / "metrics.json").read_text())["pinn"]
     for engine in engines:  # same data and model, other baseline engine
         framework(
             "run",
@@ -95,6 +111,9 @@ def main() -> None:
     p.add_argument("--learning-rate", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--probe-defocus", type=float, default=5.0, help="simulated probe defocus")
+    p.add_argument(
+        "--ptychi-engines", default="lsqml,epie", help="pty-chi engines to add where it imports"
+    )
     args = p.parse_args()
     import torch
 
@@ -131,7 +150,7 @@ def main() -> None:
             from framework_ptycho.ptychi_engine import import_ptychi
 
             import_ptychi()
-            engines = ["ptychi-lsqml"]
+            engines = [f"ptychi-{name}" for name in args.ptychi_engines.split(",")]
         except Exception as exc:
             print(f"pty-chi not usable here: {exc}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,16 +165,32 @@ def main() -> None:
                 f"| {dose} | {name} | {r['amp_ssim']:.3f} | {r['phase_ssim']:.3f} | {r['frc50']:.3f} | {r['seconds']:.3f} | {r['time_ratio_vs_pinn']:.1f}x |"
             )
     dose = "10000" if "10000" in results else next(iter(results))
-    best = results[dose]
-    ratio = best["builtin-epie"]["time_ratio_vs_pinn"]
-    no_lower = best["pinn"]["amp_ssim"] >= best["builtin-epie"]["amp_ssim"]
+    rows = results[dose]
+    # The issue's reference engine is pty-chi LSQML; the built-in ePIE where it is absent.
+    ref = "ptychi-lsqml" if "ptychi-lsqml" in rows else "builtin-epie"
+    verdicts = {
+        name: (
+            rows[ref]["seconds"] / r["seconds"],
+            r["amp_ssim"] >= rows[ref]["amp_ssim"] and r["phase_ssim"] >= rows[ref]["phase_ssim"],
+        )
+        for name, r in rows.items()
+        if name.startswith("pinn")
+    }
+    meeting = [n for n, (ratio, no_lower) in verdicts.items() if ratio >= 100 and no_lower]
+    shown = meeting[0] if meeting else max(verdicts, key=lambda n: verdicts[n][0])
+    ratio = verdicts[shown][0]
+    figure = (
+        f"at {dose} photons: {ref} takes {ratio:.1f}x the time of '{shown}'; amp/phase SSIM "
+        f"{rows[shown]['amp_ssim']:.3f}/{rows[shown]['phase_ssim']:.3f} vs "
+        f"{rows[ref]['amp_ssim']:.3f}/{rows[ref]['phase_ssim']:.3f}"
+    )
     device = "cuda" if torch.cuda.is_available() else "cpu"
     report(
         args,
-        name="ptycho PINN vs ePIE",
-        figure=f"at {dose} photons: ePIE takes {ratio:.1f}x the PINN's inference time; amp SSIM PINN {best['pinn']['amp_ssim']:.3f} vs ePIE {best['builtin-epie']['amp_ssim']:.3f}",
-        target=">= 100x faster at no lower SSIM",
-        met=(ratio >= 100 and no_lower) if not args.quick else None,
+        name="ptycho PINN vs iterative",
+        figure=figure,
+        target=">= 100x faster than the reference engine at no lower amplitude and phase SSIM",
+        met=bool(meeting) if not args.quick else None,
         command=command_line("ptycho_study.py", sys.argv[1:]),
         details={
             "results": results,

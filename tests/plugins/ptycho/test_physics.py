@@ -90,6 +90,25 @@ def test_stitch_inverts_extract_patches_where_patches_cover():
     assert cover[0, 0] == 0 and cover[40, 40] > 0
 
 
+def test_stitch_equals_translating_each_padded_patch():
+    # The splatting stitch against the plain definition: every patch zero-padded to the
+    # object, moved to its (fractional) position by `translate`, summed and averaged.
+    gen = torch.Generator().manual_seed(4)
+    n, size = 12, 48
+    patches = torch.complex(
+        torch.randn(7, n, n, generator=gen), torch.randn(7, n, n, generator=gen)
+    )
+    xs = torch.tensor([6.0, 20.3, 24.75, 30.5, 41.9, 3.2, 45.6])  # some reach past the edge
+    ys = torch.tensor([10.0, 22.6, 7.1, 30.0, 40.45, 44.0, 2.5])
+    shift = torch.stack([xs - size // 2, ys - size // 2], -1)[None]
+    total = physics.translate(physics.pad_centre(patches, size)[None], shift)[0].sum(0)
+    weight = physics.translate(physics.pad_centre(torch.ones(7, n, n), size)[None], shift)[0].sum(0)
+    expected = torch.where(weight > 1e-3, total / weight.clamp_min(1e-3), torch.zeros_like(total))
+    stitched, cover = physics.stitch(patches, xs, ys, size)
+    assert torch.allclose(cover, weight, atol=1e-5)
+    assert torch.allclose(stitched, expected, atol=1e-4)
+
+
 def test_simulated_mean_photons_equal_nphotons():
     from framework_ptycho.simulate import disk_probe, lines_object, noisy_diffraction
 

@@ -94,6 +94,11 @@ class InferConfig:
     k_neighbours: int = field(
         6, min=4, max=7, help="K: a group's patterns are drawn among K nearest neighbours"
     )
+    inference_groups: Literal["all", "cover"] = field(
+        "all",
+        help="gridsize > 1: a group around every pattern (each predicted ~C times, averaged), "
+        "or about n/C groups that cover each pattern once (~C times faster)",
+    )
 
 
 @attrs.define

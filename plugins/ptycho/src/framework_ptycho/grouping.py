@@ -39,3 +39,47 @@ def make_groups(
     positions = points[index]  # (G, C, 2)
     offsets = positions - positions.mean(axis=1, keepdims=True)
     return index, offsets
+
+
+def cover_groups(
+    xs: np.ndarray, ys: np.ndarray, gridsize: int, k_neighbours: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Groups that cover every pattern, about count / C of them: what inference needs.
+
+    Deterministic: patterns in scan order (y, then x); each one not yet covered seeds a
+    group of itself and its nearest uncovered neighbours among the K nearest, topped up
+    with the nearest covered ones where too few are left. Same return as `make_groups`.
+    """
+    count, c = len(xs), gridsize * gridsize
+    if c == 1:
+        return np.arange(count)[:, None], np.zeros((count, 1, 2))
+    if count < c:
+        raise ValueError(f"gridsize {gridsize} needs at least {c} patterns, the data has {count}")
+    from scipy.spatial import cKDTree
+
+    points = np.stack([xs, ys], axis=1)
+    k = min(max(k_neighbours, c), count)
+    # The K nearest (the point itself included), and any tied with the K-th: on a grid,
+    # which of four equidistant diagonals the tree returns is arbitrary.
+    distances, neighbours = cKDTree(points).query(points, k=min(count, k + 8))
+    within = distances <= distances[:, k - 1 : k] + 1e-6
+    order = np.lexsort((xs, ys))
+    rank = np.empty(count, dtype=int)
+    rank[order] = np.arange(count)
+    covered = np.zeros(count, dtype=bool)
+    groups = []
+    for seed in order:
+        if covered[seed]:
+            continue
+        # Nearest first; at equal distance, the later in scan order, so that on a grid
+        # the groups come out as tiles rather than reaching back into covered rows.
+        near_seed, dist_seed = neighbours[seed][within[seed]], distances[seed][within[seed]]
+        ranked = sorted(zip(dist_seed.round(6), -rank[near_seed], near_seed, strict=True))
+        near = [int(j) for _, _, j in ranked if j != seed]
+        fresh = [j for j in near if not covered[j]]
+        group = [int(seed), *fresh, *[j for j in near if covered[j]]][:c]
+        covered[group] = True
+        groups.append(group)
+    index = np.array(groups)
+    positions = points[index]
+    return index, positions - positions.mean(axis=1, keepdims=True)

@@ -19,8 +19,6 @@ import math
 import torch
 from torch import nn
 
-from framework_ptycho.physics import crop_centre
-
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
@@ -46,11 +44,50 @@ class Decoder(nn.Module):
         self.blocks = nn.ModuleList(_block(2 * s, s) for s in deep_to_shallow[1:])
         self.head = nn.Conv2d(widths[0], out_channels, 1)
 
-    def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
-        x = skips[-1]
-        for up, block, skip in zip(self.ups, self.blocks, skips[-2::-1], strict=True):
-            x = block(torch.cat([up(x), skip], dim=1))
+    def forward(self, skips: list[torch.Tensor], keep: int | None = None) -> torch.Tensor:
+        """The decoded map; with `keep`, only its central keep x keep.
+
+        Only what that centre depends on is computed: each level's block runs on the
+        region it must deliver plus a 2-pixel margin (two 3x3 convolutions), and the
+        margin, where the zero padding stands in for real neighbours, is cut off. The
+        result equals decoding everything and cropping; at N = 64 it costs about half.
+        """
+        size = skips[0].shape[-1]
+        regions = _regions(size, size if keep is None else keep, len(self.blocks))
+        x = _crop(skips[-1], regions[-1][1])
+        depth = len(self.blocks)
+        for level in range(depth - 1, -1, -1):  # self.ups and self.blocks go deep first
+            region, below = regions[level]
+            block = _grown(region, size >> level)
+            up = _crop(self.ups[depth - 1 - level](x), (block[0] - 2 * below[0], block[1]))
+            x = self.blocks[depth - 1 - level](torch.cat([up, _crop(skips[level], block)], dim=1))
+            x = _crop(x, (region[0] - block[0], region[1]))
         return self.head(x)
+
+
+def _crop(x: torch.Tensor, region: tuple[int, int]) -> torch.Tensor:
+    start, length = region
+    return x[..., start : start + length, start : start + length]
+
+
+def _grown(region: tuple[int, int], size: int) -> tuple[int, int]:
+    """`region` with the 2-pixel margin of a block's two 3x3 convolutions, within the map."""
+    start, length = region
+    lo, hi = max(0, start - 2), min(size, start + length + 2)
+    return lo, hi - lo
+
+
+def _regions(size: int, keep: int, depth: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Per decoder level (shallow to deep): the (start, length) its block must deliver,
+    and the region of the level below that its 2x up-sampling reads."""
+    out: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    region = ((size - keep) // 2, keep)
+    for level in range(depth):
+        start, length = _grown(region, size >> level)
+        below = (start // 2, (start + length + 1) // 2 - start // 2)
+        out.append((region, below))
+        region = below
+    return out
 
 
 class PtychoUNet(nn.Module):
@@ -81,8 +118,8 @@ class PtychoUNet(nn.Module):
         for down in self.downs:
             x = down(self.pool(x))
             skips.append(x)  # N, N/2, ..., bottleneck
-        amp_logit = crop_centre(self.amplitude(skips), half)
-        phase = math.pi * torch.tanh(crop_centre(self.phase(skips), half))
+        amp_logit = self.amplitude(skips, keep=half)
+        phase = math.pi * torch.tanh(self.phase(skips, keep=half))
         return torch.sigmoid(amp_logit), phase
 
 

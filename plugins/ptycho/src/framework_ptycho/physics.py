@@ -126,25 +126,41 @@ def extract_patches(obj: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, n: in
 
 
 def stitch(
-    patches: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, size: int, chunk: int = 64
+    patches: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Average (P, n, n) complex patches into a size x size object at their positions.
 
     The inverse placement of `extract_patches`: pixel n//2 of patch i lands on object
     pixel (xs[i], ys[i]). Returns the object and the coverage weight per pixel.
+
+    Each patch is splatted bilinearly: pixel (r, c) sends weight (1-ay)(1-ax), ...
+    to the four object pixels around its fractional destination. For a translation this
+    is the same sum as `translate` reading each padded patch back (bilinear, zeros from
+    outside), without moving P whole size x size canvases.
     """
     n = patches.shape[-1]
-    total = torch.zeros(size, size, dtype=patches.dtype)
-    weight = torch.zeros(size, size)
-    ones = torch.ones(n, n)
-    for start in range(0, patches.shape[0], chunk):
-        part = patches[start : start + chunk]
-        shift = torch.stack(
-            [xs[start : start + chunk] - size // 2, ys[start : start + chunk] - size // 2], dim=-1
-        )[None].float()
-        placed = translate(pad_centre(part, size)[None], shift)[0]
-        cover = translate(pad_centre(ones.expand(part.shape[0], n, n), size)[None], shift)[0]
-        total += placed.sum(0)
-        weight += cover.sum(0)
+    dtype = patches.real.dtype
+    first = (size - n) // 2 - size // 2  # object index of patch pixel 0 at position 0
+    left, top = xs.to(dtype) + first, ys.to(dtype) + first
+    x0, y0 = left.floor(), top.floor()
+    ax, ay = (left - x0)[:, None, None], (top - y0)[:, None, None]
+    # A canvas wide enough for every patch (no bounds checks), cropped to the object after.
+    lo = min(0, int(min(x0.min().item(), y0.min().item())))
+    hi = max(size, int(max(x0.max().item(), y0.max().item())) + n + 1)
+    side = hi - lo
+    steps = torch.arange(n, device=patches.device)
+    cols = x0.long()[:, None] + steps - lo  # (P, n)
+    rows = y0.long()[:, None] + steps - lo
+    flat = rows[:, :, None] * side + cols[:, None, :]  # (P, n, n): the (0, 0) corner
+    values = torch.stack([patches.real, patches.imag, torch.ones_like(patches.real)], dim=-1)
+    corners = [(0, (1 - ay) * (1 - ax)), (1, (1 - ay) * ax), (side, ay * (1 - ax))]
+    corners.append((side + 1, ay * ax))
+    index = torch.cat([(flat + step).reshape(-1) for step, _ in corners])
+    source = torch.cat([(values * w[..., None]).reshape(-1, 3) for _, w in corners])
+    acc = torch.zeros(side * side, 3, dtype=dtype, device=patches.device)
+    acc.index_add_(0, index, source)
+    acc = acc.reshape(side, side, 3)[-lo : size - lo, -lo : size - lo].reshape(-1, 3)
+    total = torch.complex(acc[:, 0], acc[:, 1]).reshape(size, size)
+    weight = acc[:, 2].reshape(size, size)
     obj = torch.where(weight > 1e-3, total / weight.clamp_min(1e-3), torch.zeros_like(total))
     return obj, weight

@@ -31,7 +31,13 @@ def save_comparison(path: Path, panels: dict[str, np.ndarray]) -> None:
     """Rows: amplitude and phase; columns: truth and each reconstruction (aligned)."""
     plt = _pyplot()
     names = list(panels)
-    fig, axes = plt.subplots(2, len(names), figsize=(3 * len(names), 6), squeeze=False)
+    height, width = next(iter(panels.values())).shape
+    # Panels as wide as the figure allows, rows as tall as the region is: no blank bands.
+    panel_w = 3.0
+    panel_h = panel_w * height / width + 0.4  # room for the title
+    fig, axes = plt.subplots(
+        2, len(names), figsize=(panel_w * len(names), 2 * panel_h), squeeze=False
+    )
     for col, name in enumerate(names):
         for row, (part, cmap) in enumerate(((np.abs, "gray"), (np.angle, "twilight"))):
             axes[row][col].imshow(part(panels[name]), cmap=cmap)

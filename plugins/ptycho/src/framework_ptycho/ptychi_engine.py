@@ -6,6 +6,10 @@ every torch build. Any import failure becomes one clear error naming the extra.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -29,6 +33,26 @@ def import_ptychi() -> Any:
     return api, PtychographyTask
 
 
+@contextlib.contextmanager
+def messages_to(sink: Callable[[str, str], None]) -> Iterator[None]:
+    """pty-chi's log warnings and Python warnings go to `sink(level, text)`, not stderr."""
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            sink(record.levelname.lower(), record.getMessage())
+
+    root, handler = logging.getLogger(), Handler(logging.WARNING)
+    root.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        root.removeHandler(handler)
+        for warning in caught:
+            sink("warning", f"{warning.category.__name__}: {warning.message}")
+
+
 def reconstruct(
     engine: str,
     diffraction: np.ndarray,
@@ -42,29 +66,50 @@ def reconstruct(
     seed: int,
 ) -> np.ndarray:
     """Reconstruct with a pty-chi engine: object initialised to ones, known probe fixed."""
+    import inspect
+
     from framework_ptycho.epie import power_constrained
 
     api, PtychographyTask = import_ptychi()
     options = getattr(api, f"{ENGINES[engine]}Options")()
-    options.data_options.data = diffraction.astype(np.float32) ** 2
-    options.object_options.initial_guess = np.ones((1, size, size), dtype=np.complex64)
+    n = probe.shape[-1]
+    data = {
+        "diffraction_data": diffraction.astype(np.float32) ** 2,
+        "object_data": np.ones((1, size, size), dtype=np.complex64),
+        # pty-chi propagates with an unnormalised FFT (N^2 times the energy of our
+        # orthonormal one), so the probe whose power matches the data is 1/N of ours.
+        "probe_data": (power_constrained(probe, diffraction) / n)[None, None].astype(np.complex64),
+        "probe_position_x_px": xs.astype(np.float32),
+        "probe_position_y_px": ys.astype(np.float32),
+    }
     options.object_options.pixel_size_m = 1.0
     options.object_options.optimizable = True
-    options.probe_options.initial_guess = power_constrained(probe, diffraction)[None, None].astype(
-        np.complex64
-    )
     options.probe_options.optimizable = False
-    # pty-chi positions are relative to the object centre (row, column order in pixels).
-    options.probe_position_options.position_x_px = (xs - size // 2).astype(np.float32)
-    options.probe_position_options.position_y_px = (ys - size // 2).astype(np.float32)
+    # pty-chi maps a position p to object pixel p + origin and centres the probe there,
+    # its first row at p - (N - 1)/2; ours is at x - N/2. With the origin at -0.5, the
+    # positions are our object-pixel coordinates as they stand.
+    options.object_options.determine_position_origin_coords_by = (
+        api.ObjectPosOriginCoordsMethods.SPECIFIED
+    )
+    options.object_options.position_origin_coords = np.array([-0.5, -0.5])
     options.probe_position_options.optimizable = False
     options.reconstructor_options.num_epochs = iterations
     options.reconstructor_options.batch_size = min(96, len(xs))
+    if engine == "ptychi-dm":  # exit waves updated per chunk; its default of one is slow
+        options.reconstructor_options.chunk_length = min(96, len(xs))
     options.reconstructor_options.random_seed = seed
     options.reconstructor_options.default_device = (
         api.Devices.GPU if device.startswith("cuda") else api.Devices.CPU
     )
-    task = PtychographyTask(options)
+    if "diffraction_data" in inspect.signature(PtychographyTask).parameters:
+        task = PtychographyTask(options, **data)  # pty-chi >= 2.2
+    else:  # earlier releases take the arrays inside the options
+        options.data_options.data = data["diffraction_data"]
+        options.object_options.initial_guess = data["object_data"]
+        options.probe_options.initial_guess = data["probe_data"]
+        options.probe_position_options.position_x_px = data["probe_position_x_px"]
+        options.probe_position_options.position_y_px = data["probe_position_y_px"]
+        task = PtychographyTask(options)
     task.run()
     obj = task.get_data_to_cpu("object", as_numpy=True)
     return np.asarray(obj)[0].astype(np.complex64)

@@ -1,0 +1,86 @@
+"""Inference: the cropped decoder, per-pattern features, covering groups, bf16."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from framework_ptycho.forward import PhysicsModel
+from framework_ptycho.grouping import cover_groups
+from framework_ptycho.model import PtychoUNet
+from framework_ptycho.physics import crop_centre, pad_centre
+
+from tests.conftest import invoke
+
+
+@pytest.mark.parametrize(("n", "channels"), [(64, 4), (64, 1), (128, 4)])
+def test_decoding_only_the_centre_equals_decoding_everything_then_cropping(n, channels):
+    torch.manual_seed(0)
+    net = PtychoUNet(channels=channels, n_filters_scale=0.25).eval()
+    x = torch.randn(2, 3 * channels, n, n)
+    with torch.no_grad():
+        skips = [net.stem(x)]
+        for down in net.downs:
+            skips.append(down(net.pool(skips[-1])))
+        for decoder in (net.amplitude, net.phase):
+            full = decoder(skips)
+            assert full.shape[-1] == n  # keep=None decodes the whole map
+            assert torch.equal(decoder(skips, keep=n // 2), crop_centre(full, n // 2))
+
+
+def test_features_per_pattern_then_grouped_equal_features_of_the_groups():
+    # infer computes the input once per pattern and gathers it per group; training
+    # computes it on the group's (B, C, N, N) amplitudes. Same network input either way.
+    torch.manual_seed(1)
+    n, c = 64, 4
+    probe = pad_centre(torch.polar(torch.ones(24, 24), torch.randn(24, 24) * 0.1), n)
+    model = PhysicsModel(PtychoUNet(channels=c, n_filters_scale=0.25), probe).eval()
+    amplitudes = torch.rand(10, 1, n, n)
+    index = torch.tensor([[0, 1, 2, 3], [4, 2, 9, 7], [5, 6, 8, 1]])
+    grouped = model.features(amplitudes[:, 0][index])
+    gathered = model.features(amplitudes)[index].transpose(1, 2).flatten(1, 2)
+    assert torch.equal(gathered, grouped)
+
+
+def test_cover_groups_cover_every_pattern_with_about_n_over_c_compact_groups():
+    xs, ys = (
+        g.ravel().astype(float) for g in np.meshgrid(np.arange(12) * 5.0, np.arange(10) * 5.0)
+    )
+    index, offsets = cover_groups(xs, ys, 2, 6)
+    assert index.shape[1] == 4 and set(index.ravel()) == set(range(120))
+    assert len(index) == 120 // 4  # 2 x 2 tiles on a grid: disjoint
+    positions = np.stack([xs, ys], axis=1)[index]
+    assert np.allclose(offsets, positions - positions.mean(axis=1, keepdims=True))
+    assert np.abs(offsets).max() <= 10.0  # neighbours, not patterns from across the scan
+    again, _ = cover_groups(xs, ys, 2, 6)
+    assert np.array_equal(index, again)  # no randomness
+
+
+def _pearson(run, key="amplitude"):
+    with np.load(run / "reconstruction.npz") as rec, np.load(run / "data/ground_truth.npz") as t:
+        from framework_ptycho.metrics import scanned_box, score
+
+        with np.load(run / "data/test.npz") as test:
+            box = scanned_box(test["xcoords"], test["ycoords"], 64, t["object"].shape[0])
+        return score(t["object"], rec["object"], box, 0.5)[key]["pearson"]
+
+
+@pytest.mark.parametrize("options", [["--inference-groups", "cover"], ["--precision", "bf16"]])
+def test_faster_inference_options_reconstruct_nearly_as_well(trained_run, tmp_path, options):
+    run = tmp_path / "shared"
+    shutil.copytree(trained_run, run)
+    result = invoke(
+        "run", "ptycho.infer", "--artifact-root", str(tmp_path), "--run-id", "shared",
+        "--only", "--quiet", *options,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    logged = [e["fields"] for e in events if e["event"] == "metrics" and "groups" in e["fields"]]
+    patterns, groups = logged[-1]["patterns"], logged[-1]["groups"]
+    assert groups < patterns / 2 if "cover" in options else groups == patterns
+    for key in ("amplitude", "phase"):
+        assert _pearson(run, key) == pytest.approx(_pearson(trained_run, key), abs=0.1)
+        assert _pearson(run, key) > 0.3
