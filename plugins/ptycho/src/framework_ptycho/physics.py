@@ -126,39 +126,45 @@ def extract_patches(obj: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, n: in
 
 
 def stitch(
-    patches: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, size: int
+    patches: torch.Tensor,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+    size: int,
+    weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Average (P, n, n) complex patches into a size x size object at their positions.
 
     The inverse placement of `extract_patches`: pixel n//2 of patch i lands on object
-    pixel (xs[i], ys[i]). Returns the object and the coverage weight per pixel.
+    pixel (xs[i], ys[i]). `weights` (P,) counts a patch that many times (the mean of
+    several predictions at one position stitches like all of them). Returns the object
+    and the coverage weight per pixel.
 
-    Each patch is splatted bilinearly: pixel (r, c) sends weight (1-ay)(1-ax), ...
-    to the four object pixels around its fractional destination. For a translation this
-    is the same sum as `translate` reading each padded patch back (bilinear, zeros from
-    outside), without moving P whole size x size canvases.
+    Each patch is moved by the fractional part of its position with a two-tap bilinear
+    filter, onto (n+1) x (n+1) pixels, and added at the integer part. For a translation
+    this is the same sum as `translate` reading each zero-padded patch back, without
+    moving P whole size x size canvases.
     """
-    n = patches.shape[-1]
+    p, n = patches.shape[0], patches.shape[-1]
     dtype = patches.real.dtype
     first = (size - n) // 2 - size // 2  # object index of patch pixel 0 at position 0
     left, top = xs.to(dtype) + first, ys.to(dtype) + first
     x0, y0 = left.floor(), top.floor()
-    ax, ay = (left - x0)[:, None, None], (top - y0)[:, None, None]
+    ax, ay = (left - x0)[:, None, None, None], (top - y0)[:, None, None, None]
+    count = torch.ones(p, dtype=dtype) if weights is None else weights.to(dtype)
+    values = torch.stack([patches.real, patches.imag, torch.ones_like(patches.real)], dim=1)
+    values = F.pad(values * count[:, None, None, None], (0, 1, 0, 1))  # (P, 3, n+1, n+1)
+    values = (1 - ax) * values + ax * values.roll(1, dims=-1)  # the rolled-in column is 0
+    values = (1 - ay) * values + ay * values.roll(1, dims=-2)
     # A canvas wide enough for every patch (no bounds checks), cropped to the object after.
     lo = min(0, int(min(x0.min().item(), y0.min().item())))
     hi = max(size, int(max(x0.max().item(), y0.max().item())) + n + 1)
     side = hi - lo
-    steps = torch.arange(n, device=patches.device)
-    cols = x0.long()[:, None] + steps - lo  # (P, n)
-    rows = y0.long()[:, None] + steps - lo
-    flat = rows[:, :, None] * side + cols[:, None, :]  # (P, n, n): the (0, 0) corner
-    values = torch.stack([patches.real, patches.imag, torch.ones_like(patches.real)], dim=-1)
-    corners = [(0, (1 - ay) * (1 - ax)), (1, (1 - ay) * ax), (side, ay * (1 - ax))]
-    corners.append((side + 1, ay * ax))
-    index = torch.cat([(flat + step).reshape(-1) for step, _ in corners])
-    source = torch.cat([(values * w[..., None]).reshape(-1, 3) for _, w in corners])
+    steps = torch.arange(n + 1, device=patches.device)
+    rows = (y0.long() - lo)[:, None] + steps
+    cols = (x0.long() - lo)[:, None] + steps
+    index = (rows[:, :, None] * side + cols[:, None, :]).reshape(-1)
     acc = torch.zeros(side * side, 3, dtype=dtype, device=patches.device)
-    acc.index_add_(0, index, source)
+    acc.index_add_(0, index, values.permute(0, 2, 3, 1).reshape(-1, 3))
     acc = acc.reshape(side, side, 3)[-lo : size - lo, -lo : size - lo].reshape(-1, 3)
     total = torch.complex(acc[:, 0], acc[:, 1]).reshape(size, size)
     weight = acc[:, 2].reshape(size, size)

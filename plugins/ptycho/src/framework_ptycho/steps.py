@@ -323,7 +323,11 @@ def infer(ctx: Any) -> None:
             np.random.default_rng(ctx.execution.seed),
         )
     flat = torch.from_numpy(index.reshape(-1))
-    xs, ys = torch.from_numpy(test.xcoords)[flat], torch.from_numpy(test.ycoords)[flat]
+    # A pattern predicted in several groups is stitched once, as the mean of its
+    # predictions counted that many times: the same object, fewer patches to place.
+    counts = torch.bincount(flat, minlength=len(test)).to(torch.float32)
+    seen = counts > 0
+    xs, ys = torch.from_numpy(test.xcoords)[seen], torch.from_numpy(test.ycoords)[seen]
     measured = torch.from_numpy(test.diffraction * bundle.intensity_scale)[:, None]
     autocast = _autocast(ctx, device)
     groups = torch.from_numpy(index)
@@ -342,7 +346,10 @@ def infer(ctx: Any) -> None:
                 patches.append(torch.polar(amp.float(), phase.float()).cpu())
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
-        return stitch(torch.cat(patches).flatten(0, 1), xs, ys, size)
+        summed = torch.zeros(len(test), test.n // 2, test.n // 2, dtype=torch.complex64)
+        summed.index_add_(0, flat, torch.cat(patches).flatten(0, 1))
+        mean = summed[seen] / counts[seen][:, None, None]
+        return stitch(mean, xs, ys, size, weights=counts[seen])
 
     # The first pass pays for one-off set-up (allocator, kernel selection); the second is
     # what reconstructing the next dataset with a trained network costs. Both recorded.
