@@ -24,15 +24,20 @@ class EchoConfig:
     value: int = field(1, help="the number the job writes")
     action: str = field("ok", choices=["ok", "raise", "die", "sleep"], help="how the job ends")
     seconds: float = field(60.0, min=0.0, help="how long 'sleep' sleeps")
+    wait_for: str = field("", help="a file to wait for before anything else (up to 60 s)")
 
 def echo(ctx):
     cfg = ctx.config
     print("echo", cfg.value, cfg.action, flush=True)
+    give_up = time.monotonic() + 60
+    while cfg.wait_for and not os.path.exists(cfg.wait_for) and time.monotonic() < give_up:
+        time.sleep(0.05)
     if cfg.action == "raise":
         raise ValueError(f"asked to fail with value {cfg.value}")
     if cfg.action == "die":
         os.kill(os.getpid(), signal.SIGKILL)
     if cfg.action == "sleep":
+        (ctx.run_dir / "sleeping").touch()  # inside the step: what `wait_for` can wait for
         deadline = time.monotonic() + cfg.seconds
         while time.monotonic() < deadline:
             time.sleep(0.05)

@@ -62,14 +62,15 @@ def test_a_worker_that_dies_is_lost_and_the_others_complete(ray_jobs, isolated):
 def test_ctrl_c_cancels_the_outstanding_jobs_gently_and_reraises(ray_jobs, isolated):
     updates = Updates()
 
-    def report(update):  # Ctrl+C once `quick` is done: `slow` is inside its step by then
+    def report(update):  # Ctrl+C once `quick` is done: it waited for `slow` to be sleeping
         updates.append(update)
         if update.run_id == "quick" and update.status == "completed":
             raise KeyboardInterrupt
 
+    sleeping = str(isolated / "runs" / "slow" / "sleeping")
     with pytest.raises(KeyboardInterrupt):
         run_jobs(
-            [job("slow", action="sleep"), job("quick"), job("waiting")],
+            [job("slow", action="sleep"), job("quick", wait_for=sleeping), job("waiting")],
             "ray",
             max_parallel=2,
             report=report,

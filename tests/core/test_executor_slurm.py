@@ -77,14 +77,15 @@ def test_a_worker_that_dies_is_lost_and_says_where_its_log_is(jobs_plugin, isola
 def test_ctrl_c_cancels_the_outstanding_jobs_and_reraises(jobs_plugin, isolated):
     updates = Updates()
 
-    def report(update):  # Ctrl+C once `quick` is done: `slow`, started first, is in its step
+    def report(update):  # Ctrl+C once `quick` is done: it waited for `slow` to be sleeping
         updates.append(update)
         if update.run_id == "quick" and update.status == "completed":
             raise KeyboardInterrupt
 
+    sleeping = str(isolated / "runs" / "slow" / "sleeping")
     with pytest.raises(KeyboardInterrupt):
         run_jobs(
-            [job("slow", action="sleep"), job("quick"), job("waiting")],
+            [job("slow", action="sleep"), job("quick", wait_for=sleeping), job("waiting")],
             "slurm",
             resources=LOCAL,
             max_parallel=2,
