@@ -372,16 +372,13 @@ def epie(ctx: Any) -> None:
     """The iterative baseline on the same test data (object starts as ones, known probe)."""
     cfg = ctx.config
     test, size = _test_data(ctx)
+    problem = (test.diffraction, test.probe, test.xcoords, test.ycoords, size)
     started = time.perf_counter()
     if cfg.engine.startswith("builtin"):
         from framework_ptycho.epie import reconstruct
 
         obj, errors = reconstruct(
-            test.diffraction,
-            test.probe,
-            test.xcoords,
-            test.ycoords,
-            size,
+            *problem,
             iterations=cfg.iterations,
             step_size=cfg.step_size,
             variant=cfg.engine.removeprefix("builtin-"),
@@ -398,11 +395,7 @@ def epie(ctx: Any) -> None:
         ):
             obj = ptychi_engine.reconstruct(
                 cfg.engine,
-                test.diffraction,
-                test.probe,
-                test.xcoords,
-                test.ycoords,
-                size,
+                *problem,
                 iterations=cfg.iterations,
                 device=ctx.device,
                 seed=ctx.execution.seed,
