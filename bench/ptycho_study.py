@@ -110,6 +110,7 @@ def main() -> None:
     p.add_argument("--n-filters-scale", type=float, default=0.5, help="PINN width multiplier")
     p.add_argument("--learning-rate", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--n-groups", type=int, help="PINN training groups (default: one per pattern)")
     p.add_argument("--probe-defocus", type=float, default=5.0, help="simulated probe defocus")
     p.add_argument(
         "--ptychi-engines", default="lsqml,epie", help="pty-chi engines to add where it imports"
@@ -143,6 +144,8 @@ def main() -> None:
             "--learning-rate",
             str(args.learning_rate),
         ]
+        if args.n_groups:
+            train += ["--n-groups", str(args.n_groups)]
         doses, iterations = [float(d) for d in args.doses.split(",")], args.iterations
     engines = []
     if importlib.util.find_spec("ptychi") is not None:
