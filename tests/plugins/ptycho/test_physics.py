@@ -107,14 +107,14 @@ def test_stitch_equals_translating_each_padded_patch():
     stitched, cover = physics.stitch(patches, xs, ys, size)
     assert torch.allclose(cover, weight, atol=1e-5)
     assert torch.allclose(stitched, expected, atol=1e-4)
-    # weights: the mean of k predictions at one position, counted k times, stitches like
+    # weights: the sum of k predictions at one position, counted k times, stitches like
     # the k predictions themselves.
     copies = patches[:3] + torch.randn(3, n, n, generator=gen)
     every = physics.stitch(
         torch.cat([patches, copies]), xs[[*range(7), 0, 1, 2]], ys[[*range(7), 0, 1, 2]], size
     )
-    means = torch.cat([(patches[:3] + copies) / 2, patches[3:]])
-    counted = physics.stitch(means, xs, ys, size, weights=torch.tensor([2.0] * 3 + [1.0] * 4))
+    sums = torch.cat([patches[:3] + copies, patches[3:]])
+    counted = physics.stitch(sums, xs, ys, size, weights=torch.tensor([2.0] * 3 + [1.0] * 4))
     assert torch.allclose(counted[0], every[0], atol=1e-4) and torch.allclose(counted[1], every[1])
 
 

@@ -10,6 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def _need(count: int, gridsize: int) -> None:
+    c = gridsize * gridsize
+    if count < c:
+        raise ValueError(f"gridsize {gridsize} needs at least {c} patterns, the data has {count}")
+
+
+def _with_offsets(points: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`index` and each group's offsets: position - the group's mean position."""
+    positions = points[index]  # (G, C, 2)
+    return index, positions - positions.mean(axis=1, keepdims=True)
+
+
 def make_groups(
     xs: np.ndarray,
     ys: np.ndarray,
@@ -26,8 +38,7 @@ def make_groups(
         if n_groups is not None and n_groups < count:
             index = np.sort(rng.choice(count, n_groups, replace=False))[:, None]
         return index, np.zeros((len(index), 1, 2))
-    if count < c:
-        raise ValueError(f"gridsize {gridsize} needs at least {c} patterns, the data has {count}")
+    _need(count, gridsize)
     from scipy.spatial import cKDTree
 
     points = np.stack([xs, ys], axis=1)
@@ -36,9 +47,7 @@ def make_groups(
     total = n_groups if n_groups is not None else count
     seeds = rng.choice(count, total, replace=total > count)
     index = np.stack([rng.choice(neighbours[s], c, replace=False) for s in seeds])
-    positions = points[index]  # (G, C, 2)
-    offsets = positions - positions.mean(axis=1, keepdims=True)
-    return index, offsets
+    return _with_offsets(points, index)
 
 
 def cover_groups(
@@ -53,8 +62,7 @@ def cover_groups(
     count, c = len(xs), gridsize * gridsize
     if c == 1:
         return np.arange(count)[:, None], np.zeros((count, 1, 2))
-    if count < c:
-        raise ValueError(f"gridsize {gridsize} needs at least {c} patterns, the data has {count}")
+    _need(count, gridsize)
     from scipy.spatial import cKDTree
 
     points = np.stack([xs, ys], axis=1)
@@ -80,6 +88,4 @@ def cover_groups(
         group = [int(seed), *fresh, *[j for j in near if covered[j]]][:c]
         covered[group] = True
         groups.append(group)
-    index = np.array(groups)
-    positions = points[index]
-    return index, positions - positions.mean(axis=1, keepdims=True)
+    return _with_offsets(points, np.array(groups))

@@ -50,7 +50,8 @@ class Decoder(nn.Module):
         Only what that centre depends on is computed: each level's block runs on the
         region it must deliver plus a 2-pixel margin (two 3x3 convolutions), and the
         margin, where the zero padding stands in for real neighbours, is cut off. The
-        result equals decoding everything and cropping; at N = 64 it costs about half.
+        result equals decoding everything and cropping; at N = 64 the network runs 1.46x
+        faster.
         """
         size = skips[0].shape[-1]
         regions = _regions(size, size if keep is None else keep, len(self.blocks))

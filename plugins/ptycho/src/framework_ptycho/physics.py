@@ -135,9 +135,9 @@ def stitch(
     """Average (P, n, n) complex patches into a size x size object at their positions.
 
     The inverse placement of `extract_patches`: pixel n//2 of patch i lands on object
-    pixel (xs[i], ys[i]). `weights` (P,) counts a patch that many times (the mean of
-    several predictions at one position stitches like all of them). Returns the object
-    and the coverage weight per pixel.
+    pixel (xs[i], ys[i]). With `weights` (P,), patch i is the sum of weights[i]
+    predictions at one position and stitches like all of them. Returns the object and
+    the coverage weight per pixel.
 
     Each patch is moved by the fractional part of its position with a two-tap bilinear
     filter, onto (n+1) x (n+1) pixels, and added at the integer part. For a translation
@@ -151,8 +151,9 @@ def stitch(
     x0, y0 = left.floor(), top.floor()
     ax, ay = (left - x0)[:, None, None, None], (top - y0)[:, None, None, None]
     count = torch.ones(p, dtype=dtype) if weights is None else weights.to(dtype)
-    values = torch.stack([patches.real, patches.imag, torch.ones_like(patches.real)], dim=1)
-    values = F.pad(values * count[:, None, None, None], (0, 1, 0, 1))  # (P, 3, n+1, n+1)
+    coverage = count[:, None, None].expand(p, n, n)
+    values = torch.stack([patches.real, patches.imag, coverage], dim=1)
+    values = F.pad(values, (0, 1, 0, 1))  # (P, 3, n+1, n+1)
     values = (1 - ax) * values + ax * values.roll(1, dims=-1)  # the rolled-in column is 0
     values = (1 - ay) * values + ay * values.roll(1, dims=-2)
     # A canvas wide enough for every patch (no bounds checks), cropped to the object after.

@@ -323,7 +323,7 @@ def infer(ctx: Any) -> None:
             np.random.default_rng(ctx.execution.seed),
         )
     flat = torch.from_numpy(index.reshape(-1))
-    # A pattern predicted in several groups is stitched once, as the mean of its
+    # A pattern predicted in several groups is stitched once, as the sum of its
     # predictions counted that many times: the same object, fewer patches to place.
     counts = torch.bincount(flat, minlength=len(test)).to(torch.float32)
     seen = counts > 0
@@ -348,8 +348,7 @@ def infer(ctx: Any) -> None:
                 torch.cuda.synchronize()
         summed = torch.zeros(len(test), test.n // 2, test.n // 2, dtype=torch.complex64)
         summed.index_add_(0, flat, torch.cat(patches).flatten(0, 1))
-        mean = summed[seen] / counts[seen][:, None, None]
-        return stitch(mean, xs, ys, size, weights=counts[seen])
+        return stitch(summed[seen], xs, ys, size, weights=counts[seen])
 
     # The first pass pays for one-off set-up (allocator, kernel selection); the second is
     # what reconstructing the next dataset with a trained network costs. Both recorded.
