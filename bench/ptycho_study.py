@@ -111,6 +111,12 @@ def main() -> None:
     p.add_argument("--learning-rate", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--n-groups", type=int, help="PINN training groups (default: one per pattern)")
+    p.add_argument(
+        "--train-objects",
+        type=int,
+        default=1,
+        help="simulated objects the PINN trains on (the test object's other rows + more)",
+    )
     p.add_argument("--probe-defocus", type=float, default=5.0, help="simulated probe defocus")
     p.add_argument(
         "--ptychi-engines", default="lsqml,epie", help="pty-chi engines to add where it imports"
@@ -131,6 +137,8 @@ def main() -> None:
             "0.8",
             "--probe-defocus",
             str(args.probe_defocus),
+            "--train-objects",
+            str(args.train_objects),
         ]
         train = [
             "--gridsize",

@@ -144,5 +144,13 @@ def test_one_data_file_without_the_other_is_refused(cli, simulated, tmp_path):
     expect_error(result, 2, "--test-data-file")
 
 
+def test_extra_simulated_objects_with_data_files_are_refused(cli, simulated, tmp_path):
+    a = write_npz(tmp_path / "train.npz", **arrays(simulated[0]))
+    b = write_npz(tmp_path / "test.npz", **arrays(simulated[1]))
+    files = ["--train-data-file", str(a), "--test-data-file", str(b)]
+    result = cli("run", "ptycho.simulate", *files, "--train-objects", "2", "--quiet")
+    expect_error(result, 2, "--train-objects")
+
+
 def test_patch_size_outside_64_and_128_is_refused(cli):
     expect_error(cli("run", "ptycho.simulate", "--n", "48", *TINY), 2, "$.ptycho.simulate.n")

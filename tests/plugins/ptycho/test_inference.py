@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from framework_ptycho import physics
 from framework_ptycho.forward import PhysicsModel
 from framework_ptycho.grouping import cover_groups
 from framework_ptycho.model import PtychoUNet
@@ -43,6 +44,24 @@ def test_features_per_pattern_then_grouped_equal_features_of_the_groups():
     grouped = model.features(amplitudes[:, 0][index])
     gathered = model.features(amplitudes)[index].transpose(1, 2).flatten(1, 2)
     assert torch.equal(gathered, grouped)
+
+
+@pytest.mark.parametrize("n", [64, 128])
+def test_features_fold_the_centring_shifts_into_constant_factors_exactly(n):
+    # The back-propagated estimate written out with the centred transforms.
+    torch.manual_seed(2)
+    probe = pad_centre(torch.polar(torch.rand(n // 2, n // 2), torch.randn(n // 2, n // 2)), n)
+    model = PhysicsModel(PtychoUNet(channels=1, n_filters_scale=0.25), probe)
+    amplitudes = torch.rand(3, 1, n, n)
+    p = model.probe
+    far_phase = torch.exp(1j * physics.fft2c(p).angle())
+    power = p.abs() ** 2
+    estimate = physics.ifft2c(amplitudes * far_phase) * p.conj() / (power + 0.1 * power.max())
+    features = model.features(amplitudes)
+    assert torch.equal(features[:, :1], amplitudes)
+    scale = float(estimate.abs().max())
+    assert torch.allclose(features[:, 1:2], estimate.real, atol=1e-5 * scale)
+    assert torch.allclose(features[:, 2:], estimate.imag, atol=1e-5 * scale)
 
 
 def test_cover_groups_cover_every_pattern_with_about_n_over_c_compact_groups():

@@ -118,6 +118,32 @@ def test_stitch_equals_translating_each_padded_patch():
     assert torch.allclose(counted[0], every[0], atol=1e-4) and torch.allclose(counted[1], every[1])
 
 
+def test_stitch_align_phase_removes_each_patch_s_own_constant_phase():
+    # Each pattern's constant phase is unobservable: patches of one object, each turned
+    # by its own random angle, stitch back to the object (up to one global phase) as the
+    # rounds of alignment spread agreement across the scan.
+    obj = random_complex(80, 80, seed=5)
+    grid = torch.arange(24.0, 57.0, 4.0)
+    ys, xs = (g.ravel() for g in torch.meshgrid(grid, grid, indexing="ij"))
+    patches = physics.extract_patches(obj, xs, ys, 16)
+    angles = torch.rand(len(xs), generator=torch.Generator().manual_seed(6)) * 2
+    turned = patches * torch.polar(torch.ones(len(xs)), angles)[:, None, None]
+
+    def error(rounds):
+        stitched = physics.stitch(turned, xs, ys, 80, align_phase=rounds)[0][24:56, 24:56]
+        truth = obj[24:56, 24:56]
+        global_phase = torch.sgn((stitched * truth.conj()).sum())
+        return float((stitched - global_phase * truth).abs().max())
+
+    errors = [error(rounds) for rounds in (0, 1, 3, 10)]
+    assert errors[0] > 0.5
+    assert errors == sorted(errors, reverse=True) and errors[-1] < 0.15
+    # Patches that already agree are left as they are.
+    plain = physics.stitch(patches, xs, ys, 80)
+    aligned = physics.stitch(patches, xs, ys, 80, align_phase=1)
+    assert torch.allclose(aligned[0], plain[0], atol=1e-5) and torch.equal(aligned[1], plain[1])
+
+
 def test_simulated_mean_photons_equal_nphotons():
     from framework_ptycho.simulate import disk_probe, lines_object, noisy_diffraction
 
@@ -161,6 +187,42 @@ def test_simulation_is_deterministic_for_a_seed():
     c = simulate(seed=6, **kwargs)
     assert np.array_equal(a[0].diffraction, b[0].diffraction) and np.array_equal(a[2], b[2])
     assert not np.array_equal(a[0].diffraction, c[0].diffraction)
+
+
+def test_extra_training_objects_add_whole_scans_and_keep_the_test_split():
+    from framework_ptycho.grouping import make_groups
+    from framework_ptycho.simulate import simulate
+
+    kwargs = dict(
+        n=64,
+        object_size=128,
+        object_kind="lines",
+        overlap=0.75,
+        probe_radius=16,
+        scan="grid",
+        nphotons=1e4,
+        test_fraction=0.25,
+        seed=0,
+    )
+    train, test, obj = simulate(**kwargs)
+    more_train, same_test, same_obj = simulate(**kwargs, train_objects=3)
+    assert np.array_equal(same_test.diffraction, test.diffraction)
+    assert np.array_equal(same_obj, obj)
+    scan = len(train) + len(test)
+    assert len(more_train) == len(train) + 2 * scan  # two further objects, scanned whole
+    assert np.array_equal(more_train.diffraction[: len(train)], train.diffraction)
+    assert not np.array_equal(
+        more_train.diffraction[len(train) : len(train) + scan][:5], train.diffraction[:5]
+    )
+    assert more_train.obj is None and train.obj is not None
+    assert len(np.unique(more_train.scan_index)) == len(more_train)
+    # Each object's patterns sit in their own band of x: groups never mix two objects.
+    band = (more_train.xcoords // (128 + 2 * 64)).astype(int)
+    index, _ = make_groups(
+        more_train.xcoords, more_train.ycoords, 2, 7, None, np.random.default_rng(0)
+    )
+    assert (band[index] == band[index][:, :1]).all()
+    assert set(band) == {0, 1, 2}
 
 
 def test_simulated_train_and_test_are_split_along_y(simulated):

@@ -26,6 +26,37 @@ def test_validation_loss_falls(trained_run):
     assert min(float(r["val_loss"]) for r in rows[1:]) < float(rows[0]["val_loss"])
 
 
+def test_validation_groups_come_from_held_out_scan_rows():
+    # Neighbouring groups share patterns: validation must not see any training pattern.
+    from types import SimpleNamespace
+
+    import numpy as np
+    from framework_ptycho.dataset import PtychoData
+    from framework_ptycho.steps import _train_groups
+
+    xs, ys = (
+        g.ravel().astype(float) for g in np.meshgrid(np.arange(10) * 6.0, np.arange(10) * 6.0)
+    )
+    ids = np.arange(100, dtype=np.float32) + 1
+    data = PtychoData(
+        diffraction=np.broadcast_to(ids[:, None, None], (100, 8, 8)).copy(),
+        probe=np.ones((8, 8), np.complex64),
+        xcoords=xs,
+        ycoords=ys,
+    )
+    ctx = SimpleNamespace(
+        config=SimpleNamespace(val_fraction=0.2, n_groups=300, gridsize=2, k_neighbours=6),
+        execution=SimpleNamespace(seed=0),
+    )
+    fit, val = _train_groups(ctx, data, 1.0)
+    fit_ids = set(fit.amplitudes[:, :, 0, 0].round().long().ravel().tolist())
+    val_ids = set(val.amplitudes[:, :, 0, 0].round().long().ravel().tolist())
+    assert not fit_ids & val_ids
+    assert max(ys[np.array(sorted(fit_ids)) - 1]) < min(ys[np.array(sorted(val_ids)) - 1])
+    assert val_ids == set(range(81, 101))  # the two rows of largest y
+    assert len(fit) + len(val) == 300 and len(val) == 60  # --n-groups shared by rows
+
+
 def test_pinn_reconstruction_correlates_with_the_truth_clearly_better_than_a_flat_object(metrics):
     # A flat object has Pearson 0; the untrained network (learning rate 0) scores about
     # 0.00 (amplitude) and 0.01 (phase) on this data; trained, about 0.39 and 0.77.

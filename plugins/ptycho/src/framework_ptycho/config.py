@@ -39,6 +39,13 @@ class SimulateConfig:
     test_fraction: float = field(
         0.25, min=0.05, max=0.9, help="share of scan rows (largest y) held out as TEST"
     )
+    train_objects: int = field(
+        1,
+        min=1,
+        max=16,
+        help="simulated objects for TRAIN: the test object's other rows, plus this many - 1 "
+        "further objects scanned whole (more data for the PINN, same test)",
+    )
     train_data_file: Path | None = field(
         None, dependency=True, help="your own train NPZ instead of simulated data"
     )
@@ -81,7 +88,10 @@ class TrainConfig:
     )
     checkpoint_save_top_k: int = field(2, min=1, help="best checkpoints (by val loss) kept")
     val_fraction: float = field(
-        0.15, min=0.05, max=0.5, help="share of training groups held out for validation"
+        0.15,
+        min=0.05,
+        max=0.5,
+        help="share of the training scan rows (largest y) held out for validation",
     )
     probe_trainable: bool = field(
         False, help="legacy params flag; the probe is fixed in this plugin"
@@ -98,6 +108,13 @@ class InferConfig:
         "all",
         help="gridsize > 1: a group around every pattern (each predicted ~C times, averaged), "
         "or about n/C groups that cover each pattern once (~C times faster)",
+    )
+    align_phase: int = field(
+        1,
+        min=0,
+        max=20,
+        help="rounds of turning each predicted patch's constant phase (which its pattern "
+        "does not fix) to agree with its neighbours before averaging (0: off)",
     )
 
 

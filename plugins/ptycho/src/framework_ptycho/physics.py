@@ -131,6 +131,7 @@ def stitch(
     ys: torch.Tensor,
     size: int,
     weights: torch.Tensor | None = None,
+    align_phase: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Average (P, n, n) complex patches into a size x size object at their positions.
 
@@ -143,6 +144,13 @@ def stitch(
     filter, onto (n+1) x (n+1) pixels, and added at the integer part. For a translation
     this is the same sum as `translate` reading each zero-padded patch back, without
     moving P whole size x size canvases.
+
+    `align_phase` rounds: a pattern's diffraction does not fix its patch's constant
+    phase, so each round turns every patch to agree with the current average where they
+    overlap (by the phase of its inner product with it) and averages again: one gather
+    and one sum a round. Agreement spreads a few scan steps a round, so a round removes
+    the patch-to-patch scatter of that phase and many rounds are needed for large,
+    random offsets.
     """
     p, n = patches.shape[0], patches.shape[-1]
     dtype = patches.real.dtype
@@ -156,6 +164,7 @@ def stitch(
     values = F.pad(values, (0, 1, 0, 1))  # (P, 3, n+1, n+1)
     values = (1 - ax) * values + ax * values.roll(1, dims=-1)  # the rolled-in column is 0
     values = (1 - ay) * values + ay * values.roll(1, dims=-2)
+    values = values.permute(0, 2, 3, 1).reshape(p, -1, 3)  # (P, (n+1)^2, 3)
     # A canvas wide enough for every patch (no bounds checks), cropped to the object after.
     lo = min(0, int(min(x0.min().item(), y0.min().item())))
     hi = max(size, int(max(x0.max().item(), y0.max().item())) + n + 1)
@@ -165,7 +174,14 @@ def stitch(
     cols = (x0.long() - lo)[:, None] + steps
     index = (rows[:, :, None] * side + cols[:, None, :]).reshape(-1)
     acc = torch.zeros(side * side, 3, dtype=dtype, device=patches.device)
-    acc.index_add_(0, index, values.permute(0, 2, 3, 1).reshape(-1, 3))
+    acc.index_add_(0, index, values.reshape(-1, 3))
+    placed = torch.complex(values[..., 0], values[..., 1])
+    for _ in range(align_phase):
+        mean = torch.complex(acc[:, 0], acc[:, 1]) / acc[:, 2].clamp_min(1e-3)
+        turn = torch.sgn((placed * mean[index].reshape(p, -1).conj()).sum(dim=1)).conj()
+        placed = placed * turn[:, None]
+        acc[:, :2] = 0
+        acc[:, :2].index_add_(0, index, torch.view_as_real(placed).reshape(-1, 2))
     acc = acc.reshape(side, side, 3)[-lo : size - lo, -lo : size - lo].reshape(-1, 3)
     total = torch.complex(acc[:, 0], acc[:, 1]).reshape(size, size)
     weight = acc[:, 2].reshape(size, size)

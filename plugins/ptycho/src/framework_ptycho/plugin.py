@@ -31,7 +31,7 @@ def register_steps(register):
             inputs=["data/train.npz"],
             outputs=["model/bundle.zip", "train/history.csv", "checkpoints/*"],
             splits=["TRAIN"],
-            version="2",
+            version="3",  # 3: validation holds out scan rows, not random groups
         )
     )
     register(

@@ -101,39 +101,67 @@ def simulate(
     test_fraction: float,
     seed: int,
     probe_defocus: float = 5.0,
+    train_objects: int = 1,
 ) -> tuple[PtychoData, PtychoData, np.ndarray]:
-    """A train and a test dataset (split along y) of one object, and the object itself."""
+    """A train and a test dataset (split along y) of one object, and the object itself.
+
+    With ``train_objects`` > 1, that many - 1 further objects of the same kind, scanned
+    the same way, are added to TRAIN whole. Their positions are moved along x by
+    multiples of ``object_size + 2n``, so no group of neighbours spans two objects; the
+    train file then carries no ``objectGuess`` (it would not match those positions).
+    """
     import torch
 
     from framework_ptycho.physics import extract_patches
 
     rng = np.random.default_rng(seed)
-    obj = (
-        lines_object(object_size, rng)
-        if object_kind == "lines"
-        else smooth_object(object_size, rng)
-    )
     probe = disk_probe(n, probe_radius, probe_defocus)
     step = max(1.0, 2 * probe_radius * (1 - overlap))
-    xs, ys = scan_positions(object_size, n, step, scan, rng)
-    patches = extract_patches(
-        torch.from_numpy(obj), torch.from_numpy(xs), torch.from_numpy(ys), n
-    ).numpy()
-    diffraction = noisy_diffraction(patches, probe, nphotons, rng)
-    split_y = np.quantile(ys, 1 - test_fraction)
-    is_test = ys >= split_y
-    parts = []
-    for keep in (~is_test, is_test):
-        index = np.flatnonzero(keep)
-        parts.append(
-            PtychoData(
-                diffraction=diffraction[index],
-                probe=probe,
-                xcoords=xs[index],
-                ycoords=ys[index],
-                obj=obj,
-                patches=patches[index].astype(np.complex64),
-                scan_index=index.astype(np.int64),
-            )
+
+    def scanned() -> tuple[np.ndarray, ...]:
+        obj = (
+            lines_object(object_size, rng)
+            if object_kind == "lines"
+            else smooth_object(object_size, rng)
         )
-    return parts[0], parts[1], obj
+        xs, ys = scan_positions(object_size, n, step, scan, rng)
+        patches = extract_patches(
+            torch.from_numpy(obj), torch.from_numpy(xs), torch.from_numpy(ys), n
+        ).numpy()
+        return obj, xs, ys, patches, noisy_diffraction(patches, probe, nphotons, rng)
+
+    obj, xs, ys, patches, diffraction = scanned()
+    is_test = ys >= np.quantile(ys, 1 - test_fraction)
+    test_index, train_index = np.flatnonzero(is_test), np.flatnonzero(~is_test)
+    test = PtychoData(
+        diffraction=diffraction[test_index],
+        probe=probe,
+        xcoords=xs[test_index],
+        ycoords=ys[test_index],
+        obj=obj,
+        patches=patches[test_index].astype(np.complex64),
+        scan_index=test_index.astype(np.int64),
+    )
+    parts = [(diffraction[train_index], xs[train_index], ys[train_index], patches[train_index])]
+    for k in range(1, train_objects):
+        _, more_xs, more_ys, more_patches, more_diffraction = scanned()
+        parts.append((more_diffraction, more_xs + k * (object_size + 2 * n), more_ys, more_patches))
+    joined = [np.concatenate(arrays) for arrays in zip(*parts, strict=True)]
+    count = len(joined[0])
+    # One object's scan_index numbers its whole scan; with more objects, their patterns
+    # follow on after the last of the first.
+    scan_index = (
+        train_index
+        if train_objects == 1
+        else np.concatenate([train_index, len(xs) + np.arange(count - len(train_index))])
+    )
+    train = PtychoData(
+        diffraction=joined[0],
+        probe=probe,
+        xcoords=joined[1],
+        ycoords=joined[2],
+        obj=obj if train_objects == 1 else None,
+        patches=joined[3].astype(np.complex64),
+        scan_index=scan_index.astype(np.int64),
+    )
+    return train, test, obj

@@ -52,6 +52,8 @@ def simulate(ctx: Any) -> None:
 
     cfg = ctx.config
     if cfg.train_data_file is not None or cfg.test_data_file is not None:
+        if cfg.train_objects > 1:
+            ctx.fail("--train-objects adds simulated objects; drop it when giving data files")
         train, test, truth = _user_data(ctx)
         source = "user files"
     else:
@@ -68,6 +70,7 @@ def simulate(ctx: Any) -> None:
             nphotons=cfg.nphotons,
             test_fraction=cfg.test_fraction,
             seed=ctx.execution.seed,
+            train_objects=cfg.train_objects,
         )
         source = "simulated"
     if len(train) < 2 or len(test) < 1:
@@ -148,19 +151,29 @@ def _train_groups(ctx: Any, data: PtychoData, scale: float) -> tuple[Any, Any]:
 
     cfg = ctx.config
     rng = np.random.default_rng(ctx.execution.seed)
-    try:
-        index, offsets = make_groups(
-            data.xcoords, data.ycoords, cfg.gridsize, cfg.k_neighbours, cfg.n_groups, rng
-        )
-    except ValueError as exc:
-        ctx.fail(str(exc))
-    if len(index) < 2:
-        ctx.fail(f"only {len(index)} training group(s): raise --n-groups or use more patterns")
-    order = rng.permutation(len(index))
-    n_val = max(1, round(cfg.val_fraction * len(index)))
-    val, fit = order[:n_val], order[n_val:]
-    diff = data.diffraction * scale
-    return grouped(diff, index[fit], offsets[fit]), grouped(diff, index[val], offsets[val])
+    # Validation holds out scan rows (the largest y), not random groups: neighbouring
+    # groups share patterns, so a random split would score the network on the very
+    # patterns, noise included, that it fits, and reward memorising them.
+    is_val = data.ycoords >= np.quantile(data.ycoords, 1 - cfg.val_fraction)
+    sets = []
+    for part in (~is_val, is_val):
+        chosen = np.flatnonzero(part)
+        share = len(chosen) / len(data)
+        wanted = None if cfg.n_groups is None else max(1, round(cfg.n_groups * share))
+        try:
+            index, offsets = make_groups(
+                data.xcoords[chosen],
+                data.ycoords[chosen],
+                cfg.gridsize,
+                cfg.k_neighbours,
+                wanted,
+                rng,
+            )
+        except ValueError as exc:
+            which = "validation rows" if part is is_val else "training rows"
+            ctx.fail(f"{which}: {exc} (change --val-fraction or use more patterns)")
+        sets.append(grouped(data.diffraction * scale, chosen[index], offsets))
+    return sets[0], sets[1]
 
 
 def train(ctx: Any) -> None:
@@ -285,6 +298,7 @@ def restore_config(ctx: Any, bundle: Any) -> dict[str, Any]:
 def infer(ctx: Any) -> None:
     """Reconstruct the test data with the trained bundle and stitch the full object."""
     import torch
+    from framework import autocast_dtype
 
     from framework_ptycho.bundle import load_bundle
     from framework_ptycho.forward import PhysicsModel
@@ -330,25 +344,28 @@ def infer(ctx: Any) -> None:
     xs, ys = torch.from_numpy(test.xcoords)[seen], torch.from_numpy(test.ycoords)[seen]
     measured = torch.from_numpy(test.diffraction * bundle.intensity_scale)[:, None]
     autocast = _autocast(ctx, device)
-    groups = torch.from_numpy(index)
+    dtype = autocast_dtype(ctx.execution) or torch.float32
+    groups, n = torch.from_numpy(index), test.n
 
     def reconstruct() -> tuple[torch.Tensor, torch.Tensor]:
         """Diffraction to stitched object: everything a new dataset costs."""
         patches = []
         with torch.inference_mode(), autocast() if autocast else contextlib.nullcontext():
-            # The network's input, once per pattern (it is per pattern), then per group:
-            # (G, C, 3, N, N) -> (G, 3C, N, N), all amplitudes first as in training.
+            # The network's input, once per pattern (it is per pattern), kept as
+            # (P, N, N, 3) in the compute dtype; per group one gather and one copy give
+            # (G, 3C, N, N) in channels-last memory, all amplitudes first as in training.
             per_pattern = model.features(measured.to(device))
+            per_pattern = per_pattern.to(dtype).permute(0, 2, 3, 1).contiguous()
             for start in range(0, len(index), cfg.inference_batch_size):
                 batch = per_pattern[groups[start : start + cfg.inference_batch_size].to(device)]
-                batch = batch.transpose(1, 2).flatten(1, 2)
-                amp, phase = model.net(batch.contiguous(memory_format=torch.channels_last))
+                batch = batch.permute(0, 2, 3, 4, 1).reshape(*batch.shape[:1], n, n, -1)
+                amp, phase = model.net(batch.permute(0, 3, 1, 2))
                 patches.append(torch.polar(amp.float(), phase.float()).cpu())
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
         summed = torch.zeros(len(test), test.n // 2, test.n // 2, dtype=torch.complex64)
         summed.index_add_(0, flat, torch.cat(patches).flatten(0, 1))
-        return stitch(summed[seen], xs, ys, size, weights=counts[seen])
+        return stitch(summed[seen], xs, ys, size, weights=counts[seen], align_phase=cfg.align_phase)
 
     # The first pass pays for one-off set-up (allocator, kernel selection); the second is
     # what reconstructing the next dataset with a trained network costs. Both recorded.
