@@ -114,7 +114,7 @@ def main() -> None:
     p.add_argument(
         "--train-objects",
         type=int,
-        default=1,
+        default=2,
         help="simulated objects the PINN trains on (the test object's other rows + more)",
     )
     p.add_argument("--probe-defocus", type=float, default=5.0, help="simulated probe defocus")

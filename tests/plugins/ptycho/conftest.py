@@ -14,6 +14,25 @@ import pytest
 
 from tests.conftest import invoke
 
+
+def simulate_small(**overrides):
+    """`simulate` on a 128 x 128 object with N = 64 (a few dozen patterns): data for unit tests."""
+    from framework_ptycho.simulate import simulate
+
+    options = dict(
+        n=64,
+        object_size=128,
+        object_kind="lines",
+        overlap=0.75,
+        probe_radius=16,
+        scan="grid",
+        nphotons=1e4,
+        test_fraction=0.25,
+        seed=0,
+    )
+    return simulate(**{**options, **overrides})
+
+
 # A small object scanned with high overlap (for runs that fail or stop early).
 TINY = ["--object-size", "128", "--overlap", "0.75", "--quiet"]
 # The shared trained run: the smallest data and net on which the PINN learns within a

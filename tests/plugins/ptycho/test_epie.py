@@ -8,26 +8,15 @@ import numpy as np
 import pytest
 from framework_ptycho.epie import reconstruct
 from framework_ptycho.metrics import scanned_box, score
-from framework_ptycho.simulate import simulate
 
 from tests.conftest import expect_error
-from tests.plugins.ptycho.conftest import TINY
+from tests.plugins.ptycho.conftest import TINY, simulate_small
 
 
 @pytest.fixture(scope="module")
 def noiseless():
     """Nearly noiseless data (1e9 photons a pattern) of a small object, all positions."""
-    train, _, obj = simulate(
-        n=64,
-        object_size=128,
-        object_kind="lines",
-        overlap=0.75,
-        probe_radius=16,
-        scan="grid",
-        nphotons=1e9,
-        test_fraction=0.5,
-        seed=0,
-    )
+    train, _, obj = simulate_small(nphotons=1e9, test_fraction=0.5)
     return train, obj
 
 

@@ -8,6 +8,8 @@ import torch
 from framework_ptycho import physics
 from framework_ptycho.grouping import make_groups
 
+from tests.plugins.ptycho.conftest import simulate_small
+
 
 def random_complex(*shape, seed=0):
     g = torch.Generator().manual_seed(seed)
@@ -171,41 +173,16 @@ def test_simulated_mean_photons_equal_nphotons():
 
 
 def test_simulation_is_deterministic_for_a_seed():
-    from framework_ptycho.simulate import simulate
-
-    kwargs = dict(
-        n=64,
-        object_size=128,
-        object_kind="smooth",
-        overlap=0.5,
-        probe_radius=16,
-        scan="random",
-        nphotons=1e3,
-        test_fraction=0.25,
-    )
-    a, b = simulate(seed=5, **kwargs), simulate(seed=5, **kwargs)
-    c = simulate(seed=6, **kwargs)
+    kwargs = dict(object_kind="smooth", overlap=0.5, scan="random", nphotons=1e3)
+    a, b = simulate_small(seed=5, **kwargs), simulate_small(seed=5, **kwargs)
+    c = simulate_small(seed=6, **kwargs)
     assert np.array_equal(a[0].diffraction, b[0].diffraction) and np.array_equal(a[2], b[2])
     assert not np.array_equal(a[0].diffraction, c[0].diffraction)
 
 
 def test_extra_training_objects_add_whole_scans_and_keep_the_test_split():
-    from framework_ptycho.grouping import make_groups
-    from framework_ptycho.simulate import simulate
-
-    kwargs = dict(
-        n=64,
-        object_size=128,
-        object_kind="lines",
-        overlap=0.75,
-        probe_radius=16,
-        scan="grid",
-        nphotons=1e4,
-        test_fraction=0.25,
-        seed=0,
-    )
-    train, test, obj = simulate(**kwargs)
-    more_train, same_test, same_obj = simulate(**kwargs, train_objects=3)
+    train, test, obj = simulate_small()
+    more_train, same_test, same_obj = simulate_small(train_objects=3)
     assert np.array_equal(same_test.diffraction, test.diffraction)
     assert np.array_equal(same_obj, obj)
     scan = len(train) + len(test)
