@@ -155,6 +155,7 @@ def _train_groups(ctx: Any, data: PtychoData, scale: float) -> tuple[Any, Any]:
     # groups share patterns, so a random split would score the network on the very
     # patterns, noise included, that it fits, and reward memorising them.
     is_val = data.ycoords >= np.quantile(data.ycoords, 1 - cfg.val_fraction)
+    diffraction = data.diffraction * scale
     sets = []
     for part in (~is_val, is_val):
         chosen = np.flatnonzero(part)
@@ -172,7 +173,7 @@ def _train_groups(ctx: Any, data: PtychoData, scale: float) -> tuple[Any, Any]:
         except ValueError as exc:
             which = "validation rows" if part is is_val else "training rows"
             ctx.fail(f"{which}: {exc} (change --val-fraction or use more patterns)")
-        sets.append(grouped(data.diffraction * scale, chosen[index], offsets))
+        sets.append(grouped(diffraction, chosen[index], offsets))
     return sets[0], sets[1]
 
 
@@ -358,7 +359,7 @@ def infer(ctx: Any) -> None:
             per_pattern = per_pattern.to(dtype).permute(0, 2, 3, 1).contiguous()
             for start in range(0, len(index), cfg.inference_batch_size):
                 batch = per_pattern[groups[start : start + cfg.inference_batch_size].to(device)]
-                batch = batch.permute(0, 2, 3, 4, 1).reshape(*batch.shape[:1], n, n, -1)
+                batch = batch.permute(0, 2, 3, 4, 1).reshape(len(batch), n, n, -1)
                 amp, phase = model.net(batch.permute(0, 3, 1, 2))
                 patches.append(torch.polar(amp.float(), phase.float()).cpu())
             if device.startswith("cuda"):
