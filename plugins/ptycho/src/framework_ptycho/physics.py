@@ -175,7 +175,7 @@ def stitch(
     index = (rows[:, :, None] * side + cols[:, None, :]).reshape(-1)
     acc = torch.zeros(side * side, 3, dtype=dtype, device=patches.device)
     acc.index_add_(0, index, values.reshape(-1, 3))
-    placed = torch.complex(values[..., 0], values[..., 1])
+    placed = torch.complex(values[..., 0], values[..., 1]) if align_phase else values
     for _ in range(align_phase):
         mean = torch.complex(acc[:, 0], acc[:, 1]) / acc[:, 2].clamp_min(1e-3)
         turn = torch.sgn((placed * mean[index].reshape(p, -1).conj()).sum(dim=1)).conj()

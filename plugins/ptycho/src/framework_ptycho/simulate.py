@@ -148,13 +148,8 @@ def simulate(
         parts.append((more_diffraction, more_xs + k * (object_size + 2 * n), more_ys, more_patches))
     joined = [np.concatenate(arrays) for arrays in zip(*parts, strict=True)]
     count = len(joined[0])
-    # One object's scan_index numbers its whole scan; with more objects, their patterns
-    # follow on after the last of the first.
-    scan_index = (
-        train_index
-        if train_objects == 1
-        else np.concatenate([train_index, len(xs) + np.arange(count - len(train_index))])
-    )
+    # One object's scan_index numbers its whole scan; further objects' patterns follow on.
+    scan_index = np.concatenate([train_index, len(xs) + np.arange(count - len(train_index))])
     train = PtychoData(
         diffraction=joined[0],
         probe=probe,

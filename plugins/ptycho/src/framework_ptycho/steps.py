@@ -157,7 +157,7 @@ def _train_groups(ctx: Any, data: PtychoData, scale: float) -> tuple[Any, Any]:
     is_val = data.ycoords >= np.quantile(data.ycoords, 1 - cfg.val_fraction)
     diffraction = data.diffraction * scale
     sets = []
-    for part in (~is_val, is_val):
+    for rows, part in (("training rows", ~is_val), ("validation rows", is_val)):
         chosen = np.flatnonzero(part)
         share = len(chosen) / len(data)
         wanted = None if cfg.n_groups is None else max(1, round(cfg.n_groups * share))
@@ -171,8 +171,7 @@ def _train_groups(ctx: Any, data: PtychoData, scale: float) -> tuple[Any, Any]:
                 rng,
             )
         except ValueError as exc:
-            which = "validation rows" if part is is_val else "training rows"
-            ctx.fail(f"{which}: {exc} (change --val-fraction or use more patterns)")
+            ctx.fail(f"{rows}: {exc} (change --val-fraction or use more patterns)")
         sets.append(grouped(diffraction, chosen[index], offsets))
     return sets[0], sets[1]
 
