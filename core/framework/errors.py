@@ -53,6 +53,10 @@ class ArtifactError(FrameworkError):
     """An artifact path is invalid, undeclared or missing."""
 
 
+class StorageError(FrameworkError):
+    """The artifact root cannot hold the run: not a directory, not writable, or full."""
+
+
 class MissingInputsError(ArtifactError):
     """A step's upstream outputs are absent (with --only)."""
 
