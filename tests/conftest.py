@@ -200,6 +200,9 @@ with contextlib.suppress(ImportError):
         suppress_health_check=[HealthCheck.too_slow],
     )
     _hypothesis.register_profile(
-        "long", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        "long", max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    _hypothesis.register_profile(
+        "mid", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
     )
     _hypothesis.load_profile("framework-ci")

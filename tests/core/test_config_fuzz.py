@@ -23,7 +23,7 @@ from framework.plugins import Plugins
 from framework.runner import EXECUTION, RunRequest, config_sections, prepare, resolve_plan
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 # Steps of the plugins this repository ships, whose config classes are fuzzed.
@@ -118,6 +118,7 @@ def config_documents(draw):
 
 @FIXTURES_OK
 @given(config_documents(), st.sampled_from(["yaml", "json", "raw"]), st.text(max_size=30))
+@example(("hello.evaluate", {"hello.train": {"\r": None}}), "yaml", "")  # once two lines
 def test_any_config_file_resolves_or_is_refused_in_one_line(cli, isolated, case, form, raw):
     target, doc = case
     if form == "yaml":
