@@ -693,7 +693,7 @@ def verify(run: str, artifact_root: str | None) -> None:
             f"{len(result.drift)} of the {result.counts()} of {run_dir} changed or vanished "
             "since the run"
             + (f"; runs {', '.join(sorted(shared))} share the changed files" if shared else ""),
-            hint="re-run the step with --force to bring it back",
+            hint="run the run's command again: changed outputs are recomputed or restored",
         )
     click.echo(f"ok: {result.counts()} of {run_dir} match the manifest")
 

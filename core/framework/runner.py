@@ -588,7 +588,10 @@ class PlanRunner:
     def _restore(self, step_id: str, stored: dict[str, str]) -> list[dict[str, Any]] | None:
         """Records of the stored outputs put into the run dir; None when what arrived is
         not what the store promised (an object changed meanwhile): the step runs instead."""
-        self.store.restore(stored, self.run_dir)
+        try:
+            self.store.restore(stored, self.run_dir)
+        except OSError:  # an object vanished since the lookup (another run dropped it)
+            return None
         outputs = file_records(
             self.run_dir,
             tuple(sorted(stored)),
