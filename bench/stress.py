@@ -159,7 +159,9 @@ def main() -> None:
             result = trial(root, number, rng, corpus, args.small)
             results.append(result)
             verdict = "ok" if not result["problems"] else "FAILED"
-            print(f"trial {number:>3} {result['kind']:<10} {result['kill']:<36} {verdict}", flush=True)
+            print(
+                f"trial {number:>3} {result['kind']:<10} {result['kill']:<36} {verdict}", flush=True
+            )
             for problem in result["problems"]:
                 print(f"      {problem}")
     survived = sum(not r["problems"] for r in results)
