@@ -12,7 +12,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from framework.sweeps import SWEEP_MANIFEST_SCHEMA, Filter, split_values
+from framework.builtin.sweep.filters import Filter
+from framework.builtin.sweep.grid import split_values
+from framework.builtin.sweep.record import SWEEP_MANIFEST_SCHEMA
 
 from tests.conftest import expect_error, read_manifest
 
@@ -392,7 +394,7 @@ def test_ctrl_c_cancels_outstanding_jobs_and_leaves_a_valid_manifest(flaky, isol
 
 EXECUTOR_PLUGIN = """
 from framework import hookimpl
-from framework.executors import JobResult, JobUpdate, LocalExecutor
+from framework.builtin.executors.local import LocalExecutor
 
 ORDER = []
 
@@ -422,53 +424,6 @@ def test_a_plugin_executor_runs_the_sweep(cli, pipeline, plugin_site, isolated):
     assert {j["status"] for j in manifest["jobs"]} == {"completed"}
     order = importlib.import_module(module).ORDER
     assert order == [j["run_id"] for j in reversed(manifest["jobs"])]
-
-
-# -- the cluster executors through the command line -------------------------------------------
-
-
-def test_a_sweep_on_slurm_job_arrays_run_locally_by_submitit(cli, flaky, isolated):
-    pytest.importorskip("submitit")
-    result = cli(
-        "sweep", "flaky.work", "-p", "value=1,2", "-p", "mode=ok,raise",
-        "--executor", "slurm", "--slurm-cluster", "local", "--max-parallel", "2",
-    )  # fmt: skip
-    assert result.exit_code == 1  # the 'raise' jobs failed, the others completed
-    manifest = sweep_manifest(isolated)
-    got = {
-        (j["parameters"]["value"], j["parameters"]["mode"]): j["status"] for j in manifest["jobs"]
-    }
-    assert got == {(1, "ok"): "completed", (2, "ok"): "completed", (1, "raise"): "failed",
-                   (2, "raise"): "failed"}  # fmt: skip
-    assert all(j["where"] for j in manifest["jobs"])
-    assert {
-        output(j["run_dir"])["value"] for j in manifest["jobs"] if j["status"] == "completed"
-    } == {1, 2}
-    assert "RuntimeError: value 1 is cursed" in next(
-        j["traceback"] for j in manifest["jobs"] if j["status"] == "failed"
-    )
-    again = cli(
-        "sweep", "flaky.work", "-p", "value=1,2", "-p", "mode=ok",
-        "--executor", "slurm", "--slurm-cluster", "local",
-    )  # fmt: skip
-    assert again.exit_code == 0, again.stderr
-    assert {
-        j["status"] for j in sweep_manifest(isolated)["jobs"] if j["parameters"]["mode"] == "ok"
-    } == {"skipped"}
-
-
-def test_a_sweep_on_ray_runs_each_job_as_a_task(cli, ray_jobs, isolated):
-    result = cli("sweep", "jobs.echo", "-p", "value=3,4", "--executor", "ray")
-    assert result.exit_code == 0, result.stderr
-    manifest = sweep_manifest(isolated)
-    assert manifest["executor"] == "ray"
-    values = {
-        json.loads((Path(j["run_dir"]) / "value.json").read_text())["value"]
-        for j in manifest["jobs"]
-    }
-    assert values == {3, 4}
-    refused = cli("sweep", "jobs.echo", "-p", "value=5", "--executor", "ray", "--gpus-per-job", "1")
-    expect_error(refused, 2, "GPU")
 
 
 # -- looking back at sweeps -------------------------------------------------------------------
