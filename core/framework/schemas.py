@@ -25,9 +25,9 @@ def dump(schema: dict[str, Any]) -> str:
 def render_all(plugins: Any) -> dict[str, str]:
     """Relative path -> file text, for every schema the loaded plugins define."""
     from framework.builtin.executors.batch import Resources
-    from framework.builtin.sweep.commands import executor_settings
     from framework.builtin.sweep.execution import SweepOptions
     from framework.builtin.sweep.record import SWEEP_MANIFEST_SCHEMA
+    from framework.builtin.sweep.settings import executor_settings
     from framework.runner import load_config_class
 
     sweep_section = schema_for(SweepOptions, title="sweep: section of a config file")

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from framework.builtin.sweep.settings import executor_settings, settings_flags, settings_options
 from framework.cli import CONTEXT, _field_options, _normalise_underscores, _plugins, _root_option
 from framework.errors import UsageError
 
@@ -102,77 +103,6 @@ SWEEP_FLAGS = {
 }
 
 
-def executor_settings(plugins: Any) -> dict[str, type]:
-    """Executor name -> its settings class, for the executors that declare one.
-
-    An executor whose class does not import is left out here; choosing it fails with
-    its own error when the sweep starts.
-    """
-    from framework.entrypoints import import_object
-
-    found = {}
-    for name, (path, _) in sorted(plugins.executors.items()):
-        try:
-            cls = getattr(import_object(path), "settings", None)
-        except Exception:
-            continue
-        if cls is not None:
-            found[name] = cls
-    return found
-
-
-def _settings_options(settings: dict[str, type], taken: set[str]) -> list[click.Parameter]:
-    """One option per field of the executors' settings (``--partition``, ``--ray-address``).
-
-    A mapping field takes ``KEY=VALUE`` and repeats, under its aliases too
-    (``slurm_args`` with alias ``slurm_arg`` is ``--slurm-arg constraint=a100``).
-    """
-    from framework.config import config_fields
-
-    params: list[click.Parameter] = []
-    for cls in settings.values():
-        for f in config_fields(cls):
-            names = [f"--{n.replace('_', '-')}" for n in (*f.aliases, f.name)]
-            if set(names) & taken:
-                continue
-            taken.update(names)
-            mapping = getattr(f.type, "__origin__", f.type) is dict
-            params.append(
-                click.Option(
-                    [*names, f.name],
-                    multiple=mapping,
-                    metavar="KEY=VALUE" if mapping else f.type_name().upper().replace(" ", "_"),
-                    help=f"{f.help}{' (repeatable)' if mapping else ''}.",
-                )
-            )
-    return params
-
-
-def _settings_flags(values: dict[str, Any], settings: dict[str, type]) -> dict[str, Any]:
-    """The settings options given: field -> (value, flag); KEY=VALUE lists become dicts."""
-    from framework.config import config_fields
-
-    flags: dict[str, Any] = {}
-    for cls in settings.values():
-        for f in config_fields(cls):
-            value = values.get(f.name)
-            flag = f"--{(f.aliases or (f.name,))[0].replace('_', '-')}"
-            if value is None or value == () or f.name in flags:
-                continue
-            if isinstance(value, tuple):
-                pairs = {}
-                for item in value:
-                    key, eq, val = item.partition("=")
-                    if not eq or not key:
-                        raise UsageError(
-                            f"{flag} {item!r}: expected KEY=VALUE (e.g. constraint=a100)"
-                        )
-                    pairs[key.strip()] = val
-                value = pairs
-            flags[f.name] = (value, flag)
-    return flags
-
-
 def _preset_in(args: list[str]) -> str | None:
     for i, arg in enumerate(args):
         if arg == "--preset" and i + 1 < len(args):
@@ -218,7 +148,7 @@ def sweep(ctx: click.Context, args: tuple[str, ...]) -> None:
     settings = executor_settings(plugins) if target is not None else {}
     taken = {n for p in static for n in getattr(p, "opts", [])}
     if settings:
-        static[-2:-2] = _settings_options(settings, taken)  # before --presets and --help
+        static[-2:-2] = settings_options(settings, taken)  # before --presets and --help
     field_params: list[click.Parameter] = []
     flag_names: dict[str, str] = {}
     if target is not None:
@@ -282,7 +212,7 @@ def _run_sweep(
         for name, flag in SWEEP_FLAGS.items()
         if values.get(name) is not None
     }
-    sweep_flags.update(_settings_flags(values, settings))
+    sweep_flags.update(settings_flags(values, settings))
     options, resources, chosen = load_options(values["config_file"], sweep_flags, settings)
     axes = preset_axes(preset.matrix) if preset is not None else []
     axes = merge_axes(axes, [Axis(k, tuple(v)) for k, v in options.params.items()])
