@@ -24,9 +24,10 @@ def _plugins(ctx: click.Context) -> Any:
         from framework.plugins import Plugins
 
         params = root.params
-        plugins = Plugins(
-            disabled=params.get("no_plugin") or (), strict=params.get("strict_plugins") or None
-        )
+        disabled = params.get("no_plugin")
+        if disabled is None:  # asked while parsing (--help is eager): read the raw arguments
+            disabled = _no_plugin_in(root.meta.get(ARGV_KEY, []))
+        plugins = Plugins(disabled=disabled, strict=params.get("strict_plugins") or None)
         plugins.collect_registrations()
         root.obj["plugins"] = plugins
         if root.invoked_subcommand != "plugins":
@@ -34,12 +35,32 @@ def _plugins(ctx: click.Context) -> Any:
     return root.obj["plugins"]
 
 
+ARGV_KEY = "framework.argv"
+
+
+def _no_plugin_in(args: list[str]) -> list[str]:
+    """The ``--no-plugin`` values among the group's own options (before the command)."""
+    names: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if not arg.startswith("-"):
+            break
+        if arg.startswith("--no-plugin="):
+            names.append(arg.partition("=")[2])
+        elif arg == "--no-plugin":
+            names.append(next(rest, ""))
+    return names
+
+
 class FrameworkGroup(click.Group):
     """Adds the commands plugins register, and turns our errors into one line."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV_KEY] = list(args)
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = list(super().list_commands(ctx))
-        return names + sorted(n for n in self._plugin_commands(ctx) if n not in names)
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands(ctx)))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         cmd = super().get_command(ctx, name)

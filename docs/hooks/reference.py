@@ -109,7 +109,8 @@ def cli_reference() -> str:
 
 def _plan_options(name: str, root: click.Context) -> list[str]:
     """`run` and `sweep` build their options from the plan: the fixed ones, then the fields."""
-    from framework.cli import _run_options, _sweep_options
+    from framework.builtin.sweep.commands import _sweep_options
+    from framework.cli import _run_options
     from framework.execution import ExecutionSettings
 
     fixed = _run_options("runs") if name == "run" else _sweep_options("runs")
@@ -182,6 +183,8 @@ PACKAGES = {  # folder holding the package -> what it is
     "plugins/classifier/src": "the `classifier` plugin",
     "plugins/lm/src": "the `lm` plugin",
     "plugins/ptycho/src": "the `ptycho` plugin",
+    "plugins/slurm/src": "the `slurm` executor (distribution `framework-slurm`)",
+    "plugins/ray/src": "the `ray` executor (distribution `framework-ray`)",
     "examples/hello-plugin/src": "the example plugin",
 }
 

@@ -426,6 +426,54 @@ def test_a_plugin_executor_runs_the_sweep(cli, pipeline, plugin_site, isolated):
     assert order == [j["run_id"] for j in reversed(manifest["jobs"])]
 
 
+SETTINGS_PLUGIN = """
+import attrs
+from framework import field, hookimpl
+from framework.builtin.executors.local import LocalExecutor
+
+SEEN = []
+
+@attrs.define
+class QueueSettings:
+    queue: str = field("default", help="queued: the queue to use")
+
+class Queued(LocalExecutor):
+    '''The local executor, with an option of its own.'''
+    name = "queued"
+    settings = QueueSettings
+
+    def run(self, batch):
+        SEEN.append(batch.settings.queue)
+        return super().run(batch)
+
+@hookimpl
+def register_executors(register):
+    register("queued", __name__ + ":Queued")
+"""
+
+
+def test_an_executors_settings_are_sweep_options_and_sweep_section_keys(
+    cli, pipeline, plugin_site, isolated
+):
+    import importlib
+
+    module = plugin_site.add("queued", SETTINGS_PLUGIN)
+    assert "--queue" in cli("sweep", "pipe.report", "--help").stdout
+    args = ("sweep", "pipe.report", "-p", "scale=1,2", "--executor", "queued")
+    assert cli(*args, "--queue", "fast").exit_code == 0
+    assert sweep_manifest(isolated)["resources"]["queue"] == "fast"
+    (isolated / "sweep.yaml").write_text("sweep:\n  queue: slow\n")
+    assert cli(*args, "--config", "sweep.yaml", "--force").exit_code == 0
+    assert importlib.import_module(module).SEEN == ["fast", "slow"]
+
+
+def test_blocking_the_sweep_plugin_removes_its_commands_with_one_clear_line(cli, pipeline):
+    result = cli("--no-plugin", "sweep", "sweep", "pipe.report", "-p", "scale=1,2")
+    expect_error(result, 2, "No such command 'sweep'")
+    assert "sweep: disabled" in result.stderr
+    assert "sweeps" not in cli("--no-plugin", "sweep", "--help").stdout
+
+
 # -- looking back at sweeps -------------------------------------------------------------------
 
 

@@ -19,7 +19,6 @@ from framework.hookspecs import hookimpl
 
 @hookimpl
 def register_cli_options(register: Any) -> None:
-    from framework.builtin.launch.options import launch_options
     from framework.registrations import RunLauncher
 
     options = launch_options()
@@ -27,3 +26,34 @@ def register_cli_options(register: Any) -> None:
         register(option)
     names = tuple(str(option.name) for option in options)
     register(RunLauncher("torchrun", "framework.builtin.launch.options:take_over", names))
+
+
+def launch_options() -> list[Any]:
+    """What this plugin adds to `framework run` (declared here: every command lists them)."""
+    import click
+
+    return [
+        click.Option(
+            ["--nproc-per-node"],
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Run the plan in N processes on this node (one per GPU) through torch's launcher.",
+        ),
+        click.Option(
+            ["--nnodes"],
+            metavar="M",
+            help="Nodes taking part (M, or MIN:MAX); start the same command on each.",
+        ),
+        click.Option(
+            ["--node-rank"], type=click.IntRange(min=0), metavar="R", help="This node's rank."
+        ),
+        click.Option(["--master-addr"], metavar="HOST", help="Rank 0's node address."),
+        click.Option(
+            ["--master-port"], type=click.IntRange(1, 65535), metavar="PORT", help="Rank 0's port."
+        ),
+        click.Option(
+            ["--rdzv-endpoint"],
+            metavar="HOST:PORT",
+            help="Rendezvous instead of node ranks (c10d), e.g. on Slurm.",
+        ),
+    ]

@@ -20,35 +20,6 @@ LAUNCH_OPTIONS = {
 }
 
 
-def launch_options() -> list[click.Option]:
-    """What this plugin adds to `framework run`."""
-    return [
-        click.Option(
-            ["--nproc-per-node"],
-            type=click.IntRange(min=1),
-            metavar="N",
-            help="Run the plan in N processes on this node (one per GPU) through torch's launcher.",
-        ),
-        click.Option(
-            ["--nnodes"],
-            metavar="M",
-            help="Nodes taking part (M, or MIN:MAX); start the same command on each.",
-        ),
-        click.Option(
-            ["--node-rank"], type=click.IntRange(min=0), metavar="R", help="This node's rank."
-        ),
-        click.Option(["--master-addr"], metavar="HOST", help="Rank 0's node address."),
-        click.Option(
-            ["--master-port"], type=click.IntRange(1, 65535), metavar="PORT", help="Rank 0's port."
-        ),
-        click.Option(
-            ["--rdzv-endpoint"],
-            metavar="HOST:PORT",
-            help="Rendezvous instead of node ranks (c10d), e.g. on Slurm.",
-        ),
-    ]
-
-
 def take_over(
     ctx: click.Context, target: str, args: list[str], values: dict[str, Any], prepared: Any
 ) -> int | None:

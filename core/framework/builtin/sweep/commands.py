@@ -1,4 +1,5 @@
-"""The `framework sweep` and `framework sweeps` commands (registered as plugin commands)."""
+"""What `framework sweep` and `framework sweeps` do (the commands themselves are declared
+in the package, so that listing commands does not import this module)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,10 @@ from typing import Any
 
 import click
 
+from framework.builtin.sweep import SWEEP_HELP
 from framework.builtin.sweep.settings import executor_settings, settings_flags, settings_options
-from framework.cli import CONTEXT, _field_options, _normalise_underscores, _plugins, _root_option
+from framework.cli import CONTEXT, _field_options, _normalise_underscores, _plugins
 from framework.errors import UsageError
-
-SWEEP_HELP = """Run STEP over a grid of parameters: every job is its own run with its own manifest.
-
-\b
-  framework sweep lm.train -p learning_rate=1e-3,3e-3 -p n_layer=2,4 --max-steps 200
-  framework sweep --preset ptycho.dose_overlap --filter "nphotons >= 1e4" --executor process
-  framework sweep lm.train -p seed=0,1,2 --executor slurm --partition gpu --gpus-per-job 1
-
-The sweep manifest is <artifact-root>/sweeps/<id>/sweep_manifest.json. Running the same
-command again resumes the sweep: finished jobs that are up to date are skipped, failed,
-lost and missing ones run again. Other options (--max-steps ...) set the base config of
-every job, as in `framework run STEP`.
-"""
 
 
 def _sweep_options(artifact_root_default: str | None) -> list[click.Parameter]:
@@ -112,17 +101,8 @@ def _preset_in(args: list[str]) -> str | None:
     return None
 
 
-@click.command(
-    help=SWEEP_HELP,
-    context_settings={
-        "ignore_unknown_options": True,
-        "allow_extra_args": True,
-        "help_option_names": [],
-    },
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.pass_context
 def sweep(ctx: click.Context, args: tuple[str, ...]) -> None:
+    """`framework sweep [STEP] ARGS`: the options depend on the plan, so they are parsed here."""
     import os
 
     argv = list(args)
@@ -285,10 +265,6 @@ def _run_sweep(
         raise error
 
 
-@click.command()
-@click.argument("sweep_id", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@_root_option
 def sweeps(sweep_id: str | None, as_json: bool, artifact_root: str | None) -> None:
     """List sweeps, or show one (SWEEP_ID or 'latest'): each job's parameters, status, metrics."""
     import json
