@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = {
     "events": "framework.builtin.events",
     "console": "framework.builtin.console",
     "executors": "framework.builtin.executors",
+    "trackers": "framework.builtin.trackers",
 }
 
 
