@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -113,7 +114,7 @@ def test_mlflow_holds_one_run_with_tags_params_metric_histories_and_artifacts(
     assert artifacts == {"manifest.json", "plots"}
     assert [a.path for a in client.list_artifacts(run.info.run_id, "plots")] == ["plots/curve.png"]
     local = client.download_artifacts(run.info.run_id, "manifest.json")
-    assert json.loads(open(local).read())["run_id"] == "t1"
+    assert json.loads(Path(local).read_text())["run_id"] == "t1"
 
 
 def test_tensorboard_holds_scalars_the_config_and_the_images(tracked):
