@@ -127,3 +127,15 @@ def test_only_rank_0_shows_progress(terminal, tmp_path):
 
     assert "rank 0" in terminal.getvalue() and "printed by rank 0" in terminal.getvalue()
     assert "rank 1" not in terminal.getvalue()
+
+
+def test_sweep_workers_write_their_progress_to_their_logs(cli, counting, isolated):
+    result = cli("sweep", "bar.count", "-p", "seed=1,2", "--executor", "process",
+                 "--progress-interval-s", "0")  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    assert "counting" not in result.stdout  # the sweep's own view stays a table of jobs
+    logs = sorted((isolated / "runs" / "sweeps").glob("*/logs/*.log"))
+    assert len(logs) == 2
+    for log in logs:
+        assert [line for line in log.read_text().splitlines() if LINE.match(line)]
