@@ -54,10 +54,9 @@ def tokens_per_s(run_dir: Path) -> float:
 
 
 def train(root: Path, data: Path, run_id: str, steps: int, *, bar: bool) -> float:
-    from rich.console import Console
-
     from framework.builtin import console
     from framework.cli import main
+    from rich.console import Console
 
     with open(os.devnull, "w") as devnull:
         console._console = Console(file=devnull, force_terminal=True, width=160)
