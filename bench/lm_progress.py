@@ -46,9 +46,10 @@ def tokens_per_s(run_dir: Path) -> float:
     for line in (run_dir / "events.jsonl").read_text().splitlines():
         event = json.loads(line)
         fields = event["fields"]
-        if event["event"] == "metrics" and event["step"] == "lm.train" and "tokens_per_s" in fields:
-            if not rates or rates[-1] != fields["tokens_per_s"]:  # one figure per window
-                rates.append(fields["tokens_per_s"])
+        ours = event["event"] == "metrics" and event["step"] == "lm.train"
+        rate = fields.get("tokens_per_s") if ours else None
+        if rate is not None and (not rates or rates[-1] != rate):  # one figure per window
+            rates.append(rate)
     windows = rates[1:] or rates
     return len(windows) / sum(1 / r for r in windows)  # equal tokens per window
 
