@@ -16,7 +16,7 @@ TRACKERS = {
     "mlflow": "framework.builtin.trackers.mlflow:MlflowTracker",
     "tensorboard": "framework.builtin.trackers.tensorboard:TensorBoardTracker",
 }
-CLOSE_TIMEOUT_S = 30.0  # at the end of a run, the most a tracker may take to catch up
+CLOSE_TIMEOUT_S = 60.0  # at the end of a run, the most a tracker may take to catch up
 _active: dict[str, list[Any]] = {}  # run dir -> its trackers (Background), rank 0 only
 
 
