@@ -20,6 +20,9 @@ View = Literal["bar", "lines", "off"]
 # Metrics shown first when a step logs them; the others follow in the order they came.
 PREFERRED = ("epoch", "loss", "train_loss", "val_loss", "tokens_per_s")
 SHOWN = 6  # at most this many metrics on a bar or a line
+# Renders of the bar a second: each takes the GIL for a few milliseconds, which the step's
+# thread may be waiting for (bench/lm_progress.py measures the cost).
+RENDERS_PER_S = 2
 
 
 def format_value(value: Any) -> str:
@@ -229,5 +232,5 @@ def _display(console: Any) -> Any:
         Metrics(),
         console=console,
         transient=True,
-        refresh_per_second=4,  # a render costs the step's thread some GIL time: keep it rare
+        refresh_per_second=RENDERS_PER_S,
     )
