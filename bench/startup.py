@@ -7,6 +7,11 @@ bytecode caching on, in a private ``PYTHONPYCACHEPREFIX``, as an installed packa
 even where ``PYTHONDONTWRITEBYTECODE`` is set. A second part runs list-steps under
 ``-X importtime`` and checks that no heavy module (torch, numpy, and the libraries only
 `run` needs) was imported.
+
+``--against FRAMEWORK`` times another installation's `framework list-steps` in the same
+rotation (e.g. the main checkout's, to compare two trees on a loaded machine), and
+``--extra-plugins N`` installs N trivial plugins (a dist-info and a one-step module each,
+on ``PYTHONPATH``) for every command, to show what each installed plugin costs.
 """
 
 from __future__ import annotations
@@ -54,22 +59,42 @@ def run_once(cmd: list[str], cwd: str, env: dict[str, str]) -> tuple[float, floa
     return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
-def measure_pairs(
-    candidate: list[str], baseline: list[str], pairs: int, cwd: str, env: dict[str, str]
-) -> tuple[list, list]:
-    """Interleaved runs, the order flipping every pair; lists of (wall, cpu)."""
-    for _ in range(2):  # fill the bytecode cache and warm the OS caches for both
-        run_once(candidate, cwd, env)
-        run_once(baseline, cwd, env)
-    cand, base = [], []
-    for i in range(pairs):
-        if i % 2 == 0:
-            cand.append(run_once(candidate, cwd, env))
-            base.append(run_once(baseline, cwd, env))
-        else:
-            base.append(run_once(baseline, cwd, env))
-            cand.append(run_once(candidate, cwd, env))
-    return cand, base
+def measure_rounds(
+    commands: list[list[str]], rounds: int, cwd: str, env: dict[str, str]
+) -> list[list[tuple[float, float]]]:
+    """Interleaved runs, the order rotating every round; per command, a list of (wall, cpu)."""
+    for _ in range(2):  # fill the bytecode cache and warm the OS caches for all
+        for cmd in commands:
+            run_once(cmd, cwd, env)
+    times: list[list[tuple[float, float]]] = [[] for _ in commands]
+    for i in range(rounds):
+        order = list(range(len(commands)))
+        order = order[i % len(order) :] + order[: i % len(order)]
+        if i % 2:
+            order.reverse()
+        for k in order:
+            times[k].append(run_once(commands[k], cwd, env))
+    return times
+
+
+def fake_plugins(folder: Path, count: int) -> None:
+    """`count` trivial installed plugins: a dist-info with an entry point and a module each."""
+    for i in range(count):
+        name = f"bench_plugin_{i}"
+        (folder / f"{name}.py").write_text(
+            "from framework import Step, hookimpl\n\n\n@hookimpl\n"
+            "def register_steps():\n"
+            f"    return [Step('{name}.noop', run='{name}:run', description='does nothing')]\n\n\n"
+            "def run(ctx):\n    pass\n"
+        )
+        info = folder / f"{name}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[framework.plugins]\n{name} = {name}\n")
+
+
+def wall_ratios(cand: list[tuple[float, float]], base: list[tuple[float, float]]) -> list[float]:
+    return [c / b for (c, _), (b, _) in zip(cand, base, strict=True)]
 
 
 def import_profile(
@@ -106,12 +131,19 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument(
         "--pairs", type=int, default=15, help="A/B pairs of whole-process runs (default 15)"
     )
+    p.add_argument("--against", metavar="FRAMEWORK", help="another `framework` to time too")
+    p.add_argument("--extra-plugins", type=int, default=0, metavar="N", help="N trivial plugins")
     args = p.parse_args(argv)
     candidate = framework_command()
     baseline = [sys.executable, "-c", "import click, pluggy"]
 
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as cwd:
         env = clean_env(os.path.join(cwd, "pycache"))
+        if args.extra_plugins:
+            extra = Path(cwd, "extra")
+            extra.mkdir()
+            fake_plugins(extra, args.extra_plugins)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra), env.get("PYTHONPATH")]))
         listing = subprocess.run(
             [*candidate, "list-steps"], cwd=cwd, env=env, capture_output=True, text=True, check=True
         )
@@ -121,13 +153,18 @@ def main(argv: list[str] | None = None) -> dict:
             print(
                 "note: the hello example plugin is not installed; the figure is for the core alone"
             )
-        cand_runs, base_runs = measure_pairs(
-            [*candidate, "list-steps"], baseline, args.pairs, cwd, env
-        )
+        commands = [[*candidate, "list-steps"], baseline]
+        if args.against:
+            commands.append([args.against, "list-steps"])
+        timed = measure_rounds(commands, args.pairs, cwd, env)
+        cand_runs, base_runs = timed[0], timed[1]
         rows, modules = import_profile(cwd, env)
 
+    if args.against:
+        other = median(wall_ratios(timed[2], base_runs))
+        print(f"{args.against} list-steps, same rounds: per-pair wall ratio median {other:.2f}x")
     cand, base = [w for w, _ in cand_runs], [w for w, _ in base_runs]
-    ratios = [c / b for c, b in zip(cand, base, strict=True)]
+    ratios = wall_ratios(cand_runs, base_runs)
     ratio = median(ratios)
     cpu_ratio = median(
         [c / b for (_, c), (_, b) in zip(cand_runs, base_runs, strict=True) if b > 0]
@@ -161,13 +198,22 @@ def main(argv: list[str] | None = None) -> dict:
     )
     if not hello:
         figure += " (hello plugin not installed)"
+    if args.extra_plugins:
+        figure += f", {args.extra_plugins} extra trivial plugins installed"
+    if args.against:
+        figure += f"; {args.against}: {other:.2f}x in the same rounds"
     return report(
         args,
         name="start-up: framework list-steps vs python -c 'import click, pluggy'",
         figure=figure,
         target=f"<= {TARGET}x, no torch/numpy",
         met=met,
-        command=command_line("startup.py", ["--pairs", str(args.pairs)]),
+        command=command_line(
+            "startup.py",
+            ["--pairs", str(args.pairs)]
+            + ["--extra-plugins", str(args.extra_plugins)] * bool(args.extra_plugins)
+            + ["--against", str(args.against)] * bool(args.against),
+        ),
         details={
             "ratio_median": ratio,
             "cpu_ratio_median": cpu_ratio,

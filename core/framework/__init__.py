@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from framework.context import StepContext
     from framework.execution import ExecutionSettings, RankInfo, autocast_dtype, resolve_device
     from framework.registrations import ConfigBridge, RunLauncher, SweepPreset
-    from framework.runner import RunRequest
+    from framework.request import Flag, RunRequest
     from framework.safeload import UnreadableFileError, torch_load
 
 # Imported on first use, so that `framework list-steps` (and a plugin's hook module
@@ -52,7 +52,8 @@ _LAZY = {
     "ConfigBridge": "framework.registrations",
     "SweepPreset": "framework.registrations",
     "RunLauncher": "framework.registrations",
-    "RunRequest": "framework.runner",
+    "RunRequest": "framework.request",
+    "Flag": "framework.request",
     "torch_load": "framework.safeload",
     "UnreadableFileError": "framework.safeload",
     # Running many jobs, and writing an executor (the built-in `executors` plugin):
@@ -101,6 +102,7 @@ __all__ = [
     "ConfigBridge",
     "ConfigError",
     "ExecutionSettings",
+    "Flag",
     "FrameworkError",
     "JobResult",
     "JobUpdate",

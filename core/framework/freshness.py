@@ -121,24 +121,6 @@ def _visible_files(folder: Path) -> list[Path]:
     return [f for f in found if f.is_file()]
 
 
-def verdict(
-    previous: dict[str, Any] | None, fingerprint: str, run_dir: Path, hashes: HashCache
-) -> tuple[bool, str]:
-    """(up to date?, why) for a step whose last manifest record is `previous`."""
-    status = (previous or {}).get("status", "pending")
-    if status not in DONE:
-        return False, "not run before" if status == "pending" else f"last status {status}"
-    if previous.get("fingerprint") != fingerprint:  # type: ignore[union-attr]
-        return False, "fingerprint changed"
-    for out in previous.get("outputs", []):  # type: ignore[union-attr]
-        full = run_dir / out["path"]
-        if not full.is_file():
-            return False, f"output {out['path']} is missing"
-        if hashes.digest(full) != out["hash"]:
-            return False, f"output {out['path']} changed on disk"
-    return True, "fingerprint and outputs match"
-
-
 def what_changed(
     previous: dict[str, Any] | None, old_config: dict[str, Any], now: StepState
 ) -> str:
@@ -166,3 +148,41 @@ def what_changed(
         if old_deps.get(name, digest) != digest
     )  # fmt: skip
     return "changed: " + ", ".join(changes) if changes else ""
+
+
+@attrs.frozen
+class Decision:
+    """Whether a step runs, and why: ``fresh`` steps keep their outputs (skipped)."""
+
+    fresh: bool
+    why: str
+
+
+def decide(
+    step: str,
+    previous: dict[str, Any] | None,
+    state: StepState,
+    run_dir: Path,
+    hashes: HashCache,
+    *,
+    forced: bool = False,
+) -> Decision:
+    """The one freshness decision: forced steps run, else the verdict on their last record.
+
+    `previous` is the step's last record (None: it never ran). Several processes call it
+    on rank 0 only and broadcast the answer, so every rank runs the same steps.
+    """
+    if forced:
+        return Decision(False, "forced")
+    status = (previous or {}).get("status", "pending")
+    if previous is None or status not in DONE:
+        return Decision(False, "not run before" if status == "pending" else f"last status {status}")
+    if previous.get("fingerprint") != state.fingerprint():
+        return Decision(False, "fingerprint changed")
+    for out in previous.get("outputs", []):
+        full = run_dir / out["path"]
+        if not full.is_file():
+            return Decision(False, f"output {out['path']} is missing")
+        if hashes.digest(full) != out["hash"]:
+            return Decision(False, f"output {out['path']} changed on disk")
+    return Decision(True, "fingerprint and outputs match")

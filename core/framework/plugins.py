@@ -39,6 +39,7 @@ BUILTIN_PLUGINS = {
     "sweep": "framework.builtin.sweep",
     "launch": "framework.builtin.launch",
     "trackers": "framework.builtin.trackers",
+    "schema": "framework.builtin.schema",
 }
 
 

@@ -52,14 +52,18 @@ class RunLauncher(Frozen):
     their names: they are the launcher's, not handed to the run). `function` is an import
     path to ``f(ctx, target, args, values, prepared) -> int | None``, called once the
     run's config is checked: an exit code ends the command with it; None lets the run go
-    on in this process.
+    on in this process. `job`, when given, is an import path to ``f(request) -> RunResult``
+    that runs a job asking for ``nproc_per_node > 1`` (a sweep's, an executor's).
     """
 
-    _FIELDS = ("name", "function", "options")
+    _FIELDS = ("name", "function", "options", "job")
     __slots__ = _FIELDS
     name: str
     function: str
     options: tuple[str, ...]
+    job: str
 
-    def __init__(self, name: str, function: str, options: tuple[str, ...] = ()) -> None:
-        self._set(name, function, tuple(options))
+    def __init__(
+        self, name: str, function: str, options: tuple[str, ...] = (), job: str = ""
+    ) -> None:
+        self._set(name, function, tuple(options), job)

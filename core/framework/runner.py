@@ -1,44 +1,33 @@
-"""Execute a plan: resolve config, skip what is up to date, run the rest, record it all."""
+"""Execute a prepared plan: skip what is up to date, run the rest, record it all.
+
+The request and its command line are `framework.request`; resolving it into a plan and
+configs is `framework.prepare`; the freshness decision is `framework.freshness.decide`.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
-import os
-import signal
-import threading
 import time
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from framework import dag, distributed
-from framework.config import ConfigResolver, Section, canonical_json, config_hash, load_config_file
+from framework import distributed
 from framework.context import Models, StepContext
-from framework.errors import (
-    ArtifactError,
-    FrameworkError,
-    MissingInputsError,
-    SplitContractError,
-    StepFailedError,
-    StorageError,
-    UsageError,
-)
+from framework.errors import FrameworkError, UsageError
 from framework.execution import ExecutionSettings, RankInfo, seed_everything
-from framework.freshness import (
-    StepState,
-    dependency_records,
-    file_records,
-    verdict,
-    what_changed,
+from framework.failures import (
+    describe,
+    make_run_dir,
+    sigterm_as_interrupt,
+    step_error,
+    storage_error,
 )
-from framework.hashing import ALGORITHM, HashCache
+from framework.freshness import decide, file_records, what_changed
+from framework.hashing import HashCache
 from framework.jsonsafe import json_safe
 from framework.manifest import (
-    SCHEMA_VERSION,
     RunLock,
     check_run_id,
     new_run_id,
@@ -47,76 +36,16 @@ from framework.manifest import (
     write_manifest,
 )
 from framework.plugins import Plugins, import_object
-from framework.provenance import git_state, versions
+from framework.prepare import Prepared, check_only_inputs, prepare
+from framework.request import RunRequest, artifact_root
+from framework.run_record import initial_manifest, start_fields, step_record
 from framework.splits import SplitGuard
-from framework.steps import RegisteredStep, is_pattern
+from framework.step_call import apply_bridges, import_callable, upstream_splits
+from framework.steps import RegisteredStep
 from framework.store import ArtifactStore
 
-EXECUTION = "execution"
 # Parts of a step's record that describe its outputs, so skips and reuses keep them.
 CARRIED = ("metrics", "splits")
-ARTIFACT_ROOT_ENV = "FRAMEWORK_ARTIFACT_ROOT"
-RESERVED_ENV = {
-    "FRAMEWORK_DISABLE_PLUGINS",
-    "FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD",
-    "FRAMEWORK_PLUGINS",
-    "FRAMEWORK_STRICT_PLUGINS",
-    "FRAMEWORK_LAUNCHED_COMMAND",
-    ARTIFACT_ROOT_ENV,
-}
-
-
-@attrs.define
-class RunRequest:
-    """Everything that defines one job; plain data, so it can cross a process boundary."""
-
-    target: str
-    artifact_root: str = "runs"
-    run_id: str | None = None
-    only: bool = False
-    from_step: str | None = None
-    force: bool = False
-    config_file: str | None = None
-    flags: dict[str, Any] = attrs.Factory(dict)  # field name -> (text, flag as typed)
-    sets: list[str] = attrs.Factory(list)
-    command: list[str] = attrs.Factory(list)
-    nproc_per_node: int = 1  # > 1: the run goes through torch's launcher (DDP steps)
-
-    def argv(self) -> list[str]:
-        """`framework` arguments that make this same run (for a launcher to repeat)."""
-        from framework.config import format_text
-
-        args = ["run", self.target, "--artifact-root", str(artifact_root(self.artifact_root))]
-        if self.run_id:
-            args += ["--run-id", self.run_id]
-        if self.config_file:
-            args += ["--config", self.config_file]
-        for name, (value, _) in self.flags.items():
-            option = "--" + name.replace("_", "-")
-            if isinstance(value, bool):
-                args.append(option if value else f"--no-{option[2:]}")
-            else:
-                args += [option, value if isinstance(value, str) else format_text(value)]
-        for assignment in self.sets:
-            args += ["--set", assignment]
-        args += ["--only"] * self.only + ["--force"] * self.force
-        if self.from_step:
-            args += ["--from", self.from_step]
-        return args
-
-
-@attrs.define
-class Prepared:
-    """A request resolved against the registry: the plan and its validated config."""
-
-    request: RunRequest
-    target: str
-    plan: list[str]
-    steps: dict[str, RegisteredStep]
-    resolver: ConfigResolver
-    execution: ExecutionSettings
-    configs: dict[str, Any]
-    forced: set[str]  # steps to run even if up to date (--force, --from and downstream)
 
 
 @attrs.define
@@ -154,159 +83,30 @@ class RunResult:
     manifest: dict[str, Any]
 
 
-def artifact_root(explicit: str | None = None) -> Path:
-    return Path(explicit or os.environ.get(ARTIFACT_ROOT_ENV) or "runs")
-
-
-def make_run_dir(root: Path, run_dir: Path) -> None:
-    """Create the run dir; an artifact root that cannot hold it is the user's to fix."""
-    where = f"--artifact-root {root}"
-    if root.exists() and not root.is_dir():
-        raise StorageError(f"{where}: exists and is not a directory", hint="choose another path")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise StorageError(
-            f"run directory {run_dir} exists and is not a directory",
-            hint="move the file away or choose another --run-id",
-        )
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / f".write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise StorageError(
-            f"{where}: cannot create or write {exc.filename or run_dir}: "
-            f"{exc.strerror or type(exc).__name__}",
-            hint="choose a directory you can write, e.g. --artifact-root runs",
-        ) from None
-
-
-# -- preparation ----------------------------------------------------------------------
-
-
-def config_sections(plugins: Plugins, step_ids: list[str]) -> list[Section]:
-    plugins.check_steps(step_ids, callable_too=False)  # a broken config class blames its plugin
-    sections = []
-    for step_id in step_ids:
-        spec = plugins.steps.get(step_id).spec
-        cls = load_config_class(spec.config, step_id) if spec.config else None
-        if cls is not None:
-            sections.append(Section(step_id, cls))
-    sections.append(Section(EXECUTION, ExecutionSettings))
-    return sections
-
-
-def load_config_class(path: str, step_id: str) -> type:
-    try:
-        return import_object(path)
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(f"step {step_id}: cannot import its config class {path}: {exc}") from exc
-
-
-def short_names(plugins: Plugins, step_ids: list[str]) -> dict[str, str]:
-    """Short name -> id for the plan's steps whose short name is unique within the plan.
-
-    `--set train.epochs=3` means the plan's `train`, even when other plugins also have one.
-    """
-    counts: dict[str, list[str]] = {}
-    for step_id in step_ids:
-        counts.setdefault(plugins.steps.get(step_id).spec.name, []).append(step_id)
-    return {name: ids[0] for name, ids in counts.items() if len(ids) == 1}
-
-
-def resolve_plan(plugins: Plugins, target: str, *, only: bool) -> tuple[str, list[str]]:
-    """The target's qualified id and the steps to run, in order (just it with --only)."""
-    target_id = plugins.steps.resolve(target).id
-    return target_id, [target_id] if only else dag.plan(plugins.steps, target_id)
-
-
-def prepare(
-    request: RunRequest,
-    plugins: Plugins,
-    environ: Mapping[str, str] | None = None,
-    plan: tuple[str, list[str]] | None = None,
-) -> Prepared:
-    """Resolve the target, plan and config; raise before anything runs or is written.
-
-    `plan` is `resolve_plan`'s answer when the caller has it already.
-    """
-    environ = os.environ if environ is None else environ
-    registry = plugins.steps
-    target, order = plan or resolve_plan(plugins, request.target, only=request.only)
-    forced = set(order) if request.force else set()
-    if request.from_step:
-        start = registry.resolve(request.from_step).id
-        if start not in order:
-            raise UsageError(
-                f"--from {request.from_step}: {start} is not part of the plan for {target}"
-            )
-        forced |= set(dag.downstream_of(registry, order, start))
-    resolver = ConfigResolver(config_sections(plugins, order), short_names(plugins, order))
-    if request.config_file:
-        resolver.apply_file(
-            load_config_file(request.config_file), request.config_file, registry.ids()
-        )
-    resolver.apply_env(environ, RESERVED_ENV)
-    for name, (value, flag) in request.flags.items():
-        resolver.apply_flag(name, value, flag)
-    for assignment in request.sets:
-        resolver.apply_set(assignment)
-    resolver.validate()
-    configs = {
-        key: resolver.build(key)
-        for key in resolver.sections
-        if key != EXECUTION and resolver.sections[key].cls
-    }
-    return Prepared(
-        request=request,
-        target=target,
-        plan=order,
-        steps={s: registry.get(s) for s in order},
-        forced=forced,
-        resolver=resolver,
-        execution=resolver.build(EXECUTION),
-        configs=configs,
-    )
-
-
-# -- execution ------------------------------------------------------------------------
-
-
 def run_job(request: RunRequest, plugins: Plugins) -> RunResult:
     """Prepare and execute one run; raises FrameworkError subclasses for the CLI.
 
-    With ``nproc_per_node > 1`` the run is several processes started by torch's launcher
-    (the config is checked here first), and its result is read from its manifest.
+    With ``nproc_per_node > 1`` the run is several processes, started by the registered
+    `RunLauncher` that launches jobs (the config is checked here first).
     """
     prepared = prepare(request, plugins)
     if request.nproc_per_node > 1 and not distributed.launched():
-        return _launched(request)
+        return _launch_job(request, plugins)
     return PlanRunner(prepared, plugins).execute()
 
 
-def _launched(request: RunRequest) -> RunResult:
-    from framework.builtin.launch.torchrun import launch, launcher_command
+def _launch_job(request: RunRequest, plugins: Plugins) -> RunResult:
+    """The job run in several processes by the launcher a plugin registered for jobs."""
+    from framework.registrations import RunLauncher
 
-    if not request.run_id:
-        request = attrs.evolve(request, run_id=new_run_id())
-    argv = request.argv()
-    code = launch(
-        launcher_command(request.nproc_per_node, argv),
-        list(request.command) or ["framework", *argv],
-        request.nproc_per_node,
-    )
-    run_dir = artifact_root(request.artifact_root) / str(request.run_id)
-    manifest = read_manifest(run_dir) if (run_dir / "manifest.json").exists() else {}
-    status = manifest.get("status", "failed")
-    if code == 0 and status == "completed":
-        return RunResult(str(request.run_id), run_dir, status, manifest)
-    if code == 130 or status == "interrupted":
-        raise KeyboardInterrupt
-    errors = [r.get("error") for r in manifest.get("steps", {}).values() if r.get("error")]
-    raise StepFailedError(
-        f"run {request.run_id} in {request.nproc_per_node} processes failed"
-        + (f": {errors[0]}" if errors else f" (the launcher exited with code {code})"),
-        hint=f"see {run_dir / 'events.jsonl'} and the launcher's output above",
+    for item, _ in plugins.cli_extensions:
+        if isinstance(item, RunLauncher) and item.job:
+            result: RunResult = import_object(item.job)(request)
+            return result
+    raise UsageError(
+        f"{request.target}: nproc_per_node {request.nproc_per_node} needs a run launcher, "
+        "and no loaded plugin registers one",
+        hint="see 'framework plugins' (the built-in launcher is 'launch')",
     )
 
 
@@ -330,47 +130,12 @@ class PlanRunner:
         self.hashes = HashCache(self.root / ".cache" / "hashes.json")
         self.store = ArtifactStore(self.root / ".store", self.hashes)
 
-    # manifest ------------------------------------------------------------------------
-
-    def _initial_manifest(self, previous: dict[str, Any] | None) -> dict[str, Any]:
-        resolved = self.p.resolver.resolved()
-        step_configs = {k: v for k, v in resolved.items() if k != EXECUTION}
-        plugin_versions = {i.name: i.version for i in self.plugins.active() if i.status == "loaded"}
-        manifest: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "run_id": self.run_id,
-            "status": "running",
-            "created_at": previous["created_at"] if previous else utc_now(),
-            "updated_at": utc_now(),
-            "command": list(self.p.request.command),
-            "target": self.p.target,
-            "plan": list(self.p.plan),
-            "hash_algorithm": ALGORITHM,
-            "versions": versions(plugin_versions),
-            "git": git_state(),
-            "config": {**(previous or {}).get("config", {}), **step_configs},
-            "config_hash": config_hash(resolved),
-            "execution": resolved[EXECUTION],
-            "bridges": dict((previous or {}).get("bridges", {})),
-            "splits": dict((previous or {}).get("splits", {})),
-            "steps": dict((previous or {}).get("steps", {})),
-        }
-        for step_id in self.p.plan:
-            manifest["steps"].setdefault(step_id, {"status": "pending"})
-        if self.backend is not None:
-            manifest["distributed"] = {
-                "world_size": self.rank.world_size,
-                "nproc_per_node": self.rank.local_world_size,
-                "backend": self.backend,
-            }
-        return manifest
-
     def _save(self, manifest: dict[str, Any]) -> None:
         if self.rank.is_main:
             try:
                 write_manifest(self.run_dir, manifest)
             except OSError as exc:
-                raise _storage_error(exc, self.run_dir, "the manifest") from exc
+                raise storage_error(exc, self.run_dir, "the manifest") from exc
 
     # main loop -----------------------------------------------------------------------
 
@@ -378,7 +143,7 @@ class PlanRunner:
         # Every callable of the plan imports and takes a context, before anything runs.
         self.plugins.check_steps(self.p.plan)
         if self.p.request.only:
-            self._check_only_inputs()
+            check_only_inputs(self.p, self.plugins, self.run_dir, self.run_id)
         make_run_dir(self.root, self.run_dir)
         # Only rank 0 writes, so only rank 0 locks: the other ranks of a torchrun job share its run dir.
         lock = RunLock(self.run_dir) if self.rank.is_main else contextlib.nullcontext()
@@ -386,7 +151,16 @@ class PlanRunner:
             previous = (
                 read_manifest(self.run_dir) if (self.run_dir / "manifest.json").exists() else None
             )
-            manifest = self._initial_manifest(previous)
+            distributed_info = None
+            if self.backend is not None:
+                distributed_info = {
+                    "world_size": self.rank.world_size,
+                    "nproc_per_node": self.rank.local_world_size,
+                    "backend": self.backend,
+                }
+            manifest = initial_manifest(
+                self.p, self.plugins, self.run_id, previous, distributed_info
+            )
             run = Run(
                 run_id=self.run_id,
                 run_dir=self.run_dir,
@@ -404,7 +178,7 @@ class PlanRunner:
             status = "failed"
             try:
                 hook.before_run(run=run)
-                run.emit("run_started", **self._start_fields(manifest))
+                run.emit("run_started", **start_fields(self.p, self.plugins, self.run_id, manifest))
                 for step_id in self.p.plan:
                     self._step(run, step_id, previous, force=step_id in self.p.forced)
                     distributed.barrier()  # the other ranks wait for rank 0's outputs
@@ -423,49 +197,6 @@ class PlanRunner:
                     distributed.shutdown()
         return RunResult(self.run_id, self.run_dir, status, manifest)
 
-    def _start_fields(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        overrides = {
-            key: {name: src for name, src in sources.items() if not src.startswith("default")}
-            for key, sources in self.p.resolver.provenance().items()
-        }
-        return {
-            "run_id": self.run_id,
-            "target": self.p.target,
-            "plan": self.p.plan,
-            "config_hash": manifest["config_hash"],
-            "git_commit": manifest["git"]["commit"],
-            "git_dirty": manifest["git"]["dirty"],
-            "plugins": {i.name: i.version for i in self.plugins.active()},
-            "hooks": self.plugins.hook_names(),
-            "config": {
-                "values": self.p.resolver.resolved(),
-                "overrides": {k: v for k, v in overrides.items() if v},
-            },
-        }
-
-    def _check_only_inputs(self) -> None:
-        entry = self.p.steps[self.p.target]
-        missing = [
-            rel
-            for rel in entry.spec.inputs
-            if not is_pattern(rel) and not (self.run_dir / rel).exists()
-        ]
-        if not missing:
-            return
-        producers = sorted(
-            {p.id for p in self.plugins.steps for rel in missing if rel in p.spec.outputs}
-        )
-        cmd = (
-            f"framework run {producers[0]} --run-id {self.run_id}"
-            if producers
-            else "the upstream steps"
-        )
-        raise MissingInputsError(
-            f"--only {self.p.target}: missing inputs {', '.join(missing)} in {self.run_dir}"
-            + (f" (produced by {', '.join(producers)})" if producers else ""),
-            hint=f"run {cmd} first, or drop --only",
-        )
-
     # one step ------------------------------------------------------------------------
 
     def stale_steps(self) -> list[tuple[str, str]]:
@@ -481,73 +212,34 @@ class PlanRunner:
             if step_id in self.p.forced:
                 stale.append((step_id, "forced"))
                 continue
-            prev_record = previous.get("steps", {}).get(step_id)
             try:
-                _, state = self._fingerprint(step_id)
+                _, state = self._record(step_id)
             except FrameworkError as exc:  # an input or a dependency is missing
                 stale.append((step_id, str(exc)))
                 continue
-            fresh, why = verdict(prev_record, state.fingerprint(), self.run_dir, self.hashes)
-            if not fresh:
-                stale.append((step_id, why))
+            prev_record = previous.get("steps", {}).get(step_id)
+            decision = decide(step_id, prev_record, state, self.run_dir, self.hashes)
+            if not decision.fresh:
+                stale.append((step_id, decision.why))
         return stale
 
-    def _fingerprint(self, step_id: str) -> tuple[dict[str, Any], StepState]:
-        """The step's record-to-be (inputs, dependencies, hashes) and its fingerprint state."""
-        entry = self.p.steps[step_id]
-        spec = entry.spec
-        inputs = file_records(
-            self.run_dir,
-            spec.inputs,
-            self.hashes,
-            required=True,
-            what=f"step {step_id}: declared input",
-        )
-        config = self.p.resolver.resolved().get(step_id, {})
-        section = self.p.resolver.sections.get(step_id)
-        named = {
-            f.name: str(config[f.name])
-            for f in (section.fields() if section else ())
-            if f.dependency and config.get(f.name)
-        }
-        dependencies = dependency_records(named, self.hashes)
-        state = StepState(
-            step=step_id,
-            code_version=spec.version,
-            plugin_version=entry.plugin_version,
-            config=config,
-            execution=self.p.execution.fingerprint_values(self.rank),
-            inputs={i["path"]: i["hash"] for i in inputs},
-            dependencies={d["field"]: d["hash"] for d in dependencies},
-        )
-        record: dict[str, Any] = {
-            "status": "pending",
-            "code_version": spec.version,
-            "plugin_version": entry.plugin_version,
-            "config_hash": config_hash(state.config),
-            "fingerprint": state.fingerprint(),
-            "execution": state.execution,
-            "inputs": inputs,
-        }
-        if dependencies:
-            record["dependencies"] = dependencies
-        return record, state
+    def _record(self, step_id: str) -> tuple[dict[str, Any], Any]:
+        return step_record(self.p, step_id, self.run_dir, self.hashes, self.rank)
 
     def _step(
         self, run: Run, step_id: str, previous: dict[str, Any] | None, *, force: bool
     ) -> None:
         prev_record = (previous or {}).get("steps", {}).get(step_id)
         entry = self.p.steps[step_id]
-        record, state = self._fingerprint(step_id)
+        record, state = self._record(step_id)
         fp = record["fingerprint"]
-        if self.rank.is_main:
-            fresh, why = (
-                (False, "forced") if force else verdict(prev_record, fp, self.run_dir, self.hashes)
-            )
-        else:
-            fresh, why = False, ""
         # Several processes: rank 0 decides for all, so every rank runs the same steps.
-        fresh, why = distributed.broadcast((fresh, why))
+        decision = distributed.broadcast(
+            decide(step_id, prev_record, state, self.run_dir, self.hashes, forced=force)
+            if self.rank.is_main
+            else None
+        )
+        fresh, why = decision.fresh, decision.why
         if force:
             self._run_step(run, entry, record, "forced")
             return
@@ -617,8 +309,8 @@ class PlanRunner:
         run.emit("step_started", spec.id, reason=reason, fingerprint=record["fingerprint"])
         started = time.perf_counter()
         try:
-            legacy = self._apply_bridges(run, spec.id)
-            func = self._import_callable(spec)
+            legacy = apply_bridges(run, spec.id, self.p.configs.get(spec.id))
+            func = import_callable(spec)
             seed_everything(self.p.execution.seed, self.p.execution.deterministic)
             ctx = StepContext(
                 step=spec,
@@ -631,7 +323,7 @@ class PlanRunner:
                     spec.id,
                     spec.splits,
                     record.setdefault("splits", {}),
-                    self._upstream_splits(spec.id, manifest),
+                    upstream_splits(self.plugins, spec.id, manifest),
                 ),
                 models=Models(self.plugins.models, self.plugins.model_factory),
                 legacy=legacy,
@@ -650,7 +342,7 @@ class PlanRunner:
                 what=f"step {spec.id}: declared output",
             )
         except BaseException as exc:
-            message = "interrupted" if isinstance(exc, KeyboardInterrupt) else _describe(exc)
+            message = "interrupted" if isinstance(exc, KeyboardInterrupt) else describe(exc)
             record.update(
                 status="failed",
                 error=message,
@@ -662,7 +354,7 @@ class PlanRunner:
             self.plugins.pm.hook.on_step_error(run=run, step=spec, error=exc)
             if not isinstance(exc, Exception):
                 raise  # Ctrl+C and exits are not ours to translate
-            error = _step_error(spec.id, exc, self.run_dir)
+            error = step_error(spec.id, exc, self.run_dir)
             if error is exc:
                 raise
             raise error from exc
@@ -675,7 +367,7 @@ class PlanRunner:
                     {k: record[k] for k in CARRIED if record.get(k)},
                 )
             except OSError as exc:  # the store is a cache: a later run recomputes instead
-                run.emit("store_failed", spec.id, error=_describe(exc))
+                run.emit("store_failed", spec.id, error=describe(exc))
         record.update(
             status="completed",
             outputs=outputs,
@@ -683,18 +375,6 @@ class PlanRunner:
             duration_s=round(time.perf_counter() - started, 6),
         )
         self._finish(run, spec.id, record)
-
-    def _upstream_splits(
-        self, step_id: str, manifest: dict[str, Any]
-    ) -> dict[str, tuple[str, str]]:
-        """Split name -> (hash, step) as recorded by the completed steps `step_id` depends on."""
-        seen: dict[str, tuple[str, str]] = {}
-        for up in sorted(dag.upstream(self.plugins.steps, step_id) - {step_id}):
-            record = manifest["steps"].get(up, {})
-            if record.get("status") in ("completed", "skipped", "reused"):
-                for name, split in record.get("splits", {}).items():
-                    seen.setdefault(name, (split["hash"], up))
-        return seen
 
     def _on_metrics(
         self, run: Run, spec: Any, record: dict[str, Any], metrics: dict[str, Any]
@@ -714,93 +394,3 @@ class PlanRunner:
         fields["outputs"] = [o["path"] for o in record.get("outputs", [])]
         run.emit(f"step_{record['status']}", step_id, **fields)
         self.plugins.pm.hook.after_step(run=run, step=self.p.steps[step_id].spec, result=record)
-
-    def _apply_bridges(self, run: Run, step_id: str) -> dict[str, dict[str, Any]]:
-        """Each bridge registered for this step, applied exactly once, recorded."""
-        legacy: dict[str, dict[str, Any]] = {}
-        for bridge, plugin in self.plugins.bridges:
-            if step_id not in bridge.steps:
-                continue
-            values = import_object(bridge.function)(self.p.configs.get(step_id))
-            if not isinstance(values, dict):
-                raise UsageError(
-                    f"config bridge {bridge.name} ({plugin}) returned {type(values).__name__}, not a dict"
-                )
-            plain = json.loads(canonical_json(values))
-            legacy[bridge.name] = values
-            run.manifest["bridges"].setdefault(step_id, {})[bridge.name] = {
-                "plugin": plugin,
-                "values": plain,
-            }
-            run.emit("bridge_applied", step_id, bridge=bridge.name, keys=sorted(plain))
-        return legacy
-
-    def _import_callable(self, spec: Any) -> Any:
-        try:
-            func = import_object(spec.run)
-        except ImportError as exc:
-            raise UsageError(
-                f"step {spec.id}: cannot import {spec.run}: {exc}",
-                hint="is the plugin installed with its dependencies?",
-            ) from exc
-        except AttributeError as exc:
-            raise UsageError(f"step {spec.id}: {spec.run} does not exist: {exc}") from exc
-        if not callable(func):
-            raise UsageError(f"step {spec.id}: {spec.run} is not callable")
-        return func
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (`kill`, a scheduler's time limit) ends a run like Ctrl+C does: the step
-    and the run are recorded as interrupted instead of being left 'running'."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield  # someone (a launcher, a test harness) already handles it
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:
-    """The one-line error the CLI shows for a step that raised `exc`."""
-    if isinstance(exc, FrameworkError):
-        if step_id not in exc.message:
-            exc.message = f"step {step_id}: {exc.message}"
-        if isinstance(exc, (ArtifactError, SplitContractError)):
-            exc.exit_code = StepFailedError.exit_code  # the step broke its contract
-        return exc  # a user mistake the step found keeps its own exit code
-    if isinstance(exc, OSError) and exc.errno in FULL_OR_READ_ONLY:
-        return _storage_error(exc, run_dir, f"step {step_id}")
-    return StepFailedError(
-        f"step {step_id} failed: {_describe(exc)}", hint=f"see {run_dir / 'events.jsonl'}"
-    )
-
-
-# The artifact root's faults, not the step's: no space, no quota, a read-only filesystem.
-FULL_OR_READ_ONLY = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
-
-
-def _storage_error(exc: OSError, run_dir: Path, who: str) -> StorageError:
-    reason = exc.strerror or os.strerror(exc.errno or 0)
-    return StorageError(
-        f"{who}: cannot write {exc.filename or run_dir}: {reason}",
-        hint="free some space or choose another --artifact-root; nothing half-written was kept",
-    )
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    if isinstance(exc, FrameworkError):
-        return str(exc)
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -110,10 +110,10 @@ def cli_reference() -> str:
 def _plan_options(name: str, root: click.Context) -> list[str]:
     """`run` and `sweep` build their options from the plan: the fixed ones, then the fields."""
     from framework.builtin.sweep.commands import _sweep_options
-    from framework.cli import _run_options
+    from framework.cli.options import run_options
     from framework.execution import ExecutionSettings
 
-    fixed = _run_options("runs") if name == "run" else _sweep_options("runs")
+    fixed = run_options("runs") if name == "run" else _sweep_options("runs")
     from framework.plugins import Plugins
 
     if name == "run":  # and the options plugins add to it (the launcher's --nproc-per-node ...)

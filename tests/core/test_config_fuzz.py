@@ -20,7 +20,8 @@ import yaml
 from framework.config import env_name, schema_for, to_plain
 from framework.errors import FrameworkError
 from framework.plugins import Plugins
-from framework.runner import EXECUTION, RunRequest, config_sections, prepare, resolve_plan
+from framework.prepare import EXECUTION, config_sections, prepare, resolve_plan
+from framework.request import RunRequest
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, example, given, settings  # noqa: E402

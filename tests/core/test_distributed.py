@@ -347,7 +347,7 @@ def test_a_sweep_runs_each_job_in_several_processes(cli, ranks, isolated):
 
 
 def test_a_run_request_turns_into_the_command_that_repeats_it(cli, ranks, isolated):
-    from framework.runner import RunRequest
+    from framework.request import RunRequest
 
     request = RunRequest(
         target="ranks.read",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from framework import Batch
 from framework.plugins import Plugins
-from framework.runner import RunRequest
+from framework.request import RunRequest
 
 from tests.conftest import read_manifest
 

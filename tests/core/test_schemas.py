@@ -10,7 +10,7 @@ import pytest
 from framework.config import schema_for, to_plain
 from framework.execution import ExecutionSettings
 from framework.plugins import Plugins
-from framework.runner import load_config_class
+from framework.prepare import load_config_class
 
 from tests.conftest import REPO, read_manifest
 

@@ -35,7 +35,7 @@ import attrs
 
 from framework.config import field
 from framework.manifest import new_run_id
-from framework.runner import RunRequest
+from framework.request import RunRequest
 
 FINAL = ("completed", "failed", "interrupted", "lost", "cancelled")
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from framework.builtin.executors.batch import Batch, JobResult, JobUpdate
-from framework.runner import RunRequest
+from framework.request import RunRequest
 
 
 def job_result(

@@ -7,7 +7,7 @@ from typing import Any
 from framework.builtin.executors.batch import Batch, JobResult, JobUpdate, here, with_run_id
 from framework.builtin.executors.follow import follow_jobs
 from framework.errors import FrameworkError
-from framework.runner import RunRequest
+from framework.request import RunRequest
 
 
 class LocalExecutor:

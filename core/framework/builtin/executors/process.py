@@ -24,7 +24,7 @@ import attrs
 from framework.builtin.executors.batch import Batch, JobResult, JobUpdate, with_run_id
 from framework.builtin.executors.follow import follow_jobs, job_result
 from framework.builtin.executors.worker import request_to_dict
-from framework.runner import RunRequest
+from framework.request import RunRequest
 
 POLL_S = 0.05
 GRACE_S = 20.0  # how long a stopped job may take to record that it was interrupted

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from framework.runner import RunRequest
+from framework.request import RunRequest
 
 
 def request_to_dict(request: RunRequest) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def request_to_dict(request: RunRequest) -> dict[str, Any]:
 
 def portable(request: RunRequest) -> RunRequest:
     """The request with absolute paths: a worker elsewhere starts in another directory."""
-    from framework.runner import artifact_root
+    from framework.request import artifact_root
 
     root = str(artifact_root(request.artifact_root).resolve())
     config = str(Path(request.config_file).resolve()) if request.config_file else None
@@ -32,9 +32,7 @@ def portable(request: RunRequest) -> RunRequest:
 
 
 def request_from_dict(data: dict[str, Any]) -> RunRequest:
-    data = dict(data)
-    data["flags"] = {name: tuple(pair) for name, pair in data.get("flags", {}).items()}
-    return RunRequest(**data)
+    return RunRequest(**data)  # its flags are (value, source) pairs: RunRequest types them
 
 
 def run_in_worker(request: dict[str, Any]) -> dict[str, Any]:

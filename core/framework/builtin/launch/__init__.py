@@ -2,11 +2,13 @@
 in several processes through torch's launcher.
 
 `options` holds the options and the take-over of a run that asks for several
-processes; `torchrun` the launcher's command line and running it; `output` the
+processes; `jobs` runs a job (a sweep's) that asks for them; `torchrun` the launcher's
+command line and running it; `output` the
 launcher's stderr cleaned for the user. The ranks themselves use `framework.distributed`.
 
 Hooks: ``register_cli_options`` (its options of `framework run`, and a `RunLauncher`
-that takes the run over when they ask for several processes). Blocked with
+that takes the run over when they ask for several processes, and runs jobs that ask
+for them). Blocked with
 ``--no-plugin launch``; `torchrun -m framework run STEP` still works then.
 """
 
@@ -25,7 +27,14 @@ def register_cli_options(register: Any) -> None:
     for option in options:
         register(option)
     names = tuple(str(option.name) for option in options)
-    register(RunLauncher("torchrun", "framework.builtin.launch.options:take_over", names))
+    register(
+        RunLauncher(
+            "torchrun",
+            "framework.builtin.launch.options:take_over",
+            names,
+            job="framework.builtin.launch.jobs:run_launched",
+        )
+    )
 
 
 def launch_options() -> list[Any]:

@@ -10,7 +10,8 @@ import click
 
 from framework.builtin.sweep import SWEEP_HELP
 from framework.builtin.sweep.settings import executor_settings, settings_flags, settings_options
-from framework.cli import CONTEXT, _field_options, _normalise_underscores, _plugins
+from framework.cli import CONTEXT, _plugins
+from framework.cli.options import field_options, normalise_underscores
 from framework.errors import UsageError
 
 
@@ -132,10 +133,10 @@ def sweep(ctx: click.Context, args: tuple[str, ...]) -> None:
     field_params: list[click.Parameter] = []
     flag_names: dict[str, str] = {}
     if target is not None:
-        from framework.runner import config_sections, resolve_plan
+        from framework.prepare import config_sections, resolve_plan
 
         _, order = resolve_plan(plugins, target, only=False)
-        field_params, flag_names = _field_options(config_sections(plugins, order))
+        field_params, flag_names = field_options(config_sections(plugins, order))
         field_params = [p for p in field_params if not set(getattr(p, "opts", [])) & taken]
         flag_names = {n: f for n, f in flag_names.items() if f not in taken}
     command = click.Command(
@@ -149,7 +150,7 @@ def sweep(ctx: click.Context, args: tuple[str, ...]) -> None:
         o for p in command.params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])
     }
     with command.make_context(
-        "sweep", _normalise_underscores(argv, known), parent=ctx.find_root()
+        "sweep", normalise_underscores(argv, known), parent=ctx.find_root()
     ) as sub:
         values = sub.params
     if values.pop("help") or (target is None and not values["presets"]):
@@ -186,9 +187,10 @@ def _run_sweep(
     from framework.builtin.sweep.grid import Axis, merge_axes, parse_param, preset_axes
     from framework.builtin.sweep.planning import SweepSpec, plan_sweep
     from framework.builtin.sweep.view import SweepView
+    from framework.request import Flag
 
     sweep_flags: dict[str, Any] = {
-        name: (values[name], flag)
+        name: Flag(values[name], flag)
         for name, flag in SWEEP_FLAGS.items()
         if values.get(name) is not None
     }
@@ -198,17 +200,11 @@ def _run_sweep(
     axes = merge_axes(axes, [Axis(k, tuple(v)) for k, v in options.params.items()])
     axes = merge_axes(axes, [parse_param(p) for p in values["params"]])
     base_flags = {
-        name: (values[name], flag)
+        name: Flag(values[name], flag)
         for name, flag in flag_names.items()
         if values.get(name) is not None
     }
-    base_args = []
-    for value, flag in base_flags.values():
-        base_args += (
-            [flag, str(value)]
-            if not isinstance(value, bool)
-            else [flag if value else f"--no-{flag[2:]}"]
-        )
+    base_args = [arg for name, flag in base_flags.items() for arg in flag.argv(name)]
     if values["config_file"]:
         base_args += ["--config", str(Path(values["config_file"]).resolve())]
     for assignment in values["sets"]:
@@ -270,7 +266,7 @@ def sweeps(sweep_id: str | None, as_json: bool, artifact_root: str | None) -> No
     import json
 
     from framework.builtin.sweep.record import find_sweep, job_metrics, list_sweeps
-    from framework.runner import artifact_root as root_of
+    from framework.request import artifact_root as root_of
 
     root = root_of(artifact_root)
     if sweep_id is None:

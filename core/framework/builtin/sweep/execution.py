@@ -15,6 +15,7 @@ from framework.builtin.sweep.planning import Sweep, up_to_date
 from framework.builtin.sweep.record import DONE, SweepRecord, read_sweep_manifest
 from framework.config import field
 from framework.errors import ConfigError, FrameworkError, UsageError
+from framework.request import Flag, as_flags
 from framework.steps import did_you_mean
 
 
@@ -99,7 +100,7 @@ def run_sweep(
     for job in sweep.jobs:
         assert job.request is not None
         if getattr(executor, "shares_terminal", False):  # a terminal shared with the table
-            job.request.flags.setdefault("quiet", (True, f"sweep ({executor.name} executor)"))
+            job.request.flags.setdefault("quiet", Flag(True, f"sweep ({executor.name} executor)"))
         if not sweep.spec.force and up_to_date(job.request, plugins):
             entry = record.by_id[job.run_id]
             entry.update(status="skipped", reason="done and up to date")
@@ -193,8 +194,8 @@ def load_options(
                     hint="see 'framework sweep --help'",
                 )
         resolver.apply_file(section, f"{config_file} (sweep)")
-    for name, (value, flag) in flags.items():
-        resolver.apply_flag(name, value, flag)
+    for name, flag in as_flags(dict(flags)).items():
+        resolver.apply_flag(name, flag.value, flag.source)
     resolver.validate()
     options = resolver.build("sweep")
     chosen = f"executor {options.executor}"

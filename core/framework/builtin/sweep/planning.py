@@ -23,7 +23,8 @@ from framework.builtin.sweep.grid import Axis, preset_axes
 from framework.builtin.sweep.record import SWEEP_MANIFEST, SWEEPS_DIR
 from framework.config import format_text, parse_text
 from framework.errors import FrameworkError, UsageError
-from framework.runner import RunRequest, artifact_root, prepare, resolve_plan
+from framework.prepare import prepare, resolve_plan
+from framework.request import Flag, RunRequest, artifact_root, as_flags
 from framework.steps import did_you_mean
 
 RUN_ID_MAX = 80
@@ -46,7 +47,7 @@ class SweepSpec:
     axes: list[Axis]
     filters: list[str] = attrs.Factory(list)
     preset: str | None = None
-    base_flags: dict[str, Any] = attrs.Factory(dict)  # field -> (text, flag as typed)
+    base_flags: dict[str, Flag] = attrs.field(factory=dict, converter=as_flags)
     sets: list[str] = attrs.Factory(list)
     config_file: str | None = None
     force: bool = False
@@ -61,7 +62,7 @@ class SweepSpec:
             "target": self.target,
             "preset": self.preset,
             "axes": sorted(a.name for a in self.axes),
-            "flags": {k: v[0] for k, v in sorted(self.base_flags.items())},
+            "flags": {k: v.value for k, v in sorted(self.base_flags.items())},
             "sets": self.sets,
             "config_file": str(Path(self.config_file).resolve()) if self.config_file else None,
         }
@@ -82,7 +83,7 @@ def expand(axes: list[Axis]) -> list[SweepJob]:
 
 def type_axes(axes: list[Axis], plugins: Any, plan: list[str]) -> list[Axis]:
     """Text values from the command line become values of the field's type."""
-    from framework.runner import config_sections, short_names
+    from framework.prepare import config_sections, short_names
 
     sections = {s.key: s for s in config_sections(plugins, plan)}
     shorts = short_names(plugins, plan)
@@ -139,10 +140,6 @@ def job_run_id(sweep_id: str, parameters: Mapping[str, Any]) -> str:
     return run_id
 
 
-def _option(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def job_request(spec: SweepSpec, job: SweepJob, root: Path) -> RunRequest:
     """The run request of one job; its `command` is the `framework run` that repeats it."""
     flags = dict(spec.base_flags)
@@ -153,8 +150,8 @@ def job_request(spec: SweepSpec, job: SweepJob, root: Path) -> RunRequest:
             sets.append(f"{key}={format_text(value)}")
             args += ["--set", f"{key}={format_text(value)}"]
         else:
-            flags[key] = (value, f"{spec.preset or 'sweep'} {key}")
-            args += [_option(key), format_text(value)]
+            flags[key] = Flag(value, f"{spec.preset or 'sweep'} {key}")
+            args += flags[key].argv(key)
     return RunRequest(
         target=spec.target,
         artifact_root=str(root),

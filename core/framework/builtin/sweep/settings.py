@@ -57,8 +57,9 @@ def settings_options(settings: dict[str, type], taken: set[str]) -> list[click.P
 
 
 def settings_flags(values: dict[str, Any], settings: dict[str, type]) -> dict[str, Any]:
-    """The settings options given: field -> (value, flag); KEY=VALUE lists become dicts."""
+    """The settings options given: field -> `Flag`; KEY=VALUE lists become dicts."""
     from framework.config import config_fields
+    from framework.request import Flag
 
     flags: dict[str, Any] = {}
     for cls in settings.values():
@@ -77,5 +78,5 @@ def settings_flags(values: dict[str, Any], settings: dict[str, type]) -> dict[st
                         )
                     pairs[key.strip()] = val
                 value = pairs
-            flags[f.name] = (value, flag)
+            flags[f.name] = Flag(value, flag)
     return flags

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from framework import FrameworkError, UsageError
+from framework import Flag, FrameworkError, UsageError
 
 from framework_ptycho.presets import DOSES, VIEWS
 
@@ -58,14 +58,14 @@ def expand(
     return jobs
 
 
-def _extra_flags(flags: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+def _extra_flags(flags: tuple[str, ...]) -> dict[str, Flag]:
     out = {}
     for item in flags:
         name, eq, value = item.partition("=")
         if not eq or not name:
             raise UsageError(f"--flag {item!r}: expected FIELD=VALUE (e.g. max_epochs=5)")
         name = name.strip().lstrip("-").replace("-", "_")
-        out[name] = (value, f"--flag {name}")
+        out[name] = Flag(value, f"--flag {name}")
     return out
 
 
@@ -105,7 +105,7 @@ def run_study(
         filters=_filters(jobs),
         base_flags=extra,
         config_file=config_file,
-        base_args=[arg for name, (value, _) in extra.items() for arg in (f"--{name}", value)],
+        base_args=[arg for name, flag in extra.items() for arg in flag.argv(name)],
     )
     sweep = plan_sweep(spec, root=artifact_root)
     folder = Path(study_dir) if study_dir else sweep.root / "studies" / sweep.sweep_id

@@ -28,7 +28,7 @@ def render_all(plugins: Any) -> dict[str, str]:
     from framework.builtin.sweep.execution import SweepOptions
     from framework.builtin.sweep.record import SWEEP_MANIFEST_SCHEMA
     from framework.builtin.sweep.settings import executor_settings
-    from framework.runner import load_config_class
+    from framework.prepare import load_config_class
 
     sweep_section = schema_for(SweepOptions, title="sweep: section of a config file")
     for cls in (Resources, *executor_settings(plugins).values()):
@@ -82,3 +82,20 @@ def sync(plugins: Any, out: Path, *, write: bool) -> SchemaSync:
             if write:
                 path.unlink()
     return SchemaSync(len(rendered), changed, orphaned)
+
+
+def write_or_check(ctx: Any, out: str, check: bool) -> None:
+    """`framework schema`: bring `out` up to date, or (`check`) fail on any drift."""
+    import click
+
+    from framework.cli import _plugins
+    from framework.errors import SchemaDriftError
+
+    result = sync(_plugins(ctx), Path(out), write=not check)
+    drift = result.changed + [f"{rel} (no such step)" for rel in result.orphaned]
+    if check and drift:
+        raise SchemaDriftError(
+            f"schemas out of date in {out}: {', '.join(drift)}", hint="run 'framework schema'"
+        )
+    status = f"{len(drift)} updated" if drift and not check else "up to date"
+    click.echo(f"{result.total} schemas in {out}, {status}")

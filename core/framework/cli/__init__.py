@@ -1,0 +1,179 @@
+"""The `framework` command line: click commands only; the logic lives in the modules.
+
+This module holds the group, `main` (our errors as one line and an exit code) and the
+per-invocation plugin manager (with `--no-plugin`); each command group is a module:
+`inspect`, `run` (with `options`), `history`. Built-in plugins add the rest (`sweep`,
+`schema`, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from framework.errors import FrameworkError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+# -- plugin manager per invocation -----------------------------------------------------
+
+
+def _plugins(ctx: click.Context) -> Any:
+    """The plugin manager, built once per invocation from the group's options."""
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    if "plugins" not in root.obj:
+        from framework.plugins import Plugins
+
+        params = root.params
+        disabled = params.get("no_plugin")
+        if disabled is None:  # asked while parsing (--help is eager): read the raw arguments
+            disabled = _no_plugin_in(root.meta.get(ARGV_KEY, []))
+        plugins = Plugins(disabled=disabled, strict=params.get("strict_plugins") or None)
+        plugins.collect_registrations()
+        root.obj["plugins"] = plugins
+        if root.invoked_subcommand != "plugins":
+            plugins.warn_failures()
+    return root.obj["plugins"]
+
+
+ARGV_KEY = "framework.argv"
+
+
+def _no_plugin_in(args: list[str]) -> list[str]:
+    """The ``--no-plugin`` values among the group's own options (before the command)."""
+    names: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if not arg.startswith("-"):
+            break
+        if arg.startswith("--no-plugin="):
+            names.append(arg.partition("=")[2])
+        elif arg == "--no-plugin":
+            names.append(next(rest, ""))
+    return names
+
+
+class FrameworkGroup(click.Group):
+    """Adds the commands plugins register, and turns our errors into one line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV_KEY] = list(args)
+        return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands(ctx)))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        return cmd if cmd is not None else self._plugin_commands(ctx).get(name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            unloaded = self._unloaded(ctx)
+            if not unloaded:
+                raise
+            raise click.UsageError(
+                f"{exc.message.rstrip('.')}; it may come from a plugin that is not loaded "
+                f"({unloaded}), see 'framework plugins'",
+                ctx,
+            ) from None
+
+    def _unloaded(self, ctx: click.Context) -> str:
+        """``sweep: disabled, foo: failed``: the plugins whose commands are missing."""
+        try:
+            infos = _plugins(ctx).infos.values()
+        except FrameworkError:
+            return ""
+        return ", ".join(
+            f"{i.name}: {i.status}" for i in infos if i.status in ("disabled", "failed")
+        )
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        if ctx.resilient_parsing and not ctx.params:
+            return {}
+        try:
+            extensions = _plugins(ctx).cli_extensions
+        except FrameworkError:
+            return {}
+        return {
+            item.name: item
+            for item, _ in extensions
+            if isinstance(item, click.Command) and item.name
+        }
+
+
+@click.group(cls=FrameworkGroup, context_settings=CONTEXT)
+@click.option(
+    "--no-plugin", multiple=True, metavar="NAME", help="Do not load plugin NAME (repeatable)."
+)
+@click.option(
+    "--strict-plugins", is_flag=True, default=None, help="A plugin that fails to load is an error."
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(
+    package_name="framework", prog_name="framework", message="%(prog)s %(version)s"
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, no_plugin: tuple[str, ...], strict_plugins: bool | None, debug: bool
+) -> None:
+    """Run ML pipelines: a DAG of typed steps from plugins, with manifests and caching."""
+    ctx.ensure_object(dict)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: exit codes 0 ok, 1 a step failed, 2 usage or config error."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args[: args.index("--") if "--" in args else len(args)]
+    try:
+        cli.main(args=args, prog_name="framework", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `framework`: the help, as written
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        message = " ".join(exc.format_message().split())
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"error: {message}{where}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(exc.exit_code)
+    except FrameworkError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line, details with --debug
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(
+            f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            err=True,
+        )
+        sys.exit(3)
+
+
+# The command modules register themselves on `cli`; imported last, as they import it.
+from framework.cli import history, inspect, run  # noqa: E402
+
+__all__ = ["CONTEXT", "cli", "history", "inspect", "main", "run"]

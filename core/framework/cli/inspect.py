@@ -1,0 +1,159 @@
+"""`framework list-steps`, `describe`, `graph` and `plugins`: what the plugins bring."""
+
+from __future__ import annotations
+
+import click
+
+from framework.cli import _plugins, cli
+from framework.errors import UsageError
+
+
+@cli.command("list-steps")
+@click.option("--plugin", "plugin", metavar="P", help="Only steps of plugin P.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def list_steps(ctx: click.Context, plugin: str | None, as_json: bool) -> None:
+    """List the steps of every loaded plugin."""
+    plugins = _plugins(ctx)
+    registry = plugins.steps
+    registry.check_conflicts()
+    known = set(plugins.infos) | {e.spec.plugin for e in registry}
+    if plugin is not None and plugin not in known:
+        from framework.steps import did_you_mean
+
+        raise UsageError(
+            f"unknown plugin '{plugin}'{did_you_mean(plugin, known)}",
+            hint="see 'framework plugins'",
+        )
+    entries = [
+        e for e in registry if plugin is None or e.plugin == plugin or e.spec.plugin == plugin
+    ]
+    if as_json:
+        import json  # here, not at the top: plain list-steps stays lean
+
+        rows = [
+            {
+                "id": e.id,
+                "plugin": e.plugin,
+                "distribution": e.distribution,
+                "version": e.plugin_version,
+                "description": e.spec.description,
+                "requires": list(e.spec.requires),
+            }
+            for e in entries
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not entries:
+        click.echo(
+            "no steps"
+            + (f" for plugin '{plugin}'" if plugin else "")
+            + " (see 'framework plugins')"
+        )
+        return
+    width = max(len(e.id) for e in entries)
+    for e in entries:
+        click.echo(f"{e.id:<{width}}  {e.spec.description}")
+
+
+@cli.command()
+@click.argument("step")
+@click.pass_context
+def describe(ctx: click.Context, step: str) -> None:
+    """Show a step's config fields, inputs, outputs and dependencies."""
+    from framework.config import NOTHING, config_fields
+    from framework.prepare import load_config_class
+
+    plugins = _plugins(ctx)
+    entry = plugins.steps.resolve(step)
+    # A broken config class: one line, not half a description. (The callable is checked
+    # when the step runs and by `framework plugins`: importing it may cost seconds.)
+    plugins.check_steps([entry.id], callable_too=False)
+    spec = entry.spec
+    click.echo(f"{spec.id}  ({entry.origin()}, code version {spec.version})")
+    if spec.description:
+        click.echo(f"  {spec.description}")
+    click.echo(f"  callable  {spec.run}")
+    click.echo(f"  requires  {', '.join(spec.requires) or '-'}")
+    click.echo(f"  inputs    {', '.join(spec.inputs) or '-'}")
+    click.echo(f"  outputs   {', '.join(spec.outputs) or '-'}")
+    click.echo(f"  splits    {', '.join(spec.splits) or '-'}")
+    if not spec.config:
+        click.echo("  config    none")
+        return
+    click.echo(f"  config    {spec.config}")
+    fields = config_fields(load_config_class(spec.config, spec.id))
+    rows = [
+        (
+            ", ".join(f"--{n.replace('_', '-')}" for n in (f.name, *f.aliases)),
+            f.type_name(),
+            "required" if f.default is NOTHING else repr(f.default),
+            f.help,
+        )
+        for f in fields
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)] if rows else [0, 0, 0]
+    for r in rows:
+        click.echo(f"    {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
+
+
+@cli.command()
+@click.argument("step")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True
+)
+@click.pass_context
+def graph(ctx: click.Context, step: str, fmt: str) -> None:
+    """Print the plan that `framework run STEP` would execute."""
+    from framework import dag
+
+    registry = _plugins(ctx).steps
+    target = registry.resolve(step).id
+    order = dag.plan(registry, target)
+    click.echo(
+        dag.render_mermaid(registry, order)
+        if fmt == "mermaid"
+        else dag.render_text(registry, order)
+    )
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
+    """List plugins: loaded, disabled, and failed with their error."""
+    import json
+
+    plugins = _plugins(ctx)
+    plugins.check_all_steps()  # imports each step's code: a broken step fails its plugin
+    hooks = plugins.hook_names()
+    infos = list(plugins.infos.values())
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        "distribution": i.distribution,
+                        "version": i.version,
+                        "status": i.status,
+                        "error": i.error,
+                        "hooks": hooks.get(i.name, []),
+                    }
+                    for i in infos
+                ],
+                indent=2,
+            )
+        )
+        return
+    debug = ctx.find_root().params.get("debug")
+    for i in infos:
+        origin = f"{i.distribution} {i.version}" if i.distribution else i.module
+        line = f"{i.name:<16} {i.status:<9} {origin}"
+        if i.status in ("loaded", "builtin"):
+            line += f"  hooks: {', '.join(hooks.get(i.name, [])) or '-'}"
+        if i.error:
+            line += f"  error: {i.error}"
+        click.echo(line)
+        if debug and i.detail:
+            click.echo(i.detail, err=True)

@@ -1,0 +1,123 @@
+"""The options of `framework run` (and of the commands that run steps, like `sweep`): the
+fixed ones, and one per config field of the plan's steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+RUN_STATIC = {
+    "config",
+    "set",
+    "run_id",
+    "artifact_root",
+    "only",
+    "from_step",
+    "force",
+    "print_config",
+    "help",
+    "device",
+}
+
+
+def run_options(artifact_root_default: str | None) -> list[click.Parameter]:
+    return [
+        click.Option(
+            ["--config", "config_file"],
+            metavar="FILE",
+            help="YAML or JSON config (sections per step id or short name).",
+        ),
+        click.Option(
+            ["--set", "sets"],
+            multiple=True,
+            metavar="STEP.FIELD=VALUE",
+            help="Set a field of one step (repeatable).",
+        ),
+        click.Option(
+            ["--run-id"],
+            metavar="ID",
+            help="Run directory name; reuse one to continue or skip what is done.",
+        ),
+        click.Option(
+            ["--artifact-root"],
+            metavar="DIR",
+            default=artifact_root_default,
+            help="Where run directories live [default: runs, or $FRAMEWORK_ARTIFACT_ROOT].",
+        ),
+        click.Option(
+            ["--only"],
+            is_flag=True,
+            help="Run the target alone, using upstream outputs already in the run.",
+        ),
+        click.Option(
+            ["--from", "from_step"],
+            metavar="STEP",
+            help="Re-run from STEP on; steps before it are skipped if up to date.",
+        ),
+        click.Option(
+            ["--force"], is_flag=True, help="Re-run every step of the plan even if up to date."
+        ),
+        click.Option(
+            ["--print-config"],
+            is_flag=True,
+            help="Show the resolved config and where each value came from, then exit.",
+        ),
+        click.Option(["--device"], hidden=True, help="Deprecated: use --accelerator."),
+    ]
+
+
+def field_options(
+    sections: list[Any], reserved: set[str] = RUN_STATIC
+) -> tuple[list[click.Parameter], dict[str, str]]:
+    """One option per distinct field name across the plan's config classes (none for a
+    `reserved` name: an option of the command itself)."""
+    params: list[click.Parameter] = []
+    seen: dict[str, str] = {}
+    for section in sections:
+        for f in section.fields():
+            if f.name in seen or f.name in reserved:
+                continue
+            dashed = f.name.replace("_", "-")
+            aliases = [f"--{a.replace('_', '-')}" for a in f.aliases]
+            owners = [s.key for s in sections if f.name in s.field_names()]
+            default = "required" if f.required else f"default: {f.default}"
+            help_text = f"{f.help} [{default}; {', '.join(owners)}]".strip()
+            if f.type is bool:
+                params.append(
+                    click.Option(
+                        [f"--{dashed}/--no-{dashed}", f.name], default=None, help=help_text
+                    )
+                )
+            else:
+                repeatable = f.type_name().startswith("list[")  # --tracker a --tracker b = a,b
+                params.append(
+                    click.Option(
+                        [f"--{dashed}", *aliases, f.name],
+                        default=None,
+                        metavar=f.type_name().upper().replace(" ", "_"),
+                        help=help_text,
+                        multiple=repeatable,
+                        callback=_comma_joined if repeatable else None,
+                    )
+                )
+            seen[f.name] = f"--{dashed}"
+    return params, seen
+
+
+def _comma_joined(ctx: click.Context, param: click.Parameter, value: Any) -> str | None:
+    """A repeated list option as the one comma list it means (None when not given)."""
+    return ",".join(value) if value else None
+
+
+def normalise_underscores(args: list[str], known: set[str]) -> list[str]:
+    """Accept ``--batch_size`` for ``--batch-size``."""
+    out = []
+    for arg in args:
+        if arg.startswith("--") and "_" in arg:
+            name, eq, value = arg.partition("=")
+            dashed = name.replace("_", "-")
+            if dashed in known:
+                arg = dashed + eq + value
+        out.append(arg)
+    return out

@@ -1,0 +1,159 @@
+"""`framework run STEP`: its options from the plan's config fields, `--print-config`, and
+the hand-off to a registered `RunLauncher`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from framework.cli import _plugins, cli
+from framework.cli.options import RUN_STATIC, field_options, normalise_underscores, run_options
+
+
+@cli.command(
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "help_option_names": [],
+    }
+)
+@click.argument("target", required=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
+    """Run STEP and everything upstream of it that is not up to date.
+
+    Options are generated from the config fields of every step in the plan:
+    see `framework run STEP --help`.
+    """
+    if target in ("-h", "--help"):
+        click.echo(_plan_wide_command(_plugins(ctx)).get_help(ctx))
+        return
+    if target is None:
+        raise click.UsageError("missing the STEP to run", ctx=ctx)
+    from framework.prepare import config_sections, prepare, resolve_plan
+    from framework.registrations import RunLauncher
+    from framework.request import RunRequest, artifact_root
+
+    plugins = _plugins(ctx)
+    target_id, order = resolve_plan(plugins, target, only="--only" in args)
+    sections = config_sections(plugins, order)
+    plugin_params = [item for item, _ in plugins.cli_extensions if isinstance(item, click.Option)]
+    reserved = RUN_STATIC | {str(p.name) for p in plugin_params}
+    field_params, flag_names = field_options(sections, reserved)
+    params = run_options(str(artifact_root())) + field_params + plugin_params
+    params.append(click.Option(["-h", "--help"], is_flag=True, help="Show this message and exit."))
+    command = click.Command(
+        f"run {target_id}", params=params, help=f"Run {target_id}: plan {' -> '.join(order)}."
+    )
+    known = {o for p in params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])}
+    argv = normalise_underscores(list(args), known)
+    with command.make_context(f"run {target_id}", argv, parent=ctx.find_root()) as sub:
+        values = sub.params
+        if values.pop("help"):
+            click.echo(sub.get_help())
+            return
+    if values.get("device"):
+        click.echo("warning: --device is deprecated; use --accelerator", err=True)
+        if values.get("accelerator") is None:
+            values["accelerator"] = values["device"]
+    flags = {
+        name: (values[name], flag)
+        for name, flag in flag_names.items()
+        if values.get(name) is not None
+    }
+    request = RunRequest(
+        target=target_id,
+        artifact_root=values["artifact_root"],
+        run_id=values["run_id"],
+        only=values["only"],
+        from_step=values["from_step"],
+        force=values["force"],
+        config_file=values["config_file"],
+        flags=flags,
+        sets=list(values["sets"]),
+        command=_command_as_typed(["framework", "run", target, *args]),
+    )
+    launcher_options = {
+        name
+        for item, _ in plugins.cli_extensions
+        if isinstance(item, RunLauncher)
+        for name in item.options
+    }
+    plugin_values = {
+        p.name: values.get(p.name) for p in plugin_params if p.name not in launcher_options
+    }
+    prepared = prepare(request, plugins, plan=(target_id, order))
+    if values["print_config"]:
+        _print_config(prepared)
+        return
+    _hand_off(ctx, plugins, target, list(args), values, prepared)
+    from framework.runner import PlanRunner
+
+    PlanRunner(prepared, plugins, options=plugin_values).execute()
+
+
+def _plan_wide_command(plugins: Any) -> click.Command:
+    """`framework run --help`: the options every plan has, and how to see a step's own."""
+    from framework.config import Section
+    from framework.execution import ExecutionSettings
+    from framework.prepare import EXECUTION
+    from framework.request import artifact_root
+
+    execution, _ = field_options([Section(EXECUTION, ExecutionSettings)])
+    added = [item for item, _ in plugins.cli_extensions if isinstance(item, click.Option)]
+    return click.Command(
+        "run",
+        params=[
+            click.Argument(["step"], metavar="STEP"),
+            *run_options(str(artifact_root())),
+            *execution,
+            *added,  # the launcher's options (--nproc-per-node ...) and other plugins'
+        ],
+        help="Run STEP and everything upstream of it that is not up to date.",
+        epilog="\b\nEach step adds options for its own config fields; see them with:\n"
+        "  framework run STEP --help\n  framework describe STEP",
+        options_metavar="[OPTIONS]",
+    )
+
+
+def _hand_off(
+    ctx: click.Context,
+    plugins: Any,
+    target: str,
+    args: list[str],
+    values: dict[str, Any],
+    prepared: Any,
+) -> None:
+    """Let a registered `RunLauncher` take the run over (several processes); exits if one did."""
+    from framework.entrypoints import import_object
+    from framework.registrations import RunLauncher
+
+    for item, _ in plugins.cli_extensions:
+        if isinstance(item, RunLauncher):
+            code = import_object(item.function)(ctx, target, args, values, prepared)
+            if code is not None:
+                sys.exit(code)
+
+
+def _command_as_typed(command: list[str]) -> list[str]:
+    """The user's command; under our own launcher, the one typed before re-launching."""
+    import json
+    import os
+
+    from framework.distributed import COMMAND_ENV, launched
+
+    typed = os.environ.get(COMMAND_ENV)
+    return json.loads(typed) if typed and launched() else command
+
+
+def _print_config(prepared: Any) -> None:
+    import json
+
+    provenance = prepared.resolver.provenance()
+    for key, values in prepared.resolver.resolved().items():
+        click.echo(f"{key}:")
+        for name, value in values.items():
+            click.echo(f"  {name}: {json.dumps(value)}    # {provenance[key].get(name, 'default')}")

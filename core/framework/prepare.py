@@ -1,0 +1,145 @@
+"""A run request resolved against the registry before anything runs: the plan, and each
+step's config from defaults, file, environment and command line, validated."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from framework import dag
+from framework.config import ConfigResolver, Section, load_config_file
+from framework.errors import MissingInputsError, UsageError
+from framework.execution import ExecutionSettings
+from framework.plugins import Plugins, import_object
+from framework.request import ARTIFACT_ROOT_ENV, RunRequest
+from framework.steps import RegisteredStep, is_pattern
+
+EXECUTION = "execution"
+RESERVED_ENV = {
+    "FRAMEWORK_DISABLE_PLUGINS",
+    "FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD",
+    "FRAMEWORK_PLUGINS",
+    "FRAMEWORK_STRICT_PLUGINS",
+    "FRAMEWORK_LAUNCHED_COMMAND",
+    ARTIFACT_ROOT_ENV,
+}
+
+
+@attrs.define
+class Prepared:
+    """A request resolved against the registry: the plan and its validated config."""
+
+    request: RunRequest
+    target: str
+    plan: list[str]
+    steps: dict[str, RegisteredStep]
+    resolver: ConfigResolver
+    execution: ExecutionSettings
+    configs: dict[str, Any]
+    forced: set[str]  # steps to run even if up to date (--force, --from and downstream)
+
+
+def config_sections(plugins: Plugins, step_ids: list[str]) -> list[Section]:
+    plugins.check_steps(step_ids, callable_too=False)  # a broken config class blames its plugin
+    sections = []
+    for step_id in step_ids:
+        spec = plugins.steps.get(step_id).spec
+        cls = load_config_class(spec.config, step_id) if spec.config else None
+        if cls is not None:
+            sections.append(Section(step_id, cls))
+    sections.append(Section(EXECUTION, ExecutionSettings))
+    return sections
+
+
+def load_config_class(path: str, step_id: str) -> type:
+    try:
+        return import_object(path)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"step {step_id}: cannot import its config class {path}: {exc}") from exc
+
+
+def short_names(plugins: Plugins, step_ids: list[str]) -> dict[str, str]:
+    """Short name -> id for the plan's steps whose short name is unique within the plan.
+
+    `--set train.epochs=3` means the plan's `train`, even when other plugins also have one.
+    """
+    counts: dict[str, list[str]] = {}
+    for step_id in step_ids:
+        counts.setdefault(plugins.steps.get(step_id).spec.name, []).append(step_id)
+    return {name: ids[0] for name, ids in counts.items() if len(ids) == 1}
+
+
+def resolve_plan(plugins: Plugins, target: str, *, only: bool) -> tuple[str, list[str]]:
+    """The target's qualified id and the steps to run, in order (just it with --only)."""
+    target_id = plugins.steps.resolve(target).id
+    return target_id, [target_id] if only else dag.plan(plugins.steps, target_id)
+
+
+def prepare(
+    request: RunRequest,
+    plugins: Plugins,
+    environ: Mapping[str, str] | None = None,
+    plan: tuple[str, list[str]] | None = None,
+) -> Prepared:
+    """Resolve the target, plan and config; raise before anything runs or is written.
+
+    `plan` is `resolve_plan`'s answer when the caller has it already.
+    """
+    environ = os.environ if environ is None else environ
+    registry = plugins.steps
+    target, order = plan or resolve_plan(plugins, request.target, only=request.only)
+    forced = set(order) if request.force else set()
+    if request.from_step:
+        start = registry.resolve(request.from_step).id
+        if start not in order:
+            raise UsageError(
+                f"--from {request.from_step}: {start} is not part of the plan for {target}"
+            )
+        forced |= set(dag.downstream_of(registry, order, start))
+    resolver = ConfigResolver(config_sections(plugins, order), short_names(plugins, order))
+    if request.config_file:
+        resolver.apply_file(
+            load_config_file(request.config_file), request.config_file, registry.ids()
+        )
+    resolver.apply_env(environ, RESERVED_ENV)
+    for name, flag in request.flags.items():
+        resolver.apply_flag(name, flag.value, flag.source)
+    for assignment in request.sets:
+        resolver.apply_set(assignment)
+    resolver.validate()
+    configs = {
+        key: resolver.build(key)
+        for key in resolver.sections
+        if key != EXECUTION and resolver.sections[key].cls
+    }
+    return Prepared(
+        request=request,
+        target=target,
+        plan=order,
+        steps={s: registry.get(s) for s in order},
+        forced=forced,
+        resolver=resolver,
+        execution=resolver.build(EXECUTION),
+        configs=configs,
+    )
+
+
+def check_only_inputs(prepared: Prepared, plugins: Plugins, run_dir: Path, run_id: str) -> None:
+    """`--only STEP` runs STEP alone: its declared inputs must already be in the run."""
+    entry = prepared.steps[prepared.target]
+    missing = [
+        rel for rel in entry.spec.inputs if not is_pattern(rel) and not (run_dir / rel).exists()
+    ]
+    if not missing:
+        return
+    producers = sorted({p.id for p in plugins.steps for rel in missing if rel in p.spec.outputs})
+    cmd = f"framework run {producers[0]} --run-id {run_id}" if producers else "the upstream steps"
+    raise MissingInputsError(
+        f"--only {prepared.target}: missing inputs {', '.join(missing)} in {run_dir}"
+        + (f" (produced by {', '.join(producers)})" if producers else ""),
+        hint=f"run {cmd} first, or drop --only",
+    )

@@ -1,0 +1,117 @@
+"""What a run records before its steps run: the manifest it starts from, the fields of its
+`run_started` event, and each step's record-to-be with the state that fingerprints it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from framework.config import config_hash
+from framework.execution import RankInfo
+from framework.freshness import StepState, dependency_records, file_records
+from framework.hashing import ALGORITHM, HashCache
+from framework.manifest import SCHEMA_VERSION, utc_now
+from framework.plugins import Plugins
+from framework.prepare import EXECUTION, Prepared
+from framework.provenance import git_state, versions
+
+
+def initial_manifest(
+    prepared: Prepared,
+    plugins: Plugins,
+    run_id: str,
+    previous: dict[str, Any] | None,
+    distributed: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The manifest as the run starts: this plan's config over what `previous` recorded."""
+    resolved = prepared.resolver.resolved()
+    step_configs = {k: v for k, v in resolved.items() if k != EXECUTION}
+    plugin_versions = {i.name: i.version for i in plugins.active() if i.status == "loaded"}
+    manifest: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "status": "running",
+        "created_at": previous["created_at"] if previous else utc_now(),
+        "updated_at": utc_now(),
+        "command": list(prepared.request.command),
+        "target": prepared.target,
+        "plan": list(prepared.plan),
+        "hash_algorithm": ALGORITHM,
+        "versions": versions(plugin_versions),
+        "git": git_state(),
+        "config": {**(previous or {}).get("config", {}), **step_configs},
+        "config_hash": config_hash(resolved),
+        "execution": resolved[EXECUTION],
+        "bridges": dict((previous or {}).get("bridges", {})),
+        "splits": dict((previous or {}).get("splits", {})),
+        "steps": dict((previous or {}).get("steps", {})),
+    }
+    for step_id in prepared.plan:
+        manifest["steps"].setdefault(step_id, {"status": "pending"})
+    if distributed is not None:
+        manifest["distributed"] = distributed
+    return manifest
+
+
+def start_fields(
+    prepared: Prepared, plugins: Plugins, run_id: str, manifest: dict[str, Any]
+) -> dict[str, Any]:
+    """The `run_started` event: what runs, with which config, and what overrode defaults."""
+    overrides = {
+        key: {name: src for name, src in sources.items() if not src.startswith("default")}
+        for key, sources in prepared.resolver.provenance().items()
+    }
+    return {
+        "run_id": run_id,
+        "target": prepared.target,
+        "plan": prepared.plan,
+        "config_hash": manifest["config_hash"],
+        "git_commit": manifest["git"]["commit"],
+        "git_dirty": manifest["git"]["dirty"],
+        "plugins": {i.name: i.version for i in plugins.active()},
+        "hooks": plugins.hook_names(),
+        "config": {
+            "values": prepared.resolver.resolved(),
+            "overrides": {k: v for k, v in overrides.items() if v},
+        },
+    }
+
+
+def step_record(
+    prepared: Prepared, step_id: str, run_dir: Path, hashes: HashCache, rank: RankInfo
+) -> tuple[dict[str, Any], StepState]:
+    """The step's record-to-be (inputs, dependencies, hashes) and its fingerprint state."""
+    entry = prepared.steps[step_id]
+    spec = entry.spec
+    inputs = file_records(
+        run_dir, spec.inputs, hashes, required=True, what=f"step {step_id}: declared input"
+    )
+    config = prepared.resolver.resolved().get(step_id, {})
+    section = prepared.resolver.sections.get(step_id)
+    named = {
+        f.name: str(config[f.name])
+        for f in (section.fields() if section else ())
+        if f.dependency and config.get(f.name)
+    }
+    dependencies = dependency_records(named, hashes)
+    state = StepState(
+        step=step_id,
+        code_version=spec.version,
+        plugin_version=entry.plugin_version,
+        config=config,
+        execution=prepared.execution.fingerprint_values(rank),
+        inputs={i["path"]: i["hash"] for i in inputs},
+        dependencies={d["field"]: d["hash"] for d in dependencies},
+    )
+    record: dict[str, Any] = {
+        "status": "pending",
+        "code_version": spec.version,
+        "plugin_version": entry.plugin_version,
+        "config_hash": config_hash(state.config),
+        "fingerprint": state.fingerprint(),
+        "execution": state.execution,
+        "inputs": inputs,
+    }
+    if dependencies:
+        record["dependencies"] = dependencies
+    return record, state

@@ -1,0 +1,63 @@
+"""What a step is called with, besides its config: its callable imported, the config
+bridges registered for it applied and recorded, and the splits its upstream steps saw."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from framework import dag
+from framework.config import canonical_json
+from framework.errors import UsageError
+from framework.plugins import Plugins, import_object
+from framework.steps import Step
+
+
+def import_callable(spec: Step) -> Any:
+    """The step's function; an import that fails is the plugin's, said in one line."""
+    try:
+        func = import_object(spec.run)
+    except ImportError as exc:
+        raise UsageError(
+            f"step {spec.id}: cannot import {spec.run}: {exc}",
+            hint="is the plugin installed with its dependencies?",
+        ) from exc
+    except AttributeError as exc:
+        raise UsageError(f"step {spec.id}: {spec.run} does not exist: {exc}") from exc
+    if not callable(func):
+        raise UsageError(f"step {spec.id}: {spec.run} is not callable")
+    return func
+
+
+def apply_bridges(run: Any, step_id: str, config: Any) -> dict[str, dict[str, Any]]:
+    """Each bridge registered for this step, applied exactly once, recorded in the manifest."""
+    legacy: dict[str, dict[str, Any]] = {}
+    for bridge, plugin in run.plugins.bridges:
+        if step_id not in bridge.steps:
+            continue
+        values = import_object(bridge.function)(config)
+        if not isinstance(values, dict):
+            raise UsageError(
+                f"config bridge {bridge.name} ({plugin}) returned {type(values).__name__}, not a dict"
+            )
+        plain = json.loads(canonical_json(values))
+        legacy[bridge.name] = values
+        run.manifest["bridges"].setdefault(step_id, {})[bridge.name] = {
+            "plugin": plugin,
+            "values": plain,
+        }
+        run.emit("bridge_applied", step_id, bridge=bridge.name, keys=sorted(plain))
+    return legacy
+
+
+def upstream_splits(
+    plugins: Plugins, step_id: str, manifest: dict[str, Any]
+) -> dict[str, tuple[str, str]]:
+    """Split name -> (hash, step) as recorded by the completed steps `step_id` depends on."""
+    seen: dict[str, tuple[str, str]] = {}
+    for up in sorted(dag.upstream(plugins.steps, step_id) - {step_id}):
+        record = manifest["steps"].get(up, {})
+        if record.get("status") in ("completed", "skipped", "reused"):
+            for name, split in record.get("splits", {}).items():
+                seen.setdefault(name, (split["hash"], up))
+    return seen
