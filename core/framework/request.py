@@ -69,3 +69,14 @@ class RunRequest:
 
 def artifact_root(explicit: str | None = None) -> Path:
     return Path(explicit or os.environ.get(ARTIFACT_ROOT_ENV) or "runs")
+
+
+def command_as_typed(command: list[str]) -> list[str]:
+    """The user's command; under our own launcher, the one typed before re-launching."""
+    import json
+    import os
+
+    from framework.distributed import COMMAND_ENV, launched
+
+    typed = os.environ.get(COMMAND_ENV)
+    return json.loads(typed) if typed and launched() else command

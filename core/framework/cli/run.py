@@ -35,7 +35,7 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         raise click.UsageError("missing the STEP to run", ctx=ctx)
     from framework.prepare import config_sections, prepare, resolve_plan
     from framework.registrations import RunLauncher
-    from framework.request import RunRequest, artifact_root
+    from framework.request import Flag, RunRequest, artifact_root, command_as_typed
 
     plugins = _plugins(ctx)
     target_id, order = resolve_plan(plugins, target, only="--only" in args)
@@ -60,7 +60,7 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         if values.get("accelerator") is None:
             values["accelerator"] = values["device"]
     flags = {
-        name: (values[name], flag)
+        name: Flag(values[name], flag)
         for name, flag in flag_names.items()
         if values.get(name) is not None
     }
@@ -74,7 +74,7 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         config_file=values["config_file"],
         flags=flags,
         sets=list(values["sets"]),
-        command=_command_as_typed(["framework", "run", target, *args]),
+        command=command_as_typed(["framework", "run", target, *args]),
     )
     launcher_options = {
         name
@@ -136,17 +136,6 @@ def _hand_off(
             code = import_object(item.function)(ctx, target, args, values, prepared)
             if code is not None:
                 sys.exit(code)
-
-
-def _command_as_typed(command: list[str]) -> list[str]:
-    """The user's command; under our own launcher, the one typed before re-launching."""
-    import json
-    import os
-
-    from framework.distributed import COMMAND_ENV, launched
-
-    typed = os.environ.get(COMMAND_ENV)
-    return json.loads(typed) if typed and launched() else command
 
 
 def _print_config(prepared: Any) -> None:

@@ -19,7 +19,10 @@ from framework.request import RunRequest
 
 
 def request_to_dict(request: RunRequest) -> dict[str, Any]:
-    return attrs.asdict(request)
+    """Plain JSON data; a flag is its ``[value, source]`` pair (`request_from_dict` reads it)."""
+    data = attrs.asdict(request, recurse=False)
+    data["flags"] = {name: list(flag) for name, flag in request.flags.items()}
+    return data
 
 
 def portable(request: RunRequest) -> RunRequest:
