@@ -8,6 +8,14 @@ from typing import Any
 
 import click
 
+from framework.completion import (
+    SHELLS,
+    PlanCommand,
+    complete_plan,
+    complete_run,
+    complete_step,
+    complete_sweep,
+)
 from framework.errors import FrameworkError, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -174,7 +182,7 @@ def list_steps(ctx: click.Context, plugin: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("step")
+@click.argument("step", shell_complete=complete_step)
 @click.pass_context
 def describe(ctx: click.Context, step: str) -> None:
     """Show a step's config fields, inputs, outputs and dependencies."""
@@ -211,7 +219,7 @@ def describe(ctx: click.Context, step: str) -> None:
 
 
 @cli.command()
-@click.argument("step")
+@click.argument("step", shell_complete=complete_step)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True
 )
@@ -412,14 +420,15 @@ def _normalise_underscores(args: list[str], known: set[str]) -> list[str]:
 
 
 @cli.command(
+    cls=PlanCommand,
     context_settings={
         "ignore_unknown_options": True,
         "allow_extra_args": True,
         "help_option_names": [],
-    }
+    },
 )
-@click.argument("target", required=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("target", required=False, shell_complete=complete_step)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, shell_complete=complete_plan)
 @click.pass_context
 def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     """Run STEP and everything upstream of it that is not up to date.
@@ -623,7 +632,7 @@ def runs(artifact_root: str | None) -> None:
 
 
 @cli.command()
-@click.argument("run")
+@click.argument("run", shell_complete=complete_run)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest itself.")
 @_root_option
 def show(run: str, as_json: bool, artifact_root: str | None) -> None:
@@ -643,7 +652,7 @@ def show(run: str, as_json: bool, artifact_root: str | None) -> None:
 
 
 @cli.command()
-@click.argument("run")
+@click.argument("run", shell_complete=complete_run)
 @_root_option
 def verify(run: str, artifact_root: str | None) -> None:
     """Re-hash every artifact of a run; exit 1 if any changed or vanished."""
@@ -815,6 +824,7 @@ def _preset_in(args: list[str]) -> str | None:
 
 
 @cli.command(
+    cls=PlanCommand,
     help=SWEEP_HELP,
     context_settings={
         "ignore_unknown_options": True,
@@ -822,7 +832,7 @@ def _preset_in(args: list[str]) -> str | None:
         "help_option_names": [],
     },
 )
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, shell_complete=complete_plan)
 @click.pass_context
 def sweep(ctx: click.Context, args: tuple[str, ...]) -> None:
     import os
@@ -992,7 +1002,7 @@ def _run_sweep(
 
 
 @cli.command()
-@click.argument("sweep_id", required=False)
+@click.argument("sweep_id", required=False, shell_complete=complete_sweep)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_root_option
 def sweeps(sweep_id: str | None, as_json: bool, artifact_root: str | None) -> None:
@@ -1037,3 +1047,18 @@ def sweeps(sweep_id: str | None, as_json: bool, artifact_root: str | None) -> No
         error = f"  {job['error']}" if job.get("error") and job["status"] != "completed" else ""
         click.echo(f"  {job['status']:<10} {describe(job['parameters'])}  {metrics}{error}")
         click.echo(f"             {job['run_id']}")
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion(shell: str) -> None:
+    """Print the completion script for SHELL (bash, zsh or fish).
+
+    \b
+      eval "$(framework completion bash)"       # in ~/.bashrc
+      eval "$(framework completion zsh)"        # in ~/.zshrc
+      framework completion fish > ~/.config/fish/completions/framework.fish
+    """
+    from framework.completion import script
+
+    click.echo(script(cli, shell))
