@@ -25,8 +25,8 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check core plugins examples tests bench
-	$(BIN)/ruff format --check core plugins examples tests bench
+	$(BIN)/ruff check core plugins examples tests bench docs
+	$(BIN)/ruff format --check core plugins examples tests bench docs
 	$(BIN)/mypy
 
 bench: setup
