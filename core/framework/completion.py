@@ -138,7 +138,10 @@ def complete_sweep(
 class Plan:
     """The options `framework run STEP` (or `sweep STEP`) accepts, with what completes each value."""
 
-    def __init__(self, ctx: click.Context, command: str, target: str | None) -> None:
+    def __init__(
+        self, ctx: click.Context, command: str, target: str | None, *, fields: bool = True
+    ) -> None:
+        """`fields=False` leaves out the config fields: no config class is imported."""
         from framework import cli
 
         self.ctx = ctx
@@ -151,7 +154,9 @@ class Plan:
             static = cli._run_options(None)
         field_params: list[click.Parameter] = []
         if target is not None:
-            sections = self._sections(target)
+            self.order = self._order(target)
+        if self.order and fields:
+            sections = self._sections()
             field_params, _ = cli._field_options(sections)
             for section in sections:
                 for f in section.fields():
@@ -163,18 +168,21 @@ class Plan:
             extra = []
         self.params = [p for p in static + field_params + extra if isinstance(p, click.Option)]
 
-    def _sections(self, target: str) -> list[Any]:
+    def _order(self, target: str) -> list[str]:
+        """The plan's step ids, as `run` resolves them; none for a name that resolves to none."""
         from framework import dag
-        from framework.config import Section
         from framework.errors import FrameworkError
+
+        try:
+            return dag.plan(self.plugins.steps, self.plugins.steps.resolve(target).id)
+        except FrameworkError:
+            return []
+
+    def _sections(self) -> list[Any]:
+        from framework.config import Section
         from framework.execution import ExecutionSettings
         from framework.plugins import import_object
 
-        try:
-            target_id = self.plugins.steps.resolve(target).id
-            self.order = dag.plan(self.plugins.steps, target_id)
-        except FrameworkError:
-            return []
         sections = []
         for step_id in self.order:
             spec = self.plugins.steps.get(step_id).spec
@@ -252,8 +260,11 @@ def complete_plan(
     else:
         target = ctx.params.get("target")
     if args and args[-1].startswith("-"):
-        plan = Plan(ctx, command, target)
+        plan = Plan(ctx, command, target, fields=False)  # the fixed options answer fastest
         option = plan.option(args[-1])
+        if option is None or option.name == "params":  # a field's option, or fields as axes
+            plan = Plan(ctx, command, target)
+            option = plan.option(args[-1])
         if option is not None and not option.is_flag and not option.count:
             return plan.values(option, incomplete, args)
     return []
