@@ -36,7 +36,7 @@ schemas: setup
 	$(BIN)/framework schema --out schemas
 
 docs: setup
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) runs site

@@ -151,6 +151,21 @@ def test_bundled_plugins_presets_and_engine_choices():
     assert "sweep_thresholds" in values("run", "sweep_t")
 
 
+def test_resume_offers_run_ids_and_files(tmp_path, monkeypatch):
+    _make_run(tmp_path / "runs", "R", 1_000_000)
+    monkeypatch.setenv("FRAMEWORK_ARTIFACT_ROOT", str(tmp_path / "runs"))
+
+    env = {
+        "_FRAMEWORK_COMPLETE": "bash_complete",
+        "COMP_WORDS": "framework run lm.train --resume ",
+        "COMP_CWORD": "4",
+    }
+    result = CliRunner().invoke(cli, [], env=env, prog_name="framework")
+
+    # run ids, then the shell's own file names (a checkpoint path works too)
+    assert result.output.splitlines() == ["plain,latest", "plain,R", "file,"]
+
+
 def test_zsh_and_fish_carry_the_help_text(pipeline):
     zsh = complete("run", "pipe.tr", shell="zsh")
     fish = complete("run", "pipe.tr", shell="fish")
