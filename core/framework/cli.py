@@ -37,8 +37,8 @@ def _plugins(ctx: click.Context) -> Any:
         )
         plugins.collect_registrations()
         root.obj["plugins"] = plugins
-        if root.invoked_subcommand != "plugins":
-            plugins.warn_failures()
+        if root.invoked_subcommand != "plugins" and not root.resilient_parsing:
+            plugins.warn_failures()  # not while completing: the shell would print it mid-line
     return root.obj["plugins"]
 
 

@@ -231,3 +231,17 @@ def test_completion_imports_neither_torch_nor_numpy(words):
     assert tail, proc.stdout + proc.stderr
     assert head.strip(), "nothing was offered"
     assert json.loads(tail) == {"torch": False, "numpy": False}
+
+
+def test_a_broken_plugin_does_not_print_into_the_command_line(pipeline, plugin_site):
+    plugin_site.add("broken", "raise RuntimeError('broken at import')")
+    env = {
+        "_FRAMEWORK_COMPLETE": "bash_complete",
+        "COMP_WORDS": "framework run pipe.",
+        "COMP_CWORD": "2",
+    }
+
+    result = CliRunner().invoke(cli, [], env=env, prog_name="framework")
+
+    assert result.stderr == ""
+    assert "plain,pipe.train" in result.stdout.splitlines()
