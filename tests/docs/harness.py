@@ -52,6 +52,8 @@ TINY = {
     "iterations": "2",
     "object_size": "128",
     "n_filters_scale": "0.25",
+    "n_groups": "8",
+    "inference_groups": "cover",
     "synthetic_samples": "120",  # classifier: generated images, when asked for
     "quiet": "1",  # no progress bars in the test log
 }
