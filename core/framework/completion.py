@@ -148,6 +148,7 @@ class Plan:
         self.plugins = _plugins(ctx)
         self.order: list[str] = []
         self.fields: dict[str, Any] = {}
+        self.step_fields: list[tuple[str, str]] = []  # (step id, field) for --set
         if command == "sweep":
             static = cli._sweep_options(os.environ.get("FRAMEWORK_ARTIFACT_ROOT") or "runs")
         else:
@@ -161,6 +162,8 @@ class Plan:
             for section in sections:
                 for f in section.fields():
                     self.fields.setdefault(f.name, f)
+                    if section.key != "execution":
+                        self.step_fields.append((section.key, f.name))
         extra = [i for i, _ in self.plugins.cli_extensions if isinstance(i, click.Option)]
         if command == "sweep":
             taken = {o for p in static for o in getattr(p, "opts", [])}
@@ -221,6 +224,8 @@ class Plan:
             return sweep_ids(_artifact_root(self.ctx, args), incomplete)
         if name == "params":  # a sweep's axis: FIELD=V1,V2
             return _items(((f"{n}=", f.help or None) for n, f in self.fields.items()), incomplete)
+        if name == "sets":  # STEP.FIELD=VALUE, one step's field
+            return _items(((f"{s}.{f}=", None) for s, f in self.step_fields), incomplete)
         if name == "from_step":
             return _items(step_names(self.plugins, self.order), incomplete)
         if name == "preset":
@@ -262,7 +267,7 @@ def complete_plan(
     if args and args[-1].startswith("-"):
         plan = Plan(ctx, command, target, fields=False)  # the fixed options answer fastest
         option = plan.option(args[-1])
-        if option is None or option.name == "params":  # a field's option, or fields as axes
+        if option is None or option.name in ("params", "sets"):  # needs the plan's fields
             plan = Plan(ctx, command, target)
             option = plan.option(args[-1])
         if option is not None and not option.is_flag and not option.count:

@@ -92,6 +92,11 @@ def test_a_plans_generated_options_and_their_choices(pipeline):
         "prepare",
         "train",
     }
+    assert values("run", "pipe.train", "--set", "pipe.t") == {
+        "pipe.train.size=",
+        "pipe.train.scale=",
+        "pipe.train.mode=",
+    }
     # a free value completes nothing; an option already given is not offered again
     assert values("run", "pipe.train", "--scale", "") == set()
     assert "--mode" not in values("run", "pipe.train", "--mode", "max", "--")
