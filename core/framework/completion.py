@@ -261,7 +261,7 @@ def complete_plan(
     if command == "sweep":  # its STEP is the first of the free-form arguments
         if not args:
             return complete_step(ctx, param, incomplete)
-        target = args[0] if not args[0].startswith("-") else None
+        target = _sweep_target(ctx, args)
     else:
         target = ctx.params.get("target")
     if args and args[-1].startswith("-"):
@@ -284,11 +284,22 @@ class PlanCommand(click.Command):
         args = [str(a) for a in ctx.params.get("args") or ()]
         target = ctx.params.get("target")
         if self.name == "sweep":
-            target = args[0] if args and not args[0].startswith("-") else None
+            target = _sweep_target(ctx, args)
         plan = Plan(ctx, self.name or "run", target)
         given = [a.partition("=")[0] for a in args]
         found = plan.option_names(incomplete, given)
         return found + [i for i in _help(incomplete) if i.value not in {f.value for f in found}]
+
+
+def _sweep_target(ctx: click.Context, args: list[str]) -> str | None:
+    """A sweep's STEP: its first argument, or the step of the preset it names."""
+    if args and not args[0].startswith("-"):
+        return args[0]
+    from framework.cli import _preset_in
+
+    name = _preset_in(args)
+    presets = {p.name: p.step for p, _ in _plugins(ctx).sweeps} if name else {}
+    return presets.get(name or "")
 
 
 def _help(incomplete: str) -> list[CompletionItem]:

@@ -150,6 +150,8 @@ def test_sweep_options_axes_and_executors(pipeline):
 def test_bundled_plugins_presets_and_engine_choices():
     """The installed plugins: a preset name after --preset, ptycho's engines after --engine."""
     assert "ptycho.dose_overlap" in values("sweep", "--preset", "")
+    # the preset names the step, whose fields then complete
+    assert "--nphotons" in values("sweep", "--preset", "ptycho.dose_overlap", "--np")
     assert {"builtin-epie", "builtin-rpie", "ptychi-lsqml"} <= values(
         "run", "ptycho.evaluate", "--engine", ""
     )
