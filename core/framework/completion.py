@@ -144,32 +144,39 @@ class Plan:
         """`fields=False` leaves out the config fields: no config class is imported."""
         from framework import cli
 
+        sweep = command == "sweep"
         self.ctx = ctx
         self.plugins = _plugins(ctx)
         self.order: list[str] = []
         self.fields: dict[str, Any] = {}
         self.step_fields: list[tuple[str, str]] = []  # (step id, field) for --set
-        if command == "sweep":
-            static = cli._sweep_options(os.environ.get("FRAMEWORK_ARTIFACT_ROOT") or "runs")
+        if sweep:
+            from framework.builtin.sweep.commands import _sweep_options
+
+            static = _sweep_options(os.environ.get("FRAMEWORK_ARTIFACT_ROOT") or "runs")
         else:
             static = cli._run_options(None)
+        # a plugin's options of `run` (the launcher's, say) are no config fields there
+        extra = [] if sweep else self._plugin_options()
+        reserved = cli.RUN_STATIC | {str(p.name) for p in extra}
         field_params: list[click.Parameter] = []
         if target is not None:
             self.order = self._order(target)
         if self.order and fields:
             sections = self._sections()
-            field_params, _ = cli._field_options(sections)
+            field_params, _ = cli._field_options(sections, reserved)
             for section in sections:
                 for f in section.fields():
                     self.fields.setdefault(f.name, f)
                     if section.key != "execution":
                         self.step_fields.append((section.key, f.name))
-        extra = [i for i, _ in self.plugins.cli_extensions if isinstance(i, click.Option)]
-        if command == "sweep":
+        if sweep:
             taken = {o for p in static for o in getattr(p, "opts", [])}
             field_params = [p for p in field_params if not set(getattr(p, "opts", [])) & taken]
-            extra = []
         self.params = [p for p in static + field_params + extra if isinstance(p, click.Option)]
+
+    def _plugin_options(self) -> list[click.Option]:
+        return [i for i, _ in self.plugins.cli_extensions if isinstance(i, click.Option)]
 
     def _order(self, target: str) -> list[str]:
         """The plan's step ids, as `run` resolves them; none for a name that resolves to none."""
@@ -295,7 +302,7 @@ def _sweep_target(ctx: click.Context, args: list[str]) -> str | None:
     """A sweep's STEP: its first argument, or the step of the preset it names."""
     if args and not args[0].startswith("-"):
         return args[0]
-    from framework.cli import _preset_in
+    from framework.builtin.sweep.commands import _preset_in
 
     name = _preset_in(args)
     presets = {p.name: p.step for p, _ in _plugins(ctx).sweeps} if name else {}

@@ -109,10 +109,21 @@ def cli_reference() -> str:
 
 def _plan_options(name: str, root: click.Context) -> list[str]:
     """`run` and `sweep` build their options from the plan: the fixed ones, then the fields."""
-    from framework.cli import _run_options, _sweep_options
+    from framework.builtin.sweep.commands import _sweep_options
+    from framework.cli import _run_options
     from framework.execution import ExecutionSettings
 
     fixed = _run_options("runs") if name == "run" else _sweep_options("runs")
+    from framework.plugins import Plugins
+
+    if name == "run":  # and the options plugins add to it (the launcher's --nproc-per-node ...)
+        extensions = Plugins().cli_extensions
+        fixed += [item for item, _ in extensions if isinstance(item, click.Option)]
+    else:  # and the installed executors' own options (--partition, --ray-address ...)
+        from framework.builtin.sweep.settings import executor_settings, settings_options
+
+        taken = {opt for param in fixed for opt in getattr(param, "opts", [])}
+        fixed[-2:-2] = settings_options(executor_settings(Plugins()), taken)
     command = click.Command(f"{name} STEP", params=fixed)
     rows = _option_rows(command, click.Context(command, info_name=f"{name} STEP", parent=root))
     lines = [f"Options of `framework {name} STEP`, whatever the step:", ""]
@@ -182,6 +193,8 @@ PACKAGES = {  # folder holding the package -> what it is
     "plugins/classifier/src": "the `classifier` plugin",
     "plugins/lm/src": "the `lm` plugin",
     "plugins/ptycho/src": "the `ptycho` plugin",
+    "plugins/slurm/src": "the `slurm` executor (distribution `framework-slurm`)",
+    "plugins/ray/src": "the `ray` executor (distribution `framework-ray`)",
     "examples/hello-plugin/src": "the example plugin",
 }
 
