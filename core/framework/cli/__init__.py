@@ -2,7 +2,7 @@
 
 This module holds the group, `main` (our errors as one line and an exit code) and the
 per-invocation plugin manager (with `--no-plugin`); each command group is a module:
-`inspect`, `run` (with `options`), `history`. Built-in plugins add the rest (`sweep`,
+`inspect`, `run` (with `options`), `history`, `shell` (completion). Built-in plugins add the rest (`sweep`,
 `schema`, ...).
 """
 
@@ -35,8 +35,8 @@ def _plugins(ctx: click.Context) -> Any:
         plugins = Plugins(disabled=disabled, strict=params.get("strict_plugins") or None)
         plugins.collect_registrations()
         root.obj["plugins"] = plugins
-        if root.invoked_subcommand != "plugins":
-            plugins.warn_failures()
+        if root.invoked_subcommand != "plugins" and not root.resilient_parsing:
+            plugins.warn_failures()  # not while completing: the shell would print it mid-line
     return root.obj["plugins"]
 
 
@@ -174,6 +174,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # The command modules register themselves on `cli`; imported last, as they import it.
-from framework.cli import history, inspect, run  # noqa: E402
+from framework.cli import history, inspect, run, shell  # noqa: E402
 
-__all__ = ["CONTEXT", "cli", "history", "inspect", "main", "run"]
+__all__ = ["CONTEXT", "cli", "history", "inspect", "main", "run", "shell"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from framework.cli import cli
+from framework.completion import complete_run
 
 _root_option = click.option(
     "--artifact-root",
@@ -31,7 +32,7 @@ def runs(artifact_root: str | None) -> None:
 
 
 @cli.command()
-@click.argument("run")
+@click.argument("run", shell_complete=complete_run)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest itself.")
 @_root_option
 def show(run: str, as_json: bool, artifact_root: str | None) -> None:
@@ -51,7 +52,7 @@ def show(run: str, as_json: bool, artifact_root: str | None) -> None:
 
 
 @cli.command()
-@click.argument("run")
+@click.argument("run", shell_complete=complete_run)
 @_root_option
 def verify(run: str, artifact_root: str | None) -> None:
     """Re-hash every artifact of a run; exit 1 if any changed or vanished."""

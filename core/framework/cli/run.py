@@ -10,17 +10,19 @@ import click
 
 from framework.cli import _plugins, cli
 from framework.cli.options import RUN_STATIC, field_options, normalise_underscores, run_options
+from framework.completion import PlanCommand, complete_plan, complete_step
 
 
 @cli.command(
+    cls=PlanCommand,
     context_settings={
         "ignore_unknown_options": True,
         "allow_extra_args": True,
         "help_option_names": [],
-    }
+    },
 )
-@click.argument("target", required=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("target", required=False, shell_complete=complete_step)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, shell_complete=complete_plan)
 @click.pass_context
 def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     """Run STEP and everything upstream of it that is not up to date.
