@@ -103,8 +103,8 @@ def fake_plugins(folder: Path, count: int) -> None:
         name = f"bench_plugin_{i}"
         (folder / f"{name}.py").write_text(
             "from framework import Step, hookimpl\n\n\n@hookimpl\n"
-            "def register_steps():\n"
-            f"    return [Step('{name}.noop', run='{name}:run', description='does nothing')]\n\n\n"
+            "def register_steps(register):\n"
+            f"    register(Step('{name}.noop', run='{name}:run', description='does nothing'))\n\n\n"
             "def run(ctx):\n    pass\n"
         )
         info = folder / f"{name}-0.1.dist-info"
@@ -287,7 +287,9 @@ def main(argv: list[str] | None = None) -> dict:
     if not hello:
         figure += " (hello plugin not installed)"
     if args.extra_plugins:
-        figure += f", {args.extra_plugins} extra trivial plugins installed"
+        listed = sum(f"bench_plugin_{i}.noop" in listing.stdout for i in range(args.extra_plugins))
+        figure += f", {args.extra_plugins} extra trivial plugins installed ({listed} listed)"
+        met = met and listed == args.extra_plugins
     if args.against:
         figure += f"; {args.against}: {other:.2f}x in the same rounds"
     return report(

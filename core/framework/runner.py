@@ -24,7 +24,7 @@ from framework.failures import (
     step_error,
     storage_error,
 )
-from framework.freshness import decide, file_records, what_changed
+from framework.freshness import Decision, decide, file_records, what_changed
 from framework.hashing import HashCache
 from framework.jsonsafe import json_safe
 from framework.manifest import (
@@ -237,7 +237,7 @@ class PlanRunner:
         decision = distributed.broadcast(
             decide(step_id, prev_record, state, self.run_dir, self.hashes, forced=force)
             if self.rank.is_main
-            else None
+            else Decision(False, "")
         )
         fresh, why = decision.fresh, decision.why
         if force:
