@@ -1,4 +1,4 @@
-"""Is a step up to date? Its fingerprint, the verdict against its last record, and why.
+"""Is a step up to date? Its fingerprint, and `decide`: run it or keep its outputs, and why.
 
 A step's fingerprint covers its id, code version, plugin version, config values, the
 execution settings that change results, the hashes of its inputs, and the content of the
