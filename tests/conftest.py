@@ -189,3 +189,25 @@ def read_manifest(run_dir: Path) -> dict:
 
 def read_events(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (Path(run_dir) / "events.jsonl").read_text().splitlines()]
+
+
+# Property-based tests (tests/core/test_config_fuzz.py): a bounded number of examples in
+# the suite; `--hypothesis-profile=long` for a long run.
+with contextlib.suppress(ImportError):
+    from hypothesis import HealthCheck
+    from hypothesis import settings as _hypothesis
+
+    _hypothesis.register_profile(
+        "framework-ci",
+        max_examples=60,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    _hypothesis.register_profile(
+        "long", max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    _hypothesis.register_profile(
+        "mid", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    _hypothesis.load_profile("framework-ci")

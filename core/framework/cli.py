@@ -227,7 +227,11 @@ def describe(ctx: click.Context, step: str) -> None:
     from framework.config import NOTHING, config_fields
     from framework.runner import load_config_class
 
-    entry = _plugins(ctx).steps.resolve(step)
+    plugins = _plugins(ctx)
+    entry = plugins.steps.resolve(step)
+    # A broken config class: one line, not half a description. (The callable is checked
+    # when the step runs and by `framework plugins`: importing it may cost seconds.)
+    plugins.check_steps([entry.id], callable_too=False)
     spec = entry.spec
     click.echo(f"{spec.id}  ({entry.origin()}, code version {spec.version})")
     if spec.description:
@@ -284,6 +288,7 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
     import json
 
     plugins = _plugins(ctx)
+    plugins.check_all_steps()  # imports each step's code: a broken step fails its plugin
     hooks = plugins.hook_names()
     infos = list(plugins.infos.values())
     if as_json:
@@ -443,10 +448,11 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     Options are generated from the config fields of every step in the plan:
     see `framework run STEP --help`.
     """
-    if target in (None, "-h", "--help"):
-        click.echo(ctx.get_help())
-        click.echo("\nShow the options of one step's plan with: framework run STEP --help")
+    if target in ("-h", "--help"):
+        click.echo(_plan_wide_command(_plugins(ctx)).get_help(ctx))
         return
+    if target is None:
+        raise click.UsageError("missing the STEP to run", ctx=ctx)
     from framework.registrations import RunLauncher
     from framework.runner import RunRequest, artifact_root, config_sections, prepare, resolve_plan
 
@@ -506,6 +512,29 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     from framework.runner import PlanRunner
 
     PlanRunner(prepared, plugins, options=plugin_values).execute()
+
+
+def _plan_wide_command(plugins: Any) -> click.Command:
+    """`framework run --help`: the options every plan has, and how to see a step's own."""
+    from framework.config import Section
+    from framework.execution import ExecutionSettings
+    from framework.runner import EXECUTION, artifact_root
+
+    execution, _ = _field_options([Section(EXECUTION, ExecutionSettings)])
+    added = [item for item, _ in plugins.cli_extensions if isinstance(item, click.Option)]
+    return click.Command(
+        "run",
+        params=[
+            click.Argument(["step"], metavar="STEP"),
+            *_run_options(str(artifact_root())),
+            *execution,
+            *added,  # the launcher's options (--nproc-per-node ...) and other plugins'
+        ],
+        help="Run STEP and everything upstream of it that is not up to date.",
+        epilog="\b\nEach step adds options for its own config fields; see them with:\n"
+        "  framework run STEP --help\n  framework describe STEP",
+        options_metavar="[OPTIONS]",
+    )
 
 
 def _hand_off(
@@ -605,14 +634,22 @@ def verify(run: str, artifact_root: str | None) -> None:
     from framework.runs import verify as verify_run
 
     run_dir = find_run(root_of(artifact_root), run)
-    checked, drift = verify_run(run_dir)
-    for d in drift:
-        click.echo(f"{d.problem:<8} {d.path}  (step {d.step})")
-    if drift:
-        raise VerifyError(
-            f"{len(drift)} of {checked} artifacts in {run_dir} changed or vanished since the run"
+    result = verify_run(run_dir)
+    shared: set[str] = set()
+    for d in result.drift:
+        also = f"; the same file in run {', '.join(d.shared_with)} changed too" * bool(
+            d.shared_with
         )
-    click.echo(f"ok: {checked} artifacts in {run_dir} match the manifest")
+        click.echo(f"{d.problem:<8} {d.path}  (step {d.step}{also})")
+        shared.update(d.shared_with)
+    if result.drift:
+        raise VerifyError(
+            f"{len(result.drift)} of the {result.counts()} of {run_dir} changed or vanished "
+            "since the run"
+            + (f"; runs {', '.join(sorted(shared))} share the changed files" if shared else ""),
+            hint="run the run's command again: changed outputs are recomputed or restored",
+        )
+    click.echo(f"ok: {result.counts()} of {run_dir} match the manifest")
 
 
 @cli.command()

@@ -14,7 +14,16 @@ class FrameworkError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} ({self.hint})" if self.hint else self.message
+        text = f"{self.message} ({self.hint})" if self.hint else self.message
+        return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters (a newline or a carriage return in a key the user
+    typed) written as escapes, so an error stays one line on the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class UsageError(FrameworkError):
@@ -51,6 +60,10 @@ class RunLockedError(FrameworkError):
 
 class ArtifactError(FrameworkError):
     """An artifact path is invalid, undeclared or missing."""
+
+
+class StorageError(FrameworkError):
+    """The artifact root cannot hold the run: not a directory, not writable, or full."""
 
 
 class MissingInputsError(ArtifactError):

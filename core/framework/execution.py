@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import sys
 from typing import Any, Literal
 
@@ -40,9 +41,23 @@ class ExecutionSettings:
         help="several processes (torchrun): seconds a rank waits for the others before the run fails",
     )
 
-    def fingerprint_values(self) -> dict[str, Any]:
-        """The settings that change what a step computes."""
-        return {"seed": self.seed, "precision": self.precision, "deterministic": self.deterministic}
+    def fingerprint_values(self, rank: RankInfo | None = None) -> dict[str, Any]:
+        """How a step ran, as far as it can change what the step computes.
+
+        The seed, precision, determinism, the kind of accelerator, and the processes
+        taking part (the global batch grows with the world size). Not `quiet`,
+        `dist_timeout_s`, `num_workers` or `devices`: they change speed or output on the
+        terminal, never the numbers.
+        """
+        rank = rank or RankInfo.from_env()
+        return {
+            "seed": self.seed,
+            "precision": self.precision,
+            "deterministic": self.deterministic,
+            "accelerator": accelerator_kind(self.accelerator),
+            "world_size": rank.world_size,
+            "nodes": max(rank.world_size // max(rank.local_world_size, 1), 1),
+        }
 
 
 @attrs.frozen
@@ -67,6 +82,40 @@ class RankInfo:
             world_size=int(env.get("WORLD_SIZE", 1)),
             local_world_size=int(env.get("LOCAL_WORLD_SIZE", env.get("WORLD_SIZE", 1))),
         )
+
+
+def accelerator_kind(wanted: str) -> str:
+    """The kind of device `--accelerator` means here (cpu, cuda, mps), without importing torch.
+
+    "auto" is resolved as torch would: cuda when an NVIDIA device is visible, mps on
+    Apple silicon, else cpu. Cheap, so every step's fingerprint can carry it.
+    """
+    if wanted != "auto":
+        return wanted
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    hidden = visible is not None and visible.strip() in ("", "-1")
+    device = os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl")
+    if device and not hidden and _torch_has_cuda_build():
+        return "cuda"
+    if sys.platform == "darwin" and os.uname().machine == "arm64":
+        return "mps"
+    return "cpu"
+
+
+def _torch_has_cuda_build() -> bool:
+    """Whether the installed torch was built with CUDA (read from its version file)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    version = os.path.join(next(iter(spec.submodule_search_locations)), "version.py")
+    try:
+        with open(version, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return False
+    return re.search(r"^cuda\b[^=\n]*=\s*None\s*$", text, re.MULTILINE) is None
 
 
 def resolve_device(settings: ExecutionSettings, rank: RankInfo | None = None) -> str:

@@ -153,8 +153,11 @@ def what_changed(
     for key in sorted(set(old_config) | set(now.config)):
         if old_config.get(key) != now.config.get(key):
             changes.append(f"{key} {old_config.get(key)!r} -> {now.config.get(key)!r}")
-    if previous.get("execution") not in (None, now.execution):
-        changes.append("execution settings")
+    old_execution = previous.get("execution") or {}
+    for key in sorted(set(old_execution) | set(now.execution)):
+        if old_execution.get(key) != now.execution.get(key):
+            was = old_execution.get(key, "not recorded")
+            changes.append(f"{key} {was} -> {now.execution.get(key, 'not recorded')}")
     old_inputs = {i["path"]: i["hash"] for i in previous.get("inputs", [])}
     changes.extend(f"input {p}" for p, digest in now.inputs.items() if old_inputs.get(p) != digest)
     old_deps = {d["field"]: d["hash"] for d in previous.get("dependencies", [])}

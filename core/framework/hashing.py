@@ -78,5 +78,8 @@ class HashCache:
             live = {p: e for p, e in self._entries.items() if os.path.exists(p)}
             text = json.dumps({"algorithm": ALGORITHM, "entries": live}, separators=(",", ":"))
             self._dirty = False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path, text)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.path, text)
+        except OSError:
+            pass  # a cache that cannot be saved is only a slower next run

@@ -105,6 +105,7 @@ class Plugins:
         self.autoload = (not env_flag(AUTOLOAD_ENV)) if autoload is None else autoload
         self.strict = env_flag(STRICT_ENV) if strict is None else strict
         self.infos: dict[str, PluginInfo] = {}
+        self._problems: dict[tuple[str, bool], str | None] = {}
         for name, module in BUILTIN_PLUGINS.items():
             self._load(name, partial(importlib.import_module, module), module, builtin=True)
         self._load_entry_points()
@@ -294,6 +295,44 @@ class Plugins:
     def cli_extensions(self) -> list[tuple[Any, str]]:
         return self._listed("register_cli_options", None)
 
+    # -- step checks (import plugin code: only when a step is planned or described) ---
+
+    def step_problem(self, step_id: str, *, callable_too: bool = True) -> str | None:
+        """What is wrong with a registered step's config class or callable, or None.
+
+        Listing steps imports no plugin code, so these are checked when a step is about
+        to be planned, run or described, and by `framework plugins`.
+        """
+        key = (step_id, callable_too)
+        if key not in self._problems:
+            spec = self.steps.get(step_id).spec
+            problem = _config_class_problem(spec.config) if spec.config else None
+            if problem is None and callable_too:
+                problem = _callable_problem(spec.run)
+            self._problems[key] = problem
+        return self._problems[key]
+
+    def check_steps(self, step_ids: Iterable[str], *, callable_too: bool = True) -> None:
+        """Raise a PluginError, blaming the plugin, for the first broken step of `step_ids`."""
+        for step_id in step_ids:
+            problem = self.step_problem(step_id, callable_too=callable_too)
+            if problem:
+                entry = self.steps.get(step_id)
+                raise PluginError(
+                    f"plugin '{entry.plugin}' is broken: step {step_id}: {problem}",
+                    hint=f"a fault of {entry.origin()}: update it, or disable it with "
+                    f"--no-plugin {entry.plugin}",
+                )
+
+    def check_all_steps(self) -> None:
+        """Mark each loaded plugin with a broken step as failed (for `framework plugins`)."""
+        for entry in self.steps:
+            problem = self.step_problem(entry.id)
+            info = self.infos.get(entry.plugin)
+            if problem and info is not None and info.status != "failed":
+                info.status = "failed"
+                info.error = f"step {entry.id}: {problem}"
+
     # -- lookups ----------------------------------------------------------------------
 
     def model_factory(self, name: str) -> Callable[..., Any]:
@@ -320,3 +359,35 @@ class Plugins:
                 f"warning: plugin '{info.name}' was skipped: {info.error} (see 'framework plugins')",
                 file=stream,
             )
+
+
+def _config_class_problem(path: str) -> str | None:
+    try:
+        cls = import_object(path)
+    except Exception as exc:  # the plugin's import failed: any exception is its fault
+        return f"cannot import its config class {path}: {_short_error(exc)}"
+    import attrs
+
+    if not (isinstance(cls, type) and attrs.has(cls)):
+        return f"its config class {path} is not an attrs class (decorate it with @attrs.define)"
+    return None
+
+
+def _callable_problem(path: str) -> str | None:
+    try:
+        func = import_object(path)
+    except Exception as exc:
+        return f"cannot import its callable {path}: {_short_error(exc)}"
+    if not callable(func):
+        return f"its callable {path} is a {type(func).__name__}, not a function"
+    import inspect
+
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None  # a builtin or an extension: nothing to check
+    try:
+        signature.bind(object())
+    except TypeError:
+        return f"its callable {path}{signature} must take one argument, the step context"
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from framework.errors import (
     MissingInputsError,
     SplitContractError,
     StepFailedError,
+    StorageError,
     UsageError,
 )
 from framework.execution import ExecutionSettings, RankInfo, seed_everything
@@ -156,10 +158,34 @@ def artifact_root(explicit: str | None = None) -> Path:
     return Path(explicit or os.environ.get(ARTIFACT_ROOT_ENV) or "runs")
 
 
+def make_run_dir(root: Path, run_dir: Path) -> None:
+    """Create the run dir; an artifact root that cannot hold it is the user's to fix."""
+    where = f"--artifact-root {root}"
+    if root.exists() and not root.is_dir():
+        raise StorageError(f"{where}: exists and is not a directory", hint="choose another path")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise StorageError(
+            f"run directory {run_dir} exists and is not a directory",
+            hint="move the file away or choose another --run-id",
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise StorageError(
+            f"{where}: cannot create or write {exc.filename or run_dir}: "
+            f"{exc.strerror or type(exc).__name__}",
+            hint="choose a directory you can write, e.g. --artifact-root runs",
+        ) from None
+
+
 # -- preparation ----------------------------------------------------------------------
 
 
 def config_sections(plugins: Plugins, step_ids: list[str]) -> list[Section]:
+    plugins.check_steps(step_ids, callable_too=False)  # a broken config class blames its plugin
     sections = []
     for step_id in step_ids:
         spec = plugins.steps.get(step_id).spec
@@ -341,14 +367,19 @@ class PlanRunner:
 
     def _save(self, manifest: dict[str, Any]) -> None:
         if self.rank.is_main:
-            write_manifest(self.run_dir, manifest)
+            try:
+                write_manifest(self.run_dir, manifest)
+            except OSError as exc:
+                raise _storage_error(exc, self.run_dir, "the manifest") from exc
 
     # main loop -----------------------------------------------------------------------
 
     def execute(self) -> RunResult:
+        # Every callable of the plan imports and takes a context, before anything runs.
+        self.plugins.check_steps(self.p.plan)
         if self.p.request.only:
             self._check_only_inputs()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        make_run_dir(self.root, self.run_dir)
         # Only rank 0 writes, so only rank 0 locks: the other ranks of a torchrun job share its run dir.
         lock = RunLock(self.run_dir) if self.rank.is_main else contextlib.nullcontext()
         with lock, sigterm_as_interrupt():
@@ -485,7 +516,7 @@ class PlanRunner:
             code_version=spec.version,
             plugin_version=entry.plugin_version,
             config=config,
-            execution=self.p.execution.fingerprint_values(),
+            execution=self.p.execution.fingerprint_values(self.rank),
             inputs={i["path"]: i["hash"] for i in inputs},
             dependencies={d["field"]: d["hash"] for d in dependencies},
         )
@@ -535,33 +566,42 @@ class PlanRunner:
             )
             self._finish(run, step_id, record)
             return
+        old_config = (previous or {}).get("config", {}).get(step_id, {})
+        # When nothing in the fingerprint changed, the verdict says what did (an output).
+        because = what_changed(prev_record, old_config, state) or why
         cached = self.store.lookup(fp) if self.rank.is_main else None
-        if distributed.broadcast(cached is not None) and not self.rank.is_main:
+        outputs = self._restore(step_id, cached[0]) if cached is not None else None
+        if distributed.broadcast(outputs is not None) and not self.rank.is_main:
             record.update(status="reused", reason="rank 0 restored the outputs")
             run.manifest["steps"][step_id] = record
             return
-        if cached is not None:
-            outputs_by_path, extra = cached
-            self.store.restore(outputs_by_path, self.run_dir)
-            outputs = file_records(
-                self.run_dir,
-                tuple(sorted(outputs_by_path)),
-                self.hashes,
-                required=True,
-                what=f"step {step_id}: reused output",
-            )
+        if cached is not None and outputs is not None:
             record.update(
                 status="reused",
-                reason="identical outputs found in the artifact store",
+                reason=f"identical outputs found in the artifact store ({because})",
                 outputs=outputs,
                 reused_from=fp,
-                **{k: v for k, v in extra.items() if k in CARRIED},
+                **{k: v for k, v in cached[1].items() if k in CARRIED},
             )
             self._finish(run, step_id, record)
             return
-        old_config = (previous or {}).get("config", {}).get(step_id, {})
-        # When nothing in the fingerprint changed, the verdict says what did (an output).
-        self._run_step(run, entry, record, what_changed(prev_record, old_config, state) or why)
+        self._run_step(run, entry, record, because)
+
+    def _restore(self, step_id: str, stored: dict[str, str]) -> list[dict[str, Any]] | None:
+        """Records of the stored outputs put into the run dir; None when what arrived is
+        not what the store promised (an object changed meanwhile): the step runs instead."""
+        try:
+            self.store.restore(stored, self.run_dir)
+        except OSError:  # an object vanished since the lookup (another run dropped it)
+            return None
+        outputs = file_records(
+            self.run_dir,
+            tuple(sorted(stored)),
+            self.hashes,
+            required=True,
+            what=f"step {step_id}: reused output",
+        )
+        return outputs if all(o["hash"] == stored[o["path"]] for o in outputs) else None
 
     def _run_step(
         self, run: Run, entry: RegisteredStep, record: dict[str, Any], reason: str
@@ -627,12 +667,15 @@ class PlanRunner:
                 raise
             raise error from exc
         if self.rank.is_main:
-            self.store.save(
-                record["fingerprint"],
-                self.run_dir,
-                {o["path"]: o["hash"] for o in outputs},
-                {k: record[k] for k in CARRIED if record.get(k)},
-            )
+            try:
+                self.store.save(
+                    record["fingerprint"],
+                    self.run_dir,
+                    {o["path"]: o["hash"] for o in outputs},
+                    {k: record[k] for k in CARRIED if record.get(k)},
+                )
+            except OSError as exc:  # the store is a cache: a later run recomputes instead
+                run.emit("store_failed", spec.id, error=_describe(exc))
         record.update(
             status="completed",
             outputs=outputs,
@@ -736,8 +779,22 @@ def _step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:
         if isinstance(exc, (ArtifactError, SplitContractError)):
             exc.exit_code = StepFailedError.exit_code  # the step broke its contract
         return exc  # a user mistake the step found keeps its own exit code
+    if isinstance(exc, OSError) and exc.errno in FULL_OR_READ_ONLY:
+        return _storage_error(exc, run_dir, f"step {step_id}")
     return StepFailedError(
         f"step {step_id} failed: {_describe(exc)}", hint=f"see {run_dir / 'events.jsonl'}"
+    )
+
+
+# The artifact root's faults, not the step's: no space, no quota, a read-only filesystem.
+FULL_OR_READ_ONLY = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+
+
+def _storage_error(exc: OSError, run_dir: Path, who: str) -> StorageError:
+    reason = exc.strerror or os.strerror(exc.errno or 0)
+    return StorageError(
+        f"{who}: cannot write {exc.filename or run_dir}: {reason}",
+        hint="free some space or choose another --artifact-root; nothing half-written was kept",
     )
 
 

@@ -40,7 +40,8 @@ def render_all(plugins: Any) -> dict[str, str]:
         "execution.schema.json": dump(schema_for(ExecutionSettings, title="execution settings")),
     }
     for entry in plugins.steps:
-        if entry.spec.config:
+        # A step whose config class is broken is its plugin's failure (see `framework plugins`).
+        if entry.spec.config and plugins.step_problem(entry.id, callable_too=False) is None:
             cls = load_config_class(entry.spec.config, entry.id)
             out[f"{STEPS_DIR}/{entry.id}{SUFFIX}"] = dump(
                 schema_for(cls, title=f"{entry.id} config")

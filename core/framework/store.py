@@ -1,8 +1,20 @@
-"""A content-addressed store of step outputs, keyed by step fingerprint.
+"""A content-addressed store of step outputs, keyed by step fingerprint; objects are read-only.
 
-When a step completes, its outputs are linked into ``<artifact-root>/.store`` by
-content hash, with a record per fingerprint. A later run whose step has the same
-fingerprint links those files into its own run dir instead of recomputing them.
+When a step completes, its outputs are put into ``<artifact-root>/.store`` by content
+hash, with a record per fingerprint. A later run whose step has the same fingerprint
+gets those files in its own run dir instead of recomputing them.
+
+No run can change another run's files, or the store, through a shared file:
+
+- a stored object has no write bits and is never written through: it is only created
+  (by rename) or, when its content no longer matches its name, dropped;
+- a file moves between a run dir and the store as a copy-on-write clone where the
+  filesystem supports one (btrfs, XFS, APFS: private and editable), else as a plain
+  copy up to ``SHARE_ABOVE`` bytes (private and editable), else as a hard link to the
+  read-only object, so an edit fails with "Permission denied" instead of reaching
+  every run that shares it;
+- permission bits do not stop root, so a process running as root never shares an
+  inode: it clones or copies whatever the size.
 """
 
 from __future__ import annotations
@@ -10,21 +22,63 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
 from framework.atomic import atomic_path, atomic_write_text
-from framework.hashing import HashCache
+from framework.hashing import HashCache, hash_file
+
+# Files up to this size are copied, larger ones linked read-only (when no clone is possible).
+SHARE_ABOVE = 16 << 20
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_FICLONE = 0x40049409  # linux/fs.h: share the source's extents, copy-on-write
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def links_protect() -> bool:
+    """Whether permission bits stop this process from writing a read-only file."""
+    return not hasattr(os, "geteuid") or os.geteuid() != 0
+
+
+def _shares(size: int) -> bool:
+    return size > SHARE_ABOVE and links_protect()
+
+
+def _clone(src: Path, dst: Path) -> bool:
+    """A copy-on-write clone of `src` at `dst` (an existing empty file); False if unsupported."""
+    try:
+        import fcntl
+
+        with open(src, "rb") as s, open(dst, "wb") as d:
+            fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
+        return True
+    except (ImportError, OSError):
+        return False
+
+
+def _private_copy(src: Path, dst: Path) -> None:
+    """A clone or a copy of `src` at `dst`, written atomically; `dst` has its own inode."""
     with atomic_path(dst) as tmp:
-        tmp.unlink()
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copy2(src, tmp)
+        if not _clone(src, tmp):
+            shutil.copyfile(src, tmp)
+
+
+def _hard_link(src: Path, dst: Path) -> None:
+    """Replace `dst` by a hard link to `src` in one rename."""
+    tmp = dst.with_name(f".{dst.name}.link-{os.getpid()}-{secrets.token_hex(4)}")
+    os.link(src, tmp)
+    try:
+        os.replace(tmp, dst)
+    except OSError:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def make_read_only(path: Path) -> None:
+    os.chmod(path, stat.S_IMODE(path.stat().st_mode) & READ_ONLY or stat.S_IRUSR)
 
 
 class ArtifactStore:
@@ -32,13 +86,28 @@ class ArtifactStore:
         self.root = Path(root)
         self.hashes = hashes
 
-    def _object(self, digest: str) -> Path:
+    def object_path(self, digest: str) -> Path:
         algorithm, _, hexdigest = digest.partition(":")
         return self.root / "objects" / algorithm / hexdigest[:2] / hexdigest[2:]
 
     def _record(self, fingerprint: str) -> Path:
         algorithm, _, hexdigest = fingerprint.partition(":")
         return self.root / "steps" / algorithm / f"{hexdigest}.json"
+
+    def intact(self, digest: str) -> bool:
+        """Whether the object for `digest` exists and its content still has that digest;
+        a damaged object is dropped, so nothing links it again."""
+        obj = self.object_path(digest)
+        try:
+            if self.hashes.digest(obj) == digest:
+                if stat.S_IMODE(obj.stat().st_mode) & ~READ_ONLY:
+                    make_read_only(obj)  # someone gave it write bits back
+                return True
+        except OSError:
+            return False
+        with contextlib.suppress(OSError):
+            obj.unlink()
+        return False
 
     def save(
         self,
@@ -50,14 +119,30 @@ class ArtifactStore:
         """Remember `outputs` (relative path -> digest) of a completed step, and `extra`
         parts of its record (metrics, splits) that a reuse should carry over."""
         for rel, digest in outputs.items():
-            obj = self._object(digest)
-            if not obj.exists():
-                _link_or_copy(run_dir / rel, obj)
+            if not self.intact(digest) and not self._add(run_dir / rel, digest):
+                return  # the file changed since it was hashed: record nothing
         self._record(fingerprint).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
             self._record(fingerprint),
             json.dumps({"outputs": outputs, "extra": extra or {}}, sort_keys=True),
         )
+
+    def _add(self, src: Path, digest: str) -> bool:
+        """Put `src` into the store as the object `digest`; False if its content differs."""
+        obj = self.object_path(digest)
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        if _shares(src.stat().st_size):
+            make_read_only(src)  # the run's own file becomes the read-only object
+            if self.hashes.digest(src) != digest:
+                return False
+            _hard_link(src, obj)
+            return True
+        _private_copy(src, obj)
+        if hash_file(obj) != digest:
+            obj.unlink()
+            return False
+        make_read_only(obj)
+        return True
 
     def lookup(self, fingerprint: str) -> tuple[dict[str, str], dict[str, Any]] | None:
         """(outputs, extra) recorded for `fingerprint`, if every object is still intact."""
@@ -67,17 +152,18 @@ class ArtifactStore:
             outputs, extra = dict(data["outputs"]), dict(data.get("extra", {}))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        for digest in outputs.values():
-            obj = self._object(digest)
-            try:
-                if self.hashes.digest(obj) != digest:
-                    raise OSError("changed")
-            except OSError:
-                with contextlib.suppress(OSError):
-                    record.unlink()
-                return None
+        if not all(self.intact(digest) for digest in outputs.values()):
+            with contextlib.suppress(OSError):
+                record.unlink()
+            return None
         return outputs, extra
 
     def restore(self, outputs: dict[str, str], run_dir: Path) -> None:
+        """Put each stored object at its path in `run_dir`: a private copy, or a read-only link."""
         for rel, digest in outputs.items():
-            _link_or_copy(self._object(digest), run_dir / rel)
+            obj, dst = self.object_path(digest), run_dir / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if _shares(obj.stat().st_size):
+                _hard_link(obj, dst)
+            else:
+                _private_copy(obj, dst)

@@ -206,7 +206,9 @@ def test_describe_reports_a_config_class_that_cannot_be_imported(cli, plugin_sit
 
     assert result.exit_code == 2
     assert len(result.err_lines) == 1
-    assert result.err_lines[0].startswith("error: step bad.step: cannot import its config class")
+    assert result.err_lines[0].startswith(
+        "error: plugin 'bad' is broken: step bad.step: cannot import its config class"
+    )
     assert "no_such_module_xyz" in result.err_lines[0]
 
 

@@ -240,10 +240,13 @@ def test_two_processes_share_the_work_and_only_rank_0_writes(cli, ranks, isolate
         "seen.json",
         "summary.txt",
     ]
-    # The same config in one process is the same run: every step is up to date.
+    # The same config in one process is not the same run: the work is shared differently.
     again = cli("run", "ranks.read", "--run-id", "two", "--quiet")
     assert again.exit_code == 0, again.stderr
-    assert {s["status"] for s in read_manifest(run_dir)["steps"].values()} == {"skipped"}
+    steps = read_manifest(run_dir)["steps"].values()
+    assert {s["status"] for s in steps} == {"completed"}
+    assert all("world_size 2 -> 1" in s["reason"] for s in steps)
+    assert json.loads((run_dir / "seen.json").read_text())["world_size"] == 1
 
 
 @pytest.mark.parametrize("how", ["ctrl+c", "sigterm"])

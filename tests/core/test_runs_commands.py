@@ -135,7 +135,7 @@ def test_show_refuses_a_manifest_that_breaks_the_schema(cli, two_runs):
 def test_verify_a_run_whose_artifacts_are_intact(cli, two_runs):
     result = cli("verify", "aa-new")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith("ok: 5 artifacts")
+    assert result.stdout.startswith("ok: 3 outputs and 0 inputs")  # each file once
 
 
 def test_verify_reports_an_artifact_changed_after_the_run(cli, two_runs):
@@ -144,7 +144,7 @@ def test_verify_reports_an_artifact_changed_after_the_run(cli, two_runs):
     assert result.exit_code == 1
     assert result.stdout.split() == ["changed", "report.txt", "(step", "pipe.report)"]
     assert len(result.err_lines) == 1, result.stderr
-    assert result.err_lines[0].startswith("error: 1 of 5 artifacts")
+    assert result.err_lines[0].startswith("error: 1 of the 3 outputs and 0 inputs")
     assert "Traceback" not in result.stderr
 
 

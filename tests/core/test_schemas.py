@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import jsonschema
 import pytest
 from framework.config import schema_for, to_plain
@@ -34,10 +35,34 @@ def assert_valid_manifest(run_dir) -> dict:
 # -- committed schemas match their classes --------------------------------------------------
 
 
-def test_committed_schemas_match_the_installed_classes(cli):
+def own_plugins() -> list[str]:
+    """Entry-point names of the plugins this repository ships (not whatever else is installed)."""
+    import tomllib
+
+    names = []
+    for pyproject in sorted(
+        [*REPO.glob("plugins/*/pyproject.toml"), *REPO.glob("examples/*/pyproject.toml")]
+    ):
+        project = tomllib.loads(pyproject.read_text())["project"]
+        names += list(project.get("entry-points", {}).get("framework.plugins", {}))
+    return names
+
+
+@pytest.fixture
+def only_own_plugins(monkeypatch):
+    monkeypatch.setenv("FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("FRAMEWORK_PLUGINS", ",".join(own_plugins()))
+
+
+def check_committed_schemas(cli) -> None:
     result = cli("schema", "--check", "--out", str(SCHEMAS))
     assert result.exit_code == 0, result.stderr
     assert "up to date" in result.stdout
+
+
+def test_committed_schemas_match_the_classes_of_our_own_plugins(cli, only_own_plugins):
+    assert {"classifier", "lm", "hello"} <= set(own_plugins())
+    check_committed_schemas(cli)
 
 
 DRIFT_V1 = """
@@ -111,19 +136,84 @@ def test_a_schema_for_a_step_that_no_longer_exists_fails_the_check(cli, plugin_s
 
 
 def config_classes() -> list[type]:
-    """ExecutionSettings and the config class of every step of the installed plugins."""
+    """ExecutionSettings and the config class of every working step of the installed plugins
+    (a broken step is its plugin's failure, reported by `framework plugins`)."""
     plugins = Plugins()
     steps = [e.spec for e in plugins.steps if e.spec.config]
-    return [ExecutionSettings] + [load_config_class(s.config, s.id) for s in steps]
+    working = [s for s in steps if plugins.step_problem(s.id, callable_too=False) is None]
+    return [ExecutionSettings] + [load_config_class(s.config, s.id) for s in working]
 
 
-def test_every_config_schema_accepts_its_class_defaults():
+def sample_value(prop: dict):
+    """A value the schema `prop` accepts, for a required field (one without a default)."""
+    if "enum" in prop:
+        return prop["enum"][0]
+    kinds = prop.get("type", "string")
+    kind = kinds[0] if isinstance(kinds, list) else kinds
+    low = prop.get("minimum", prop.get("exclusiveMinimum", 0))
+    return {"integer": int(low) + 1, "number": float(low) + 1.0, "boolean": False,
+            "array": [], "object": {}, "null": None}.get(kind, "x")  # fmt: skip
+
+
+def with_required_filled(cls: type):
+    schema = schema_for(cls)
+    required = {f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING}
+    return cls(**{n: sample_value(schema["properties"][n]) for n in required}), schema
+
+
+def check_defaults_validate() -> None:
     classes = config_classes()
     assert len(classes) > 1, "no plugin with a config class is installed"
     for cls in classes:
-        schema = schema_for(cls)
+        instance, schema = with_required_filled(cls)
         jsonschema.Draft202012Validator.check_schema(schema)
-        jsonschema.validate(to_plain(cls()), schema)
+        jsonschema.validate(to_plain(instance), schema)
+
+
+def test_every_config_schema_accepts_its_class_defaults():
+    check_defaults_validate()
+
+
+EXTRA = """
+import attrs
+from framework import Step, field, hookimpl
+
+@attrs.define
+class NeedsConfig:
+    corpus: str = field(help="required: no default")
+    limit: int = field(3, min=1)
+
+def run(ctx):
+    pass
+
+@hookimpl
+def register_steps(register):
+    register(Step(id="extra.needs", run=__name__ + ":run", config=__name__ + ":NeedsConfig"))
+"""
+
+SIBLING = """
+from framework import Step, hookimpl
+
+class NotAttrs:
+    size = 1
+
+@hookimpl
+def register_steps(register):
+    register(Step(id="sibling.bad", run=__name__ + ":nothing", config=__name__ + ":NotAttrs"))
+"""
+
+
+def test_schema_checks_hold_with_a_third_party_plugin_installed(cli, plugin_site, monkeypatch):
+    plugin_site.add("extra", EXTRA)
+    plugin_site.add("sibling", SIBLING)
+    monkeypatch.delenv("FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD")  # load everything, as a user's venv
+    names = {i.name: i.status for i in Plugins().infos.values()}
+    assert names["extra"] == "loaded" and "classifier" in names
+    assert any(cls.__name__ == "NeedsConfig" for cls in config_classes())
+    check_defaults_validate()
+    monkeypatch.setenv("FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("FRAMEWORK_PLUGINS", ",".join(own_plugins()))
+    check_committed_schemas(cli)
 
 
 def test_config_schema_rejects_values_its_class_forbids():
