@@ -6,10 +6,11 @@ run. Typing only: nothing here runs, and importing it costs nothing at start-up.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Union
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import click
 
     from framework.execution import ExecutionSettings, RankInfo
