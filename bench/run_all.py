@@ -26,6 +26,7 @@ BENCHMARKS = {
     "classifier-sweep": ("classifier_sweep.py", ["--quick"]),
     "classifier-cache": ("classifier_cache.py", ["--quick"]),
     "lm-throughput": ("lm_throughput.py", ["--quick"]),
+    "lm-progress": ("lm_progress.py", ["--quick"]),
     "ptycho-study": ("ptycho_study.py", ["--quick"]),
     "sweep-executors": ("sweep_executors.py", ["--quick"]),
     "lm-ddp": ("lm_ddp.py", ["--quick"]),

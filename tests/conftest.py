@@ -211,3 +211,27 @@ with contextlib.suppress(ImportError):
         "mid", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
     )
     _hypothesis.load_profile("framework-ci")
+
+
+@pytest.fixture(scope="session")
+def mlflow_db_template(tmp_path_factory) -> Path:
+    """An MLflow SQLite store with its tables made: creating them takes seconds, so each
+    test copies this one to where the tracker keeps its store (``<root>/.mlflow/mlflow.db``)."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def mlflow_store(mlflow_db_template, isolated, monkeypatch) -> Path:
+    """The default MLflow store of the artifact root `runs`, ready; returns the database."""
+    import shutil
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    db = isolated / "runs" / ".mlflow" / "mlflow.db"
+    db.parent.mkdir(parents=True)
+    shutil.copyfile(mlflow_db_template, db)
+    return db

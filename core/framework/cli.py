@@ -407,16 +407,24 @@ def _field_options(
                     )
                 )
             else:
+                repeatable = f.type_name().startswith("list[")  # --tracker a --tracker b = a,b
                 params.append(
                     click.Option(
                         [f"--{dashed}", *aliases, f.name],
                         default=None,
                         metavar=f.type_name().upper().replace(" ", "_"),
                         help=help_text,
+                        multiple=repeatable,
+                        callback=_comma_joined if repeatable else None,
                     )
                 )
             seen[f.name] = f"--{dashed}"
     return params, seen
+
+
+def _comma_joined(ctx: click.Context, param: click.Parameter, value: Any) -> str | None:
+    """A repeated list option as the one comma list it means (None when not given)."""
+    return ",".join(value) if value else None
 
 
 def _normalise_underscores(args: list[str], known: set[str]) -> list[str]:

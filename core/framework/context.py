@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from framework.atomic import atomic_path
 from framework.errors import ArtifactError, UsageError
@@ -17,6 +17,9 @@ from framework.execution import ExecutionSettings, RankInfo
 from framework.jsonsafe import json_safe
 from framework.splits import SplitGuard
 from framework.steps import Step, check_relative_path, is_pattern
+
+if TYPE_CHECKING:
+    from framework.builtin.progress import ProgressBar, View
 
 T = TypeVar("T")
 
@@ -69,6 +72,7 @@ class StepContext:
         self._metrics_hook = metrics_hook
         self.written: set[str] = set()
         self._device: str | None = None
+        self._latest: dict[str, Any] = {}  # each metric's last value, shown by progress bars
 
     # -- artifacts --------------------------------------------------------------------
 
@@ -134,6 +138,7 @@ class StepContext:
         fields = {k: json_safe(v) for k, v in metrics.items()}
         if step is not None:
             fields["step"] = int(step)
+        self._latest.update(fields)
         self._emit("metrics", fields)
         self._metrics_hook(fields)
 
@@ -141,18 +146,67 @@ class StepContext:
         """A structured event of the step's own (e.g. ``sample_text``)."""
         self._emit(name, fields)
 
-    def progress(
-        self, iterable: Iterable[T], total: int | None = None, description: str = ""
-    ) -> Iterator[T]:
-        """Iterate with a progress bar on the terminal (none with --quiet)."""
-        from framework.builtin.console import track
+    # -- the terminal -----------------------------------------------------------------
 
-        return track(
+    def progress(
+        self,
+        iterable: Iterable[T] | None = None,
+        total: int | None = None,
+        description: str = "",
+        *,
+        unit: str = "it",
+    ) -> ProgressBar[T]:
+        """Progress of a long loop, shown with the step's latest metrics (none with --quiet).
+
+        Iterate (``for x in ctx.progress(items, description="features")``) or advance by
+        hand (``with ctx.progress(total=n, unit="step") as bar: ... bar.advance()``). On a
+        terminal it is a bar with rate and ETA; in a log file, a plain line at most every
+        ``--progress-interval-s`` seconds.
+        """
+        from framework.builtin.console import console
+        from framework.builtin.progress import ProgressBar
+
+        return ProgressBar(
             iterable,
             total=total,
             description=description or self.step.id,
-            quiet=self.execution.quiet,
+            unit=unit,
+            view=self._view(),
+            metrics=self._latest,
+            interval_s=self.execution.progress_interval_s,
+            console=console(),
         )
+
+    def print(self, text: str) -> None:
+        """Show `text` to the person running the step (rank 0 only, nothing with --quiet)."""
+        if self._view() != "off":
+            from framework.builtin.console import console
+
+            console().print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def table(self, rows: list[dict[str, Any]], title: str = "") -> None:
+        """Show `rows` (one dict each, same keys) as a table, numbers to 4 digits."""
+        if self._view() == "off" or not rows:
+            return
+        from rich.table import Table
+
+        from framework.builtin.console import console
+        from framework.builtin.progress import format_value
+
+        # No rules: plain aligned columns read as well in a log file as on a terminal.
+        table = Table(title=title or None, title_justify="left", box=None, padding=(0, 2, 0, 0))
+        for name in rows[0]:
+            table.add_column(name, justify="left" if isinstance(rows[0][name], str) else "right")
+        for row in rows:
+            table.add_row(*(format_value(v) for v in row.values()))
+        console().print(table)
+
+    def _view(self) -> View:
+        if self.execution.quiet or not self.rank.is_main:
+            return "off"
+        from framework.builtin.console import console
+
+        return "bar" if console().is_terminal else "lines"
 
     # -- execution --------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from framework.config import field
 
 Accelerator = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["32", "bf16", "16"]
+Tracker = Literal["mlflow", "tensorboard", "none"]
 
 
 @attrs.define
@@ -35,6 +36,16 @@ class ExecutionSettings:
     seed: int = field(0, min=0, help="seed for python, numpy and torch random generators")
     num_workers: int = field(0, min=0, help="data-loading worker processes")
     quiet: bool = field(False, help="no progress bars or per-step lines on the terminal")
+    progress_interval_s: float = field(
+        10.0,
+        min=0.0,
+        help="when stdout is not a terminal (CI, Slurm logs, a pipe): seconds between progress lines",
+    )
+    tracker: list[Tracker] = field(
+        factory=list,
+        help="experiment trackers that receive params, metrics and artifacts: mlflow, tensorboard "
+        "or none (repeat the option or give a comma list)",
+    )
     dist_timeout_s: int = field(
         600,
         min=1,

@@ -38,6 +38,7 @@ BUILTIN_PLUGINS = {
     "executors": "framework.builtin.executors",
     "sweep": "framework.builtin.sweep",
     "launch": "framework.builtin.launch",
+    "trackers": "framework.builtin.trackers",
 }
 
 

@@ -295,6 +295,8 @@ HEAVY = [
     "torch",
     "numpy",
     "attrs",  # the registered specs are plain classes: attrs alone costs more than the CLI
+    "mlflow",  # trackers load only when a run selects them
+    "tensorboard",
     "framework_hello.steps",
     "framework_hello.config",
     "framework_hello.models",

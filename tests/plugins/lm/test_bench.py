@@ -23,7 +23,7 @@ def run_bench(script: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("script", ["lm_throughput.py", "lm_gpu.py"])
+@pytest.mark.parametrize("script", ["lm_throughput.py", "lm_gpu.py", "lm_progress.py"])
 def test_bench_runs_quick_and_writes_its_record(script, tmp_path):
     out = tmp_path / "result.json"
     proc = run_bench(script, tmp_path, "--quick", "--json-out", str(out))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -42,13 +43,21 @@ def build_backbone(ctx: Any) -> torch.nn.Module:
 
 @torch.no_grad()
 def extract(
-    backbone: torch.nn.Module, images: np.ndarray, batch_size: int, ctx: Any = None
+    backbone: torch.nn.Module,
+    images: np.ndarray,
+    batch_size: int,
+    ctx: Any = None,
+    description: str = "features",
 ) -> torch.Tensor:
-    """Features (N, D) as float32 on the CPU: one backbone pass per image."""
+    """Features (N, D) as float32 on the CPU: one backbone pass per image (with a progress
+    bar per batch when run by a step)."""
     device = next(backbone.parameters()).device
     dtype = autocast_dtype(ctx.execution) if ctx is not None and device.type == "cuda" else None
     chunks = []
-    for start in range(0, len(images), batch_size):
+    starts: Iterable[int] = range(0, len(images), batch_size)
+    if ctx is not None:
+        starts = ctx.progress(starts, description=description, unit="batch")
+    for start in starts:
         batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
         batch = batch.permute(0, 3, 1, 2).to(device)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):

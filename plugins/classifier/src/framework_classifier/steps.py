@@ -23,6 +23,7 @@ from framework_classifier.plugin import (
 )
 from framework_classifier.training import EpochRecord, fit
 
+HEADLINE = ("threshold", "probability", "precision", "recall", "f1", "fpr", "auroc", "support")
 CSV_COLUMNS = (
     "class", "threshold", "probability", "tp", "fp", "predicted_positive",
     "precision", "recall", "f1", "fpr", "tpr", "accuracy", "support",
@@ -30,7 +31,9 @@ CSV_COLUMNS = (
 
 
 def _features(ctx: Any, backbone: torch.nn.Module, split: data.Split) -> torch.Tensor:
-    return extract(backbone, split.images, ctx.config.batch_size, ctx)
+    return extract(
+        backbone, split.images, ctx.config.batch_size, ctx, description=f"features {split.name}"
+    )
 
 
 # -- classifier.train_baseline_head -----------------------------------------------------
@@ -60,6 +63,7 @@ def train_baseline_head(ctx: Any) -> None:
         batch_size=cfg.batch_size,
         seed=ctx.execution.seed,
         on_epoch=log,
+        track=lambda epochs: ctx.progress(epochs, description="head", unit="epoch"),
     )
     ctx.log_metrics(best_epoch=result.best.epoch, best_val_auroc=result.best.val_auroc)
     meta = {
@@ -238,7 +242,19 @@ def sweep_thresholds(ctx: Any) -> None:
         plots.pr_curve(tmp, curves, chosen)
     with ctx.output("phase2/roc_curve.png") as tmp:
         plots.roc_curve(tmp, curves, chosen, aucs)
+    _show_headline(ctx, per_class, ["phase2/pr_curve.png", "phase2/roc_curve.png"])
     for name, row in per_class.items():
         ctx.log_metrics(
             **{f"{name}_{k}": row[k] for k in ("threshold", "f1", "precision", "recall")}
         )
+
+
+def _show_headline(ctx: Any, per_class: dict[str, dict[str, Any]], figures: list[Any]) -> None:
+    """The chosen threshold of each class and its metrics, then where the figures are."""
+    cfg = ctx.config
+    goal = f"{cfg.objective} {cfg.target}" if cfg.objective.startswith("min-") else cfg.objective
+    ctx.table(
+        [{"class": name, **{k: row[k] for k in HEADLINE}} for name, row in per_class.items()],
+        title=f"thresholds chosen on VAL_CALIB ({goal})",
+    )
+    ctx.print("figures: " + ", ".join(str(ctx.run_dir / rel) for rel in figures))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,14 +76,17 @@ def fit(
     batch_size: int,
     seed: int,
     on_epoch: Callable[[EpochRecord], None] = lambda r: None,
+    track: Callable[[range], Iterable[int]] = lambda epochs: epochs,
 ) -> FitResult:
-    """Train for `epochs`; keep the head with the best VAL AUROC (VAL loss if AUROC is undefined)."""
+    """Train for `epochs`; keep the head with the best VAL AUROC (VAL loss if AUROC is undefined).
+
+    `track` wraps the epochs (a step passes its progress bar)."""
     head.standardise_with(train[0])
     optimiser = torch.optim.AdamW(head.parameters(), lr=learning_rate)
     generator = torch.Generator().manual_seed(seed)
     result: FitResult | None = None
     history = []
-    for epoch in range(1, epochs + 1):
+    for epoch in track(range(1, epochs + 1)):
         train_loss = train_epoch(head, optimiser, *train, batch_size, generator)
         val_loss, val_auroc = evaluate(head, *val)
         record = EpochRecord(epoch, train_loss, val_loss, val_auroc)

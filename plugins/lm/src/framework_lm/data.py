@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import torch
 from framework import ArtifactError
@@ -101,3 +103,14 @@ class RandomWindowSampler:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
+
+
+@attrs.define
+class TokenData:
+    """What training reads: token streams (any device), the vocabulary and its identity."""
+
+    train: torch.Tensor
+    val: torch.Tensor
+    vocab_size: int
+    tokenizer_hash: str
+    decode: Callable[[list[int]], str] = attrs.field(default=lambda ids: " ".join(map(str, ids)))

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -61,3 +62,13 @@ class StopRequest:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised after the step in progress finished and a checkpoint was saved."""
+
+    def __init__(self, step: int, signal_name: str, checkpoint: Path | None) -> None:
+        super().__init__(f"{signal_name} at step {step}")
+        self.step = step
+        self.signal_name = signal_name
+        self.checkpoint = checkpoint

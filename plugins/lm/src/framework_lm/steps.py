@@ -241,7 +241,11 @@ def sample(ctx: Any) -> None:
     texts = [tokenizer.decode(row) for row in out.tolist()]
     for i, text in enumerate(texts):
         ctx.event("sample_text", step=state["step"], index=i, text=text)
-    ctx.write_text("samples.txt", "\n\n----\n\n".join(texts) + "\n")
+    saved = ctx.write_text("samples.txt", "\n\n----\n\n".join(texts) + "\n")
+    for i, text in enumerate(texts):
+        ctx.print(f"--- sample {i + 1} of {len(texts)} (checkpoint step {state['step']}) ---")
+        ctx.print(text)
+    ctx.print(f"--- saved to {saved}")
 
 
 def evaluate(ctx: Any) -> None:

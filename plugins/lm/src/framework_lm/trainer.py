@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 import torch
@@ -30,54 +30,18 @@ from framework_lm.checkpoint import (
     set_rng_state,
     strip_compile_prefix,
 )
-from framework_lm.data import RandomWindowSampler, WindowDataset
-from framework_lm.interrupts import StopRequest
+from framework_lm.data import RandomWindowSampler, TokenData, WindowDataset
+from framework_lm.interrupts import StopRequest, TrainingInterrupted
 from framework_lm.optim import create_optimizer, create_scheduler
+from framework_lm.reporter import Reporter, SilentReporter, progress_of
 from framework_lm.sampling import generate
 
 EVAL_SEED_OFFSET = 1_000_003  # the eval batches' generator: apart from the training sampler's
 SAMPLE_SEED_OFFSET = 2_000_003
 
 
-class Reporter(Protocol):
-    """Where the trainer's numbers go: a StepContext in a run, anything alike elsewhere."""
-
-    def log_metrics(self, step: int | None = None, **metrics: Any) -> None: ...
-
-    def event(self, name: str, **fields: Any) -> None: ...
-
-
-class SilentReporter:
-    def log_metrics(self, step: int | None = None, **metrics: Any) -> None:
-        pass
-
-    def event(self, name: str, **fields: Any) -> None:
-        pass
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Raised after the step in progress finished and a checkpoint was saved."""
-
-    def __init__(self, step: int, signal_name: str, checkpoint: Path | None) -> None:
-        super().__init__(f"{signal_name} at step {step}")
-        self.step = step
-        self.signal_name = signal_name
-        self.checkpoint = checkpoint
-
-
 class DivergedError(FrameworkError):
     exit_code = 1
-
-
-@attrs.define
-class TokenData:
-    """What training reads: token streams (any device), the vocabulary and its identity."""
-
-    train: torch.Tensor
-    val: torch.Tensor
-    vocab_size: int
-    tokenizer_hash: str
-    decode: Callable[[list[int]], str] = attrs.field(default=lambda ids: " ".join(map(str, ids)))
 
 
 CheckpointSink = Callable[[str, dict[str, Any]], Path]
@@ -224,10 +188,12 @@ class Trainer:
         total = max_steps or self.config.max_steps
         c = self.config
         self._window_start = time.perf_counter()
-        with StopRequest() as stop:
+        with StopRequest() as stop, progress_of(self.reporter, total) as bar:
+            bar.update(completed=self.step)  # a resumed run starts at its step
             while self.step < total:
                 lr = self.lr
                 self._pending.append((self.training_step(self.sampler.next()), lr))
+                bar.advance()  # no host sync: the bar shows the metrics already flushed
                 last = self.step == total
                 if self._any_rank(stop.requested) and not stop.requested:
                     stop.signal_name = "a signal on another rank"  # all stop at one step

@@ -1,0 +1,236 @@
+"""How a step's progress is shown: a rich bar on a terminal, plain lines elsewhere, or nothing.
+
+A step asks its context for a bar (``ctx.progress``) and advances it; which view it gets
+is decided once, when the bar is made: ``bar`` on a terminal, ``lines`` when stdout is a
+file or a pipe (CI, Slurm logs, ``| tee``), ``off`` with ``--quiet`` and on every rank but
+0. Both views show the step's latest metrics, read from the dict the context keeps up to
+date in ``log_metrics``: showing them costs no host sync, the trainer already logged them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Generic, Literal, TypeVar
+
+T = TypeVar("T")
+View = Literal["bar", "lines", "off"]
+
+# Metrics shown first when a step logs them; the others follow in the order they came.
+PREFERRED = ("epoch", "loss", "train_loss", "val_loss", "tokens_per_s")
+SHOWN = 6  # at most this many metrics on a bar or a line
+# Renders of the bar a second: each takes the GIL for a few milliseconds, which the step's
+# thread may be waiting for (bench/lm_progress.py measures the cost).
+RENDERS_PER_S = 2
+
+
+def format_value(value: Any) -> str:
+    """4 significant digits; large numbers with thousands separators (``12,345``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def format_latest(metrics: Mapping[str, Any]) -> str:
+    """``loss=2.31  val_loss=2.4  tokens_per_s=12,345``: the numbers a person follows."""
+    latest = dict(metrics)  # a copy: the step's thread may log while a view renders
+    latest.pop("step", None)
+    names = [n for n in PREFERRED if n in latest]
+    names += [n for n in latest if n not in names]
+    return "  ".join(f"{n}={format_value(latest[n])}" for n in names[:SHOWN])
+
+
+def format_rate(per_s: float) -> str:
+    return f"{per_s:,.0f}" if per_s >= 100 else f"{per_s:.3g}"
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class ProgressBar(Generic[T]):
+    """What ``ctx.progress`` returns: iterate over it, or advance it by hand.
+
+    ``for batch in ctx.progress(batches, description="features")`` or
+    ``with ctx.progress(total=n, description="train", unit="step") as bar: bar.advance()``.
+    """
+
+    def __init__(
+        self,
+        iterable: Iterable[T] | None,
+        *,
+        total: int | None,
+        description: str,
+        unit: str,
+        view: View,
+        metrics: Mapping[str, Any],
+        interval_s: float,
+        console: Any = None,
+    ) -> None:
+        if total is None and iterable is not None and hasattr(iterable, "__len__"):
+            total = len(iterable)  # type: ignore[arg-type]
+        self.iterable = iterable
+        self.total = total
+        self.completed = 0
+        self.description = description
+        self.unit = unit
+        self.metrics = metrics
+        self._view: _Lines | _Bar | None = None
+        if view == "lines":
+            self._view = _Lines(self, interval_s, console)
+        elif view == "bar":
+            self._view = _Bar(self, console)
+
+    def __iter__(self) -> Iterator[T]:
+        if self.iterable is None:
+            raise TypeError("this progress bar has no iterable: call advance() instead")
+        with self:
+            for item in self.iterable:
+                yield item
+                self.advance()
+
+    def __enter__(self) -> ProgressBar[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def advance(self, n: int = 1) -> None:
+        """`n` more units done."""
+        self.completed += n
+        if self._view is not None:
+            self._view.update()
+
+    def update(self, completed: int | None = None, total: int | None = None) -> None:
+        """Set the count (a resumed loop starts at its step) or the total."""
+        if total is not None:
+            self.total = total
+        if completed is not None:
+            self.completed = completed
+        if self._view is not None:
+            self._view.update(restart=completed is not None)
+
+    def close(self) -> None:
+        if self._view is not None:
+            self._view.close()
+            self._view = None
+
+
+class _Lines:
+    """One plain line at most every `interval_s` seconds, and a last one if any came before."""
+
+    def __init__(self, bar: ProgressBar[Any], interval_s: float, console: Any) -> None:
+        self.bar = bar
+        self.interval_s = interval_s
+        self.console = console
+        self.started = self.last = time.monotonic()
+        self.first = 0  # the count at start: a resumed loop's rate counts its own units only
+        self.shown = False
+
+    def update(self, restart: bool = False) -> None:
+        now = time.monotonic()
+        if restart:
+            self.started, self.first = now, self.bar.completed
+        elif now - self.last >= self.interval_s:
+            self.show(now)
+
+    def show(self, now: float, done: bool = False) -> None:
+        self.last = now
+        self.shown = True
+        bar = self.bar
+        parts = [f"  {bar.description}: {bar.completed}"]
+        if bar.total:
+            parts[0] += f"/{bar.total} ({100 * bar.completed / bar.total:.0f}%)"
+        elapsed = max(now - self.started, 1e-9)
+        rate = (bar.completed - self.first) / elapsed
+        parts.append(f"{format_rate(rate)} {bar.unit}/s")
+        if done:
+            parts.append(f"took {format_duration(elapsed)}")
+        elif bar.total and rate > 0:
+            parts.append(f"eta {format_duration((bar.total - bar.completed) / rate)}")
+        metrics = format_latest(bar.metrics)
+        if metrics:
+            parts.append(metrics)
+        self.console.print("  ".join(parts), markup=False, highlight=False, soft_wrap=True)
+
+    def close(self) -> None:
+        if self.shown:
+            self.show(time.monotonic(), done=True)
+
+
+class _Bar:
+    """A task on the one live rich display that every open bar of the process shares."""
+
+    _lock = threading.Lock()
+    _live: Any = None
+    _open = 0
+
+    def __init__(self, bar: ProgressBar[Any], console: Any) -> None:
+        self.bar = bar
+        with self._lock:
+            if _Bar._live is None:
+                _Bar._live = _display(console)
+                _Bar._live.start()
+            _Bar._open += 1
+            self.live = _Bar._live
+        self.task = self.live.add_task(
+            bar.description, total=bar.total, unit=bar.unit, metrics=bar.metrics
+        )
+
+    def update(self, restart: bool = False) -> None:
+        if restart:
+            self.live.reset(self.task, total=self.bar.total, completed=self.bar.completed)
+        else:
+            self.live.update(self.task, completed=self.bar.completed, total=self.bar.total)
+
+    def close(self) -> None:
+        self.live.remove_task(self.task)
+        with self._lock:
+            _Bar._open -= 1
+            if _Bar._open == 0:
+                _Bar._live.stop()
+                _Bar._live = None
+
+
+def _display(console: Any) -> Any:
+    """The rich display: description, bar, count, rate, elapsed, ETA, then the metrics."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            shown = format_rate(speed) if speed else "?"
+            return Text(f"{shown} {task.fields['unit']}/s", style="progress.data.speed")
+
+    class Metrics(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(format_latest(task.fields["metrics"]), style="dim")
+
+    return Progress(
+        TextColumn("  [progress.description]{task.description}"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        Rate(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        Metrics(),
+        console=console,
+        transient=True,
+        refresh_per_second=RENDERS_PER_S,
+    )
