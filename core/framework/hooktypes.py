@@ -83,3 +83,9 @@ class RunInfo(Protocol):
 
     def emit(self, event: str, step: str | None = None, /, **fields: Any) -> None:
         """Send a structured event to every ``on_event`` hook (events.jsonl among them)."""
+
+
+if TYPE_CHECKING:  # checked by mypy only: the runner's Run is what hooks are promised
+    from framework.runner import Run
+
+    _RUN_IS_RUN_INFO: type[RunInfo] = Run
