@@ -25,8 +25,8 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check core plugins examples tests bench
-	$(BIN)/ruff format --check core plugins examples tests bench
+	$(BIN)/ruff check core plugins examples tests bench docs
+	$(BIN)/ruff format --check core plugins examples tests bench docs
 	$(BIN)/mypy
 
 bench: setup
@@ -36,7 +36,7 @@ schemas: setup
 	$(BIN)/framework schema --out schemas
 
 docs: setup
-	$(BIN)/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) runs site

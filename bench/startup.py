@@ -1,4 +1,4 @@
-"""Start-up cost: `framework list-steps` against `python -c "import click, pluggy"`.
+"""Start-up cost: `framework list-steps` against `python -c "import click, pluggy"`, and completion.
 
 Both commands are whole processes, run as interleaved A/B pairs (the order flips every
 pair) so that machine noise hits both; the figure is the median of the per-pair ratios
@@ -6,7 +6,9 @@ of wall time (CPU time is shown too: it is steadier on a busy machine). Both run
 bytecode caching on, in a private ``PYTHONPYCACHEPREFIX``, as an installed package does
 even where ``PYTHONDONTWRITEBYTECODE`` is set. A second part runs list-steps under
 ``-X importtime`` and checks that no heavy module (torch, numpy, and the libraries only
-`run` needs) was imported.
+`run` needs) was imported. A third part times shell completion's answers (step ids, a
+plan's options, an option's choices, run ids) against list-steps itself, the same way, and
+checks that completing imports neither torch nor numpy.
 """
 
 from __future__ import annotations
@@ -25,6 +27,18 @@ from common import command_line, median, parser, report
 TARGET = 1.5
 # Never on the list-steps path: ML libraries, and what only `run`/`schema` need.
 FORBIDDEN = ("torch", "numpy", "yaml", "jsonschema", "rich")
+COMPLETION_TARGET = 1.5  # each answer, against list-steps
+# what is completed -> the words typed so far, the last being completed
+COMPLETIONS = {
+    "step ids": "framework run ",
+    "plan options": "framework run ptycho.evaluate --",
+    "option choices": "framework run ptycho.evaluate --engine ",
+    "run ids": "framework show ",
+}
+COMPLETE_CODE = (
+    "import sys\nfrom framework.cli import main\ntry:\n    main([])\nexcept SystemExit:\n"
+    "    pass\nprint(*sys.modules, file=sys.stderr)"
+)
 LIST_STEPS_CODE = "import sys; from framework.cli import main; main(['list-steps']); print(*sys.modules, file=sys.stderr)"
 IMPORTTIME_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
 
@@ -42,6 +56,12 @@ def clean_env(pycache: str) -> dict[str, str]:
     return env
 
 
+def completion_env(env: dict[str, str], words: str) -> dict[str, str]:
+    """`env` as bash's completion function sets it for `words`."""
+    cword = str(len(words.split(" ")) - 1)
+    return {**env, "_FRAMEWORK_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": cword}
+
+
 def run_once(cmd: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU (user + system) seconds of one whole process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -55,21 +75,53 @@ def run_once(cmd: list[str], cwd: str, env: dict[str, str]) -> tuple[float, floa
 
 
 def measure_pairs(
-    candidate: list[str], baseline: list[str], pairs: int, cwd: str, env: dict[str, str]
+    candidate: list[str],
+    baseline: list[str],
+    pairs: int,
+    cwd: str,
+    env: dict[str, str],
+    candidate_env: dict[str, str] | None = None,
 ) -> tuple[list, list]:
     """Interleaved runs, the order flipping every pair; lists of (wall, cpu)."""
+    cenv = candidate_env or env
     for _ in range(2):  # fill the bytecode cache and warm the OS caches for both
-        run_once(candidate, cwd, env)
+        run_once(candidate, cwd, cenv)
         run_once(baseline, cwd, env)
     cand, base = [], []
     for i in range(pairs):
         if i % 2 == 0:
-            cand.append(run_once(candidate, cwd, env))
+            cand.append(run_once(candidate, cwd, cenv))
             base.append(run_once(baseline, cwd, env))
         else:
             base.append(run_once(baseline, cwd, env))
-            cand.append(run_once(candidate, cwd, env))
+            cand.append(run_once(candidate, cwd, cenv))
     return cand, base
+
+
+def measure_completion(
+    framework: list[str], pairs: int, cwd: str, env: dict[str, str]
+) -> dict[str, dict]:
+    """Per completion: its answer, the median wall ratio to list-steps, and heavy imports."""
+    Path(cwd, "runs", "tour").mkdir(parents=True, exist_ok=True)
+    Path(cwd, "runs", "tour", "manifest.json").write_text("{}")  # a run id to complete
+    found = {}
+    for what, words in COMPLETIONS.items():
+        cenv = completion_env(env, words)
+        answer = subprocess.run(
+            [sys.executable, "-c", COMPLETE_CODE], cwd=cwd, env=cenv, capture_output=True, text=True
+        )
+        modules = set(answer.stderr.splitlines()[-1].split()) if answer.stderr else set()
+        cand, base = measure_pairs(framework, [*framework, "list-steps"], pairs, cwd, env, cenv)
+        ratios = [c / b for (c, _), (b, _) in zip(cand, base, strict=True)]
+        found[what] = {
+            "words": words,
+            "answers": len([line for line in answer.stdout.splitlines() if line]),
+            "ratio_median": median(ratios),
+            "completion_ms": median([c for c, _ in cand]) * 1e3,
+            "list_steps_ms": median([b for b, _ in base]) * 1e3,
+            "imported": [m for m in ("torch", "numpy") if imported(modules, m)],
+        }
+    return found
 
 
 def import_profile(
@@ -125,6 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
             [*candidate, "list-steps"], baseline, args.pairs, cwd, env
         )
         rows, modules = import_profile(cwd, env)
+        completion = measure_completion(candidate, args.pairs, cwd, env)
 
     cand, base = [w for w, _ in cand_runs], [w for w, _ in base_runs]
     ratios = [c / b for c, b in zip(cand, base, strict=True)]
@@ -152,20 +205,37 @@ def main(argv: list[str] | None = None) -> dict:
     for name, own, cumulative, depth in sorted(rows, key=lambda r: r[2], reverse=True)[:10]:
         print(f"  {cumulative:>8}  {own:>7} self  {'  ' * depth}{name}")
 
+    print("\ncompletion answers vs framework list-steps (median of per-pair wall ratios):")
+    for what, c in completion.items():
+        print(
+            f"  {what:<15} {c['ratio_median']:.2f}x ({c['completion_ms']:.0f} ms vs "
+            f"{c['list_steps_ms']:.0f} ms), {c['answers']} answers, "
+            f"imports {', '.join(c['imported']) or 'neither torch nor numpy'}  [{c['words']!r}]"
+        )
+    worst = max(c["ratio_median"] for c in completion.values())
+    completion_ok = worst <= COMPLETION_TARGET and all(
+        c["answers"] and not c["imported"] for c in completion.values()
+    )
+
     heavy = [name for name, was in found.items() if was]
-    met = ratio <= TARGET and not heavy
+    met = ratio <= TARGET and not heavy and completion_ok
     figure = (
         f"{ratio:.2f}x wall, {cpu_ratio:.2f}x CPU ({median(cand) * 1e3:.0f} ms vs "
         f"{median(base) * 1e3:.0f} ms); "
         + (f"imports {', '.join(heavy)}" if heavy else f"imports none of {', '.join(FORBIDDEN)}")
     )
+    figure += (
+        f"; completion at most {worst:.2f}x list-steps ("
+        + ", ".join(f"{what} {c['ratio_median']:.2f}x" for what, c in completion.items())
+        + ")"
+    )
     if not hello:
         figure += " (hello plugin not installed)"
     return report(
         args,
-        name="start-up: framework list-steps vs python -c 'import click, pluggy'",
+        name="start-up: framework list-steps vs python -c 'import click, pluggy'; completion vs list-steps",
         figure=figure,
-        target=f"<= {TARGET}x, no torch/numpy",
+        target=f"<= {TARGET}x, no torch/numpy; completion <= {COMPLETION_TARGET}x",
         met=met,
         command=command_line("startup.py", ["--pairs", str(args.pairs)]),
         details={
@@ -174,6 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
             "framework_ms": [c * 1e3 for c in cand],
             "baseline_ms": [b * 1e3 for b in base],
             "hello_installed": hello,
+            "completion": completion,
             "imported": found,
             "top_imports": [
                 {"module": n, "self_us": s, "cumulative_us": c}

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REPO
 
-PATHS = ["core", "plugins", "examples", "tests", "bench"]
+PATHS = ["core", "plugins", "examples", "tests", "bench", "docs"]
 
 
 def ruff() -> str:

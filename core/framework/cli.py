@@ -8,6 +8,13 @@ from typing import Any
 
 import click
 
+from framework.completion import (
+    SHELLS,
+    PlanCommand,
+    complete_plan,
+    complete_run,
+    complete_step,
+)
 from framework.errors import FrameworkError, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -30,8 +37,8 @@ def _plugins(ctx: click.Context) -> Any:
         plugins = Plugins(disabled=disabled, strict=params.get("strict_plugins") or None)
         plugins.collect_registrations()
         root.obj["plugins"] = plugins
-        if root.invoked_subcommand != "plugins":
-            plugins.warn_failures()
+        if root.invoked_subcommand != "plugins" and not root.resilient_parsing:
+            plugins.warn_failures()  # not while completing: the shell would print it mid-line
     return root.obj["plugins"]
 
 
@@ -220,7 +227,7 @@ def list_steps(ctx: click.Context, plugin: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("step")
+@click.argument("step", shell_complete=complete_step)
 @click.pass_context
 def describe(ctx: click.Context, step: str) -> None:
     """Show a step's config fields, inputs, outputs and dependencies."""
@@ -261,7 +268,7 @@ def describe(ctx: click.Context, step: str) -> None:
 
 
 @cli.command()
-@click.argument("step")
+@click.argument("step", shell_complete=complete_step)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True
 )
@@ -441,14 +448,15 @@ def _normalise_underscores(args: list[str], known: set[str]) -> list[str]:
 
 
 @cli.command(
+    cls=PlanCommand,
     context_settings={
         "ignore_unknown_options": True,
         "allow_extra_args": True,
         "help_option_names": [],
-    }
+    },
 )
-@click.argument("target", required=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("target", required=False, shell_complete=complete_step)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, shell_complete=complete_plan)
 @click.pass_context
 def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     """Run STEP and everything upstream of it that is not up to date.
@@ -612,7 +620,7 @@ def runs(artifact_root: str | None) -> None:
 
 
 @cli.command()
-@click.argument("run")
+@click.argument("run", shell_complete=complete_run)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest itself.")
 @_root_option
 def show(run: str, as_json: bool, artifact_root: str | None) -> None:
@@ -632,7 +640,7 @@ def show(run: str, as_json: bool, artifact_root: str | None) -> None:
 
 
 @cli.command()
-@click.argument("run")
+@click.argument("run", shell_complete=complete_run)
 @_root_option
 def verify(run: str, artifact_root: str | None) -> None:
     """Re-hash every artifact of a run; exit 1 if any changed or vanished."""
@@ -682,3 +690,18 @@ def schema(ctx: click.Context, out: str, check: bool) -> None:
         )
     status = f"{len(drift)} updated" if drift and not check else "up to date"
     click.echo(f"{result.total} schemas in {out}, {status}")
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion(shell: str) -> None:
+    """Print the completion script for SHELL (bash, zsh or fish).
+
+    \b
+      eval "$(framework completion bash)"       # in ~/.bashrc
+      eval "$(framework completion zsh)"        # in ~/.zshrc
+      framework completion fish > ~/.config/fish/completions/framework.fish
+    """
+    from framework.completion import script
+
+    click.echo(script(cli, shell))

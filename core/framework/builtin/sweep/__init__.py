@@ -49,16 +49,20 @@ def register_cli_options(register: CliRegister) -> None:
 def _sweep_command() -> Any:
     import click
 
+    from framework.completion import PlanCommand, complete_plan
+
     def run(args: tuple[str, ...]) -> None:
         from framework.builtin.sweep.commands import sweep
 
         sweep(click.get_current_context(), args)
 
-    return click.Command(
+    return PlanCommand(
         "sweep",
         help=SWEEP_HELP,
         callback=run,
-        params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+        params=[
+            click.Argument(["args"], nargs=-1, type=click.UNPROCESSED, shell_complete=complete_plan)
+        ],
         context_settings={
             "ignore_unknown_options": True,
             "allow_extra_args": True,
@@ -70,6 +74,8 @@ def _sweep_command() -> Any:
 def _sweeps_command() -> Any:
     import click
 
+    from framework.completion import complete_sweep
+
     def show(sweep_id: str | None, as_json: bool, artifact_root: str | None) -> None:
         from framework.builtin.sweep.commands import sweeps
 
@@ -80,7 +86,7 @@ def _sweeps_command() -> Any:
         help="List sweeps, or show one (SWEEP_ID or 'latest'): each job's parameters, status, metrics.",
         callback=show,
         params=[
-            click.Argument(["sweep_id"], required=False),
+            click.Argument(["sweep_id"], required=False, shell_complete=complete_sweep),
             click.Option(["--json", "as_json"], is_flag=True, help="Machine-readable output."),
             click.Option(
                 ["--artifact-root"],
