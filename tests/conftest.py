@@ -106,6 +106,20 @@ class PluginSite:
         for rel, text in (files or {}).items():
             (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
             (self.root / rel).write_text(textwrap.dedent(text))
+        self._register(name, module, dist, version)
+        return module
+
+    def install(self, name: str, src: Path, module: str, dist: str, version: str = "0.1.0") -> None:
+        """Install plugin `name` from a src layout (`src` on the path, its package
+        unchanged) whose entry point is `module`, as distribution `dist`."""
+        self._monkeypatch.syspath_prepend(str(src))
+        self._monkeypatch.setenv(
+            "PYTHONPATH", os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])
+        )
+        self._register(name, module, dist, version)
+
+    def _register(self, name: str, module: str, dist: str, version: str) -> None:
+        """The distribution's metadata and entry point, and a clean import of `module`."""
         info = self.root / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir(exist_ok=True)
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
@@ -113,9 +127,9 @@ class PluginSite:
         self.names.append(name)
         self._monkeypatch.setenv("FRAMEWORK_PLUGINS", ",".join(self.names))
         importlib.invalidate_caches()
-        for key in [k for k in sys.modules if k == module or k.startswith(module + ".")]:
+        package = module.split(".")[0]
+        for key in [k for k in sys.modules if k == package or k.startswith(package + ".")]:
             del sys.modules[key]
-        return module
 
     def enable(self, name: str) -> None:
         """Load the installed plugin `name` too (a distribution of this repository)."""

@@ -35,6 +35,19 @@ if TYPE_CHECKING:
     from framework.config import field, flatten_config
     from framework.context import StepContext
     from framework.execution import ExecutionSettings, RankInfo, autocast_dtype, resolve_device
+    from framework.hooktypes import (
+        BridgeRegister,
+        CliRegister,
+        Event,
+        ExecutorRegister,
+        Metrics,
+        ModelRegister,
+        RunInfo,
+        RunStatus,
+        StepRecord,
+        StepRegister,
+        SweepRegister,
+    )
     from framework.registrations import ConfigBridge, RunLauncher, SweepPreset
     from framework.request import Flag, RunRequest
     from framework.safeload import UnreadableFileError, torch_load
@@ -56,6 +69,18 @@ _LAZY = {
     "Flag": "framework.request",
     "torch_load": "framework.safeload",
     "UnreadableFileError": "framework.safeload",
+    # The types hook arguments carry (for annotating a plugin's hook implementations):
+    "BridgeRegister": "framework.hooktypes",
+    "CliRegister": "framework.hooktypes",
+    "Event": "framework.hooktypes",
+    "ExecutorRegister": "framework.hooktypes",
+    "Metrics": "framework.hooktypes",
+    "ModelRegister": "framework.hooktypes",
+    "RunInfo": "framework.hooktypes",
+    "RunStatus": "framework.hooktypes",
+    "StepRecord": "framework.hooktypes",
+    "StepRegister": "framework.hooktypes",
+    "SweepRegister": "framework.hooktypes",
     # Running many jobs, and writing an executor (the built-in `executors` plugin):
     "run_jobs": "framework.builtin.executors.batch",
     "Batch": "framework.builtin.executors.batch",
@@ -99,22 +124,33 @@ __version__ = "0.1.0"
 __all__ = [
     "ArtifactError",
     "Batch",
+    "BridgeRegister",
+    "CliRegister",
     "ConfigBridge",
     "ConfigError",
+    "Event",
     "ExecutionSettings",
+    "ExecutorRegister",
     "Flag",
     "FrameworkError",
     "JobResult",
     "JobUpdate",
+    "Metrics",
+    "ModelRegister",
     "RankInfo",
     "Resources",
+    "RunInfo",
     "RunLauncher",
     "RunRequest",
+    "RunStatus",
     "SplitContractError",
     "Step",
     "StepContext",
+    "StepRecord",
+    "StepRegister",
     "SweepOptions",
     "SweepPreset",
+    "SweepRegister",
     "SweepSpec",
     "UnreadableFileError",
     "UsageError",

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from framework.atomic import atomic_path
 from framework.errors import ArtifactError, UsageError
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from framework.builtin.progress import ProgressBar, View
 
 T = TypeVar("T")
+# The step's config class; covariant: a StepContext[TrainConfig] serves where a helper
+# asks for a StepContext[BaseConfig] (the context only hands its config out).
+C = TypeVar("C", covariant=True)
 
 
 class Models:
@@ -38,14 +41,14 @@ class Models:
         return self._loader(name)(**kwargs)
 
 
-class StepContext:
-    """The one argument of a step callable."""
+class StepContext(Generic[C]):
+    """The one argument of a step callable; ``StepContext[TrainConfig]`` types its config."""
 
     def __init__(
         self,
         *,
         step: Step,
-        config: Any,
+        config: C,
         run_id: str,
         run_dir: Path,
         execution: ExecutionSettings,
@@ -70,7 +73,6 @@ class StepContext:
         self.command = tuple(command)
         self._emit = emit
         self._metrics_hook = metrics_hook
-        self.written: set[str] = set()
         self._device: str | None = None
         self._latest: dict[str, Any] = {}  # each metric's last value, shown by progress bars
 
@@ -102,7 +104,6 @@ class StepContext:
             return
         with atomic_path(self.run_dir / rel) as tmp:
             yield tmp
-        self.written.add(rel)
 
     def write_bytes(self, path: str, data: bytes) -> Path:
         with self.output(path) as tmp:

@@ -2,51 +2,75 @@
 
 Registration hooks receive a `register` callable and call it once per thing; they
 must stay cheap (no torch, no plugin internals), since `framework list-steps` calls
-them. Lifecycle hooks see a run as it happens.
+them. Lifecycle hooks see a run as it happens. The argument types live in
+`framework.hooktypes` (exported by `framework`), so an implementation type checks.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import pluggy
 
+if TYPE_CHECKING:
+    from framework.hooktypes import (
+        BridgeRegister,
+        CliRegister,
+        Event,
+        ExecutorRegister,
+        Metrics,
+        ModelRegister,
+        RunInfo,
+        RunStatus,
+        StepRecord,
+        StepRegister,
+        SweepRegister,
+    )
+    from framework.steps import Step
+
 PROJECT = "framework"
 
-hookspec = pluggy.HookspecMarker(PROJECT)
+F = TypeVar("F", bound=Callable[..., object])
+_hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+def hookspec(function: F) -> F:
+    """Mark a hook specification, its signature kept for the type checker."""
+    return cast(F, _hookspec(function))
 
 
 # -- registration ---------------------------------------------------------------------
 
 
 @hookspec
-def register_steps(register: Any) -> None:
+def register_steps(register: StepRegister) -> None:
     """Call ``register(Step(...))`` for each step this plugin provides."""
 
 
 @hookspec
-def register_models(register: Any) -> None:
+def register_models(register: ModelRegister) -> None:
     """Call ``register(name, "pkg.module:factory")`` for each model steps may build by name."""
 
 
 @hookspec
-def register_cli_options(register: Any) -> None:
+def register_cli_options(register: CliRegister) -> None:
     """Call ``register(click.Command)`` to add a command, or ``register(click.Option)`` to add an option to ``framework run`` (with a ``RunLauncher`` that takes such a run over)."""
 
 
 @hookspec
-def register_config_bridges(register: Any) -> None:
+def register_config_bridges(register: BridgeRegister) -> None:
     """Call ``register(ConfigBridge(...))`` to copy a typed config into a legacy flat dict."""
 
 
 @hookspec
-def register_executors(register: Any) -> None:
+def register_executors(register: ExecutorRegister) -> None:
     """Call ``register(name, "pkg.module:ExecutorClass")`` for each place jobs can run."""
 
 
 @hookspec
-def register_sweeps(register: Any) -> None:
+def register_sweeps(register: SweepRegister) -> None:
     """Call ``register(SweepPreset(...))`` for each named parameter matrix (a study)."""
 
 
@@ -54,35 +78,35 @@ def register_sweeps(register: Any) -> None:
 
 
 @hookspec
-def before_run(run: Any) -> None:
+def before_run(run: RunInfo) -> None:
     """A run is about to start; `run` holds its id, dir, plan and resolved config."""
 
 
 @hookspec
-def before_step(run: Any, step: Any) -> None:
+def before_step(run: RunInfo, step: Step) -> None:
     """`step` (a Step spec) is about to execute (not called for skipped steps)."""
 
 
 @hookspec
-def after_step(run: Any, step: Any, result: Any) -> None:
+def after_step(run: RunInfo, step: Step, result: StepRecord) -> None:
     """`step` finished, was skipped or was reused; `result` is its manifest record."""
 
 
 @hookspec
-def on_step_error(run: Any, step: Any, error: BaseException) -> None:
+def on_step_error(run: RunInfo, step: Step, error: BaseException) -> None:
     """`step` raised `error`; the run stops after this hook."""
 
 
 @hookspec
-def after_run(run: Any, status: str) -> None:
+def after_run(run: RunInfo, status: RunStatus) -> None:
     """The run ended with `status` (completed, failed or interrupted)."""
 
 
 @hookspec
-def on_metrics(run: Any, step: Any, metrics: dict[str, Any]) -> None:
+def on_metrics(run: RunInfo, step: Step, metrics: Metrics) -> None:
     """A step logged metrics (loss, accuracy, ...) at some point of its progress."""
 
 
 @hookspec
-def on_event(run: Any, event: dict[str, Any]) -> None:
+def on_event(run: RunInfo, event: Event) -> None:
     """Any structured event (the ones above and those steps emit), as written to events.jsonl."""

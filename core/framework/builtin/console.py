@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from framework.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from framework.hooktypes import RunInfo, RunStatus, StepRecord
+    from framework.steps import Step
 
 T = TypeVar("T")
 _console: Any = None
@@ -27,12 +31,12 @@ def console() -> Any:
     return _console
 
 
-def _quiet(run: Any) -> bool:
+def _quiet(run: RunInfo) -> bool:
     return run.execution.quiet or not run.rank.is_main
 
 
 @hookimpl
-def before_run(run: Any) -> None:
+def before_run(run: RunInfo) -> None:
     if not _quiet(run):
         console().print(
             f"[bold]run {run.run_id}[/]  target {run.target}  ({len(run.plan)} step{'s' * (len(run.plan) != 1)}) -> {run.run_dir}"
@@ -40,14 +44,14 @@ def before_run(run: Any) -> None:
 
 
 @hookimpl
-def before_step(run: Any, step: Any) -> None:
+def before_step(run: RunInfo, step: Step) -> None:
     if not _quiet(run):
         reason = run.manifest["steps"][step.id].get("reason", "")
         console().print(f"  [bold]>[/] {step.id}  [dim]running: {reason}[/]")
 
 
 @hookimpl
-def after_step(run: Any, step: Any, result: dict[str, Any]) -> None:
+def after_step(run: RunInfo, step: Step, result: StepRecord) -> None:
     if _quiet(run):
         return
     status = result["status"]
@@ -66,7 +70,7 @@ def after_step(run: Any, step: Any, result: dict[str, Any]) -> None:
 
 
 @hookimpl
-def after_run(run: Any, status: str) -> None:
+def after_run(run: RunInfo, status: RunStatus) -> None:
     if not _quiet(run) and status == "completed":
         console().print(
             f"[bold green]completed[/] run {run.run_id}: {run.run_dir / 'manifest.json'}"

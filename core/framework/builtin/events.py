@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from framework.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from framework.hooktypes import Event, RunInfo, RunStatus
 
 _open: dict[str, Any] = {}
 
 
 @hookimpl
-def on_event(run: Any, event: dict[str, Any]) -> None:
+def on_event(run: RunInfo, event: Event) -> None:
     if not run.rank.is_main:
         return
     key = str(run.run_dir)
@@ -29,7 +32,7 @@ def on_event(run: Any, event: dict[str, Any]) -> None:
 
 
 @hookimpl
-def after_run(run: Any, status: str) -> None:
+def after_run(run: RunInfo, status: RunStatus) -> None:
     fh = _open.pop(str(run.run_dir), None)
     if fh is not None:
         fh.close()

@@ -10,12 +10,15 @@ Hooks: ``register_executors``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from framework.hookspecs import hookimpl
 
+if TYPE_CHECKING:
+    from framework.hooktypes import ExecutorRegister
+
 
 @hookimpl
-def register_executors(register: Any) -> None:
+def register_executors(register: ExecutorRegister) -> None:
     register("local", "framework.builtin.executors.local:LocalExecutor")
     register("process", "framework.builtin.executors.process:ProcessExecutor")

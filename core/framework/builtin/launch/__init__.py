@@ -14,13 +14,16 @@ for them). Blocked with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from framework.hookspecs import hookimpl
 
+if TYPE_CHECKING:
+    from framework.hooktypes import CliRegister
+
 
 @hookimpl
-def register_cli_options(register: Any) -> None:
+def register_cli_options(register: CliRegister) -> None:
     from framework.registrations import RunLauncher
 
     options = launch_options()

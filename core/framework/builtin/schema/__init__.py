@@ -7,13 +7,16 @@ Blocked with ``--no-plugin schema``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from framework.hookspecs import hookimpl
 
+if TYPE_CHECKING:
+    from framework.hooktypes import CliRegister
+
 
 @hookimpl
-def register_cli_options(register: Any) -> None:
+def register_cli_options(register: CliRegister) -> None:
     register(schema_command())
 
 

@@ -15,9 +15,12 @@ Hooks: ``register_cli_options`` (the two commands). Presets come from any plugin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from framework.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from framework.hooktypes import CliRegister
 
 SWEEP_HELP = """Run STEP over a grid of parameters: every job is its own run with its own manifest.
 
@@ -34,7 +37,7 @@ every job, as in `framework run STEP`.
 
 
 @hookimpl
-def register_cli_options(register: Any) -> None:
+def register_cli_options(register: CliRegister) -> None:
     register(_sweep_command())
     register(_sweeps_command())
 

@@ -8,9 +8,13 @@ rank 0 tracks. Each tracker works on a thread of its own (see background.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from framework.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from framework.hooktypes import CliRegister, Metrics, RunInfo, RunStatus
+    from framework.steps import Step
 
 TRACKERS = {
     "mlflow": "framework.builtin.trackers.mlflow:MlflowTracker",
@@ -21,7 +25,7 @@ _active: dict[str, list[Any]] = {}  # run dir -> its trackers (Background), rank
 
 
 @hookimpl
-def register_cli_options(register: Any) -> None:
+def register_cli_options(register: CliRegister) -> None:
     import click
 
     register(
@@ -39,7 +43,7 @@ def register_cli_options(register: Any) -> None:
     )
 
 
-def selected(run: Any) -> list[str]:
+def selected(run: RunInfo) -> list[str]:
     """The trackers this run asked for, deprecated spellings included (each warns once)."""
     from framework.builtin.trackers.background import warn
 
@@ -55,7 +59,7 @@ def selected(run: Any) -> list[str]:
 
 
 @hookimpl
-def before_run(run: Any) -> None:
+def before_run(run: RunInfo) -> None:
     if not run.rank.is_main:
         return
     names = selected(run)
@@ -82,7 +86,7 @@ def _make(name: str, info: Any) -> Any:
 
 
 @hookimpl
-def on_metrics(run: Any, step: Any, metrics: dict[str, Any]) -> None:
+def on_metrics(run: RunInfo, step: Step, metrics: Metrics) -> None:
     workers = _active.get(str(run.run_dir))
     if not workers:
         return
@@ -97,7 +101,7 @@ def on_metrics(run: Any, step: Any, metrics: dict[str, Any]) -> None:
 
 
 @hookimpl
-def after_run(run: Any, status: str) -> None:
+def after_run(run: RunInfo, status: RunStatus) -> None:
     workers = _active.pop(str(run.run_dir), None)
     if not workers:
         return

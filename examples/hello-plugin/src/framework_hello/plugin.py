@@ -1,10 +1,10 @@
 """Hook implementations: what this plugin adds. Cheap to import: specs and paths only."""
 
-from framework import Step, hookimpl
+from framework import ModelRegister, Step, StepRegister, hookimpl
 
 
 @hookimpl
-def register_steps(register):
+def register_steps(register: StepRegister) -> None:
     register(
         Step(
             id="hello.train",
@@ -32,6 +32,6 @@ def register_steps(register):
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: ModelRegister) -> None:
     register("hello.line", "framework_hello.models:Line")
     register("hello.constant", "framework_hello.models:Constant")

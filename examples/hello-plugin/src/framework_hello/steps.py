@@ -1,19 +1,26 @@
 """Step callables: each receives a framework.StepContext and writes through it."""
 
+from __future__ import annotations
+
 import csv
 import io
 
+from framework import StepContext
+
+from framework_hello.config import DataConfig, EvaluateConfig, TrainConfig
 from framework_hello.data import make_points
 
+Point = tuple[str, float, float]  # (sample id, x, y)
 
-def _data(ctx, split):
+
+def _data(ctx: StepContext[DataConfig], split: str) -> list[Point]:
     cfg = ctx.config
     splits = make_points(cfg.n_samples, cfg.noise, ctx.execution.seed)
     ctx.splits.record({name: [pid for pid, _, _ in rows] for name, rows in splits.items()})
     return ctx.splits.read(split, lambda: splits[split])
 
 
-def train(ctx):
+def train(ctx: StepContext[TrainConfig]) -> None:
     cfg = ctx.config
     rows = _data(ctx, "TRAIN")
     xs = [x for _, x, _ in rows]
@@ -33,7 +40,7 @@ def train(ctx):
     ctx.write_json("model/weights.json", {"model": cfg.model, "state": model.state()})
 
 
-def evaluate(ctx):
+def evaluate(ctx: StepContext[EvaluateConfig]) -> None:
     saved = ctx.read_json("model/weights.json")
     model = ctx.models.build(saved["model"], **saved["state"])
     rows = _data(ctx, "TEST")

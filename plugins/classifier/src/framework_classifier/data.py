@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from framework import ConfigError, UsageError
+from framework import ConfigError, StepContext, UsageError
 
 from framework_classifier import sources
+from framework_classifier.config import DataConfig
 
 SPLITS = ("TRAIN", "VAL", "VAL_CALIB", "TEST")
 FRACTIONS = (0.6, 0.15, 0.15, 0.1)
@@ -116,7 +117,9 @@ def file_assignment(path: str, ids: list[str]) -> dict[str, list[int]]:
 class SplitData:
     """The dataset cut into splits; images of a split only through the step's guard."""
 
-    def __init__(self, ctx: Any, source: sources.Source, task: Task, targets: np.ndarray) -> None:
+    def __init__(
+        self, ctx: StepContext[DataConfig], source: sources.Source, task: Task, targets: np.ndarray
+    ) -> None:
         self._ctx = ctx
         self.source = source
         self.task = task
@@ -151,7 +154,7 @@ class SplitData:
         )
 
 
-def prepare(ctx: Any, load_size: int) -> SplitData:
+def prepare(ctx: StepContext[DataConfig], load_size: int) -> SplitData:
     """Load the configured source, build the task's targets, record the splits."""
     cfg = ctx.config
     source = load_source(cfg, ctx.execution.seed, load_size)

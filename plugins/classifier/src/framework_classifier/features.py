@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from framework import ConfigError, autocast_dtype
+from framework import ConfigError, StepContext, autocast_dtype
+
+from framework_classifier.config import BackboneConfig
 
 PREFIX = "classifier."
 
 
-def backbone_name(ctx: Any, name: str) -> str:
+def backbone_name(ctx: StepContext[object], name: str) -> str:
     """The registered model id for `--backbone` (a bare name means this plugin's)."""
     names = ctx.models.names()
     full = name if name in names else PREFIX + name
@@ -23,7 +25,7 @@ def backbone_name(ctx: Any, name: str) -> str:
     return full
 
 
-def build_backbone(ctx: Any) -> torch.nn.Module:
+def build_backbone(ctx: StepContext[BackboneConfig]) -> torch.nn.Module:
     """The configured backbone on the step's device, frozen; warns when features are random."""
     cfg = ctx.config
     name = backbone_name(ctx, cfg.backbone)

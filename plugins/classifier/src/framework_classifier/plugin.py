@@ -1,6 +1,6 @@
 """Hook implementations: the three steps and the backbones (specs and import paths only)."""
 
-from framework import Step, hookimpl
+from framework import ModelRegister, Step, StepRegister, hookimpl
 
 SPLITS_TRAIN = ["TRAIN", "VAL"]
 CHECKPOINT = "phase1/model_best.pth"
@@ -11,7 +11,7 @@ CALIB_INFO = "phase1/val_calib_info.json"
 
 
 @hookimpl
-def register_steps(register):
+def register_steps(register: StepRegister) -> None:
     register(
         Step(
             id="classifier.train_baseline_head",
@@ -56,7 +56,7 @@ def register_steps(register):
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: ModelRegister) -> None:
     register("classifier.tiny_cnn", "framework_classifier.backbones.tiny:build")
     register("classifier.dinov3_vits16", "framework_classifier.backbones.dinov3:build")
     register("classifier.efficientnet_lite0", "framework_classifier.backbones.efficientnet:build")

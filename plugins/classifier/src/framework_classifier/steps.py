@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from framework import ArtifactError, UnreadableFileError, UsageError, torch_load
+from framework import ArtifactError, StepContext, UnreadableFileError, UsageError, torch_load
 
 from framework_classifier import checkpoint, data, plots, sweep
+from framework_classifier.config import BackboneConfig, ExportConfig, SweepConfig, TrainConfig
 from framework_classifier.features import backbone_name, build_backbone, extract
 from framework_classifier.heads import build_head
 from framework_classifier.plugin import (
@@ -30,7 +31,9 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def _features(ctx: Any, backbone: torch.nn.Module, split: data.Split) -> torch.Tensor:
+def _features(
+    ctx: StepContext[BackboneConfig], backbone: torch.nn.Module, split: data.Split
+) -> torch.Tensor:
     return extract(
         backbone, split.images, ctx.config.batch_size, ctx, description=f"features {split.name}"
     )
@@ -39,7 +42,7 @@ def _features(ctx: Any, backbone: torch.nn.Module, split: data.Split) -> torch.T
 # -- classifier.train_baseline_head -----------------------------------------------------
 
 
-def train_baseline_head(ctx: Any) -> None:
+def train_baseline_head(ctx: StepContext[TrainConfig]) -> None:
     """Features of TRAIN and VAL computed once, then `epochs` passes of the head over them."""
     cfg = ctx.config
     data.check_settings(cfg)
@@ -90,7 +93,7 @@ def train_baseline_head(ctx: Any) -> None:
 # -- classifier.export_calib_logits ------------------------------------------------------
 
 
-def load_head(ctx: Any, path: Any) -> tuple[torch.nn.Module, dict]:
+def load_head(ctx: StepContext[ExportConfig], path: Any) -> tuple[torch.nn.Module, dict]:
     """The trained head of a checkpoint, checked against this step's backbone setting."""
     state, meta = checkpoint.load(path)
     cfg = ctx.config
@@ -107,7 +110,7 @@ def load_head(ctx: Any, path: Any) -> tuple[torch.nn.Module, dict]:
     return head.eval(), meta
 
 
-def export_calib_logits(ctx: Any) -> None:
+def export_calib_logits(ctx: StepContext[ExportConfig]) -> None:
     """Logits of the best head on VAL_CALIB, the only split this step reads."""
     path = ctx.input(CHECKPOINT)
     head, meta = load_head(ctx, path)
@@ -156,7 +159,7 @@ def _sha256(blob: bytes) -> str:
     return "sha256:" + hashlib.sha256(blob).hexdigest()
 
 
-def _load_tensor(ctx: Any, rel: str) -> np.ndarray:
+def _load_tensor(ctx: StepContext[object], rel: str) -> np.ndarray:
     path = ctx.input(rel)
     try:
         tensor = torch_load(path)
@@ -198,7 +201,7 @@ def _csv(curves: dict[str, sweep.Curve]) -> str:
     return out.getvalue()
 
 
-def sweep_thresholds(ctx: Any) -> None:
+def sweep_thresholds(ctx: StepContext[SweepConfig]) -> None:
     """One threshold per output from the VAL_CALIB logits; reads no data split."""
     cfg = ctx.config
     logits, labels = _load_tensor(ctx, LOGITS), _load_tensor(ctx, LABELS)
@@ -249,7 +252,9 @@ def sweep_thresholds(ctx: Any) -> None:
         )
 
 
-def _show_headline(ctx: Any, per_class: dict[str, dict[str, Any]], figures: list[Any]) -> None:
+def _show_headline(
+    ctx: StepContext[SweepConfig], per_class: dict[str, dict[str, Any]], figures: list[Any]
+) -> None:
     """The chosen threshold of each class and its metrics, then where the figures are."""
     cfg = ctx.config
     goal = f"{cfg.objective} {cfg.target}" if cfg.objective.startswith("min-") else cfg.objective

@@ -7,7 +7,6 @@ takes the same keyword arguments and returns `(logits, loss)` from `forward(idx,
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import nn
@@ -75,14 +74,6 @@ class Transformer(nn.Module):
         super().__init__()
         if n_embd % n_head:
             raise ValueError(f"n_embd {n_embd} is not a multiple of n_head {n_head}")
-        self.args = {
-            "vocab_size": vocab_size,
-            "block_size": block_size,
-            "n_layer": n_layer,
-            "n_head": n_head,
-            "n_embd": n_embd,
-            "dropout": dropout,
-        }
         self.block_size = block_size
         self.tok_emb = nn.Embedding(vocab_size, n_embd)
         self.pos_emb = nn.Embedding(block_size, n_embd)
@@ -115,7 +106,3 @@ class Transformer(nn.Module):
             return logits, None
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
-
-    def model_args(self) -> dict[str, Any]:
-        """The constructor arguments: stored in checkpoints to rebuild the same shape."""
-        return dict(self.args)

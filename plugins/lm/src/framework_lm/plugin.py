@@ -1,13 +1,13 @@
 """Hook implementations (cheap to import: specs and paths only)."""
 
-from framework import Step, hookimpl
+from framework import ModelRegister, Step, StepRegister, hookimpl
 
 DATA = ["data/train.bin", "data/val.bin", "data/tokenizer.json", "data/meta.json"]
 LAST = "checkpoints/last.pt"
 
 
 @hookimpl
-def register_steps(register):
+def register_steps(register: StepRegister) -> None:
     register(
         Step(
             id="lm.prepare",
@@ -57,5 +57,5 @@ def register_steps(register):
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: ModelRegister) -> None:
     register("lm.gpt", "framework_lm.model:Transformer")

@@ -11,9 +11,10 @@ from typing import Any
 import attrs
 import numpy as np
 import torch
-from framework import ArtifactError, autocast_dtype
+from framework import ArtifactError, StepContext, autocast_dtype
 
 from framework_lm.checkpoint import load_checkpoint, write_checkpoint
+from framework_lm.config import EvaluateConfig, PrepareConfig, SampleConfig, TrainConfig
 from framework_lm.corpus import load_corpus
 from framework_lm.data import read_tokens, split_corpus, token_dtype
 from framework_lm.evaluation import validation_loss
@@ -34,7 +35,7 @@ LAST = "checkpoints/last.pt"
 # -- lm.prepare -------------------------------------------------------------------------
 
 
-def prepare(ctx: Any) -> None:
+def prepare(ctx: StepContext[PrepareConfig]) -> None:
     cfg = ctx.config
     text, origin = load_corpus(cfg.data)
     if not text.strip():
@@ -86,7 +87,7 @@ def prepare(ctx: Any) -> None:
 # -- lm.train ---------------------------------------------------------------------------
 
 
-def load_data(ctx: Any) -> tuple[TokenData, Any]:
+def load_data(ctx: StepContext[TrainConfig]) -> tuple[TokenData, Any]:
     """The token streams, tokenizer and its hash, checked against data/meta.json."""
     meta = ctx.read_json("data/meta.json")
     tokenizer, digest = load_tokenizer(ctx.input("data/tokenizer.json"))
@@ -139,7 +140,7 @@ def resume_command(command: tuple[str, ...], run_id: str) -> str:
     return "framework " + shlex.join([*kept, "--resume", run_id])
 
 
-def train(ctx: Any) -> None:
+def train(ctx: StepContext[TrainConfig]) -> None:
     cfg = ctx.config
     if cfg.n_embd % cfg.n_head:
         ctx.fail(f"n_embd {cfg.n_embd} is not a multiple of n_head {cfg.n_head}")
@@ -202,7 +203,9 @@ def train(ctx: Any) -> None:
 # -- lm.sample / lm.evaluate ------------------------------------------------------------
 
 
-def load_model(ctx: Any, path: Path, digest: str) -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_model(
+    ctx: StepContext[object], path: Path, digest: str
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The model saved in a checkpoint, on ctx.device, in eval mode."""
     state = load_checkpoint(path)
     if state["tokenizer_hash"] != digest:
@@ -220,7 +223,7 @@ def load_model(ctx: Any, path: Path, digest: str) -> tuple[torch.nn.Module, dict
     return model.to(ctx.device).eval(), state
 
 
-def sample(ctx: Any) -> None:
+def sample(ctx: StepContext[SampleConfig]) -> None:
     cfg = ctx.config
     tokenizer, digest = load_tokenizer(ctx.input("data/tokenizer.json"))
     model, state = load_model(ctx, ctx.input(LAST), digest)
@@ -248,7 +251,7 @@ def sample(ctx: Any) -> None:
     ctx.print(f"--- saved to {saved}")
 
 
-def evaluate(ctx: Any) -> None:
+def evaluate(ctx: StepContext[EvaluateConfig]) -> None:
     cfg = ctx.config
     meta = ctx.read_json("data/meta.json")
     _, digest = load_tokenizer(ctx.input("data/tokenizer.json"))

@@ -4,11 +4,9 @@ registered. Ray is imported only when a sweep runs."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from framework import hookimpl
+from framework import ExecutorRegister, hookimpl
 
 
 @hookimpl
-def register_executors(register: Any) -> None:
+def register_executors(register: ExecutorRegister) -> None:
     register("ray", "framework_ray.executor:RayExecutor")

@@ -4,11 +4,9 @@ offers once the executor is registered. submitit is imported only when a sweep r
 
 from __future__ import annotations
 
-from typing import Any
-
-from framework import hookimpl
+from framework import ExecutorRegister, hookimpl
 
 
 @hookimpl
-def register_executors(register: Any) -> None:
+def register_executors(register: ExecutorRegister) -> None:
     register("slurm", "framework_slurm.executor:SlurmExecutor")

@@ -1,0 +1,127 @@
+"""A config field's metadata: `field()` declares it, `config_fields()` reads it back."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import pathlib
+import types
+import typing
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+META_KEY = "framework"
+NOTHING = attrs.NOTHING
+
+
+def field(
+    default: Any = NOTHING,
+    *,
+    help: str = "",
+    min: float | None = None,
+    max: float | None = None,
+    choices: Iterable[Any] | None = None,
+    factory: Any = None,
+    aliases: Iterable[str] = (),
+    dependency: bool = False,
+) -> Any:
+    """An attrs field with the metadata the CLI, the schema and validation use.
+
+    `aliases` are other command-line names for the field (``aliases=["n_images"]``
+    adds ``--n-images``), for flags users know from older tools.
+
+    `dependency=True` marks a value that names a file or folder outside the run which
+    the step reads (a corpus, a data folder): its content hash joins the step's
+    fingerprint, so editing the data makes the step stale.
+    """
+    meta = {"help": help, "min": min, "max": max, "choices": tuple(choices) if choices else None}
+    if aliases:
+        meta["aliases"] = tuple(aliases)
+    if dependency:
+        meta["dependency"] = True
+    if factory is not None:
+        return attrs.field(factory=factory, metadata={META_KEY: meta})
+    return attrs.field(default=default, metadata={META_KEY: meta})
+
+
+@attrs.frozen
+class FieldInfo:
+    """One field of a config class, its type resolved and its `field()` metadata read."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] | None = None
+    aliases: tuple[str, ...] = ()
+    dependency: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is NOTHING
+
+    def type_name(self) -> str:
+        if self.choices:
+            return "|".join(str(c) for c in self.choices)
+        return type_label(self.type)
+
+
+def unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    """``X | None`` as ``(X, True)``; any other type as ``(tp, False)``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0], True
+    return tp, False
+
+
+def type_label(tp: Any) -> str:
+    """A field type in words, for help and `describe`: ``int``, ``a|b``, ``list[path]``."""
+    inner, optional = unwrap_optional(tp)
+    origin = typing.get_origin(inner)
+    if origin is typing.Literal:
+        label = "|".join(str(a) for a in typing.get_args(inner))
+    elif origin in (list, tuple):
+        args = [a for a in typing.get_args(inner) if a is not Ellipsis]
+        label = f"list[{type_label(args[0]) if args else 'any'}]"
+    elif isinstance(inner, type) and issubclass(inner, enum.Enum):
+        label = "|".join(str(m.value) for m in inner)
+    elif isinstance(inner, type):
+        label = "path" if inner is pathlib.Path else inner.__name__
+    else:
+        label = str(inner)
+    return f"{label} or null" if optional else label
+
+
+@functools.cache
+def config_fields(cls: type) -> tuple[FieldInfo, ...]:
+    """The fields of an attrs config class, types resolved (once per class: resolving
+    type hints is slow, and resolution asks for a section's fields many times)."""
+    if not attrs.has(cls):
+        raise TypeError(f"{cls!r} is not an attrs class")
+    hints = typing.get_type_hints(cls)
+    out = []
+    for a in attrs.fields(cls):
+        meta = a.metadata.get(META_KEY, {})
+        default = a.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory() if not default.takes_self else NOTHING
+        out.append(
+            FieldInfo(
+                name=a.name,
+                type=hints.get(a.name, a.type),
+                default=default,
+                help=meta.get("help", ""),
+                min=meta.get("min"),
+                max=meta.get("max"),
+                choices=meta.get("choices"),
+                aliases=meta.get("aliases", ()),
+                dependency=meta.get("dependency", False),
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,241 @@
+"""Resolution: every value of a plan's configs from its layers, each value's source kept.
+
+Precedence, lowest first: class defaults < ``--config FILE`` < ``FRAMEWORK_*``
+environment < command line (shared flags, then ``--set step.field=value``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from framework.config.build import build_instance, plain_value
+from framework.config.fields import FieldInfo, config_fields
+from framework.config.schema import error_message, first_error
+from framework.config.text import parse_text
+from framework.errors import ConfigError
+from framework.steps import did_you_mean
+
+SWEEP_SECTION = "sweep"  # a config file's options for `framework sweep`
+ENV_PREFIX = "FRAMEWORK_"
+
+
+@attrs.define
+class Source:
+    """Where a config value came from: default, a file, an env var, a flag."""
+
+    kind: str
+    where: str = ""
+
+    def __str__(self) -> str:
+        return self.kind if not self.where else f"{self.kind} {self.where}"
+
+
+@attrs.define
+class Section:
+    """The resolved values of one config class (a step, or the execution settings)."""
+
+    key: str  # step id or "execution"
+    cls: type | None
+    values: dict[str, Any] = attrs.Factory(dict)
+    sources: dict[str, Source] = attrs.Factory(dict)
+
+    def set(self, name: str, value: Any, source: Source) -> None:
+        self.values[name] = value
+        self.sources[name] = source
+
+    def fields(self) -> tuple[FieldInfo, ...]:
+        return config_fields(self.cls) if self.cls else ()
+
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields()]
+
+
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML or JSON config file safely; errors name the file and position."""
+    p = pathlib.Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+    data = _parse_json(p, text) if p.suffix.lower() == ".json" else _parse_yaml(p, text)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{p}: the top level must be a mapping of sections, not {type(data).__name__}"
+        )
+    return data
+
+
+def _parse_json(p: pathlib.Path, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{p}: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+
+
+def _parse_yaml(p: pathlib.Path, text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{p}: {where}{problem}", hint="fix the YAML syntax") from None
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+class ConfigResolver:
+    """Merges the layers for every section of a plan and validates the result."""
+
+    def __init__(self, sections: list[Section], short_names: Mapping[str, str]) -> None:
+        self.sections = {s.key: s for s in sections}
+        self.short_names = dict(short_names)  # short name -> step id (unambiguous ones)
+        for s in sections:
+            for f in s.fields():
+                if not f.required:
+                    s.set(f.name, plain_value(f.default), Source("default"))
+
+    def _with_field(self, name: str) -> list[Section]:
+        return [s for s in self.sections.values() if name in s.field_names()]
+
+    def _section(self, key: str) -> Section | None:
+        return self.sections.get(key) or self.sections.get(self.short_names.get(key, ""))
+
+    def all_field_names(self) -> set[str]:
+        return {n for s in self.sections.values() for n in s.field_names()}
+
+    # -- the layers, applied lowest first ----------------------------------------------
+
+    def apply_file(
+        self, data: Mapping[str, Any], origin: str, known_steps: Iterable[str] = ()
+    ) -> None:
+        known = set(known_steps)
+        for key, value in data.items():
+            if key == SWEEP_SECTION and key not in self.sections:
+                continue  # read by `framework sweep`, not by the runs
+            section = self._section(str(key))
+            if section is not None:
+                self._apply_file_section(section, key, value, origin)
+                continue
+            if key in known or key in {k.split(".", 1)[-1] for k in known}:
+                continue  # a section for a step outside this plan
+            targets = self._with_field(str(key))
+            if not targets:
+                candidates = (
+                    list(self.all_field_names()) + list(self.sections) + list(self.short_names)
+                )
+                raise ConfigError(
+                    f"{origin}: $.{key}: unknown key{did_you_mean(str(key), candidates)}",
+                    hint="top-level keys are step ids, 'execution', or field names shared by steps",
+                )
+            for section in targets:
+                section.set(str(key), value, Source("file", f"{origin} ($.{key})"))
+
+    def _apply_file_section(self, section: Section, key: str, value: Any, origin: str) -> None:
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{origin}: $.{key}: expected a mapping of fields, got {type(value).__name__}"
+            )
+        for name, item in value.items():
+            if name not in section.field_names():
+                raise ConfigError(
+                    f"{origin}: $.{key}.{name}: unknown key for {section.key}"
+                    f"{did_you_mean(str(name), section.field_names())}",
+                    hint="run 'framework describe " + section.key + "' for its fields",
+                )
+            section.set(name, item, Source("file", f"{origin} ($.{key}.{name})"))
+
+    def apply_env(self, environ: Mapping[str, str], reserved: Iterable[str] = ()) -> None:
+        skip = set(reserved)
+        for name in sorted(self.all_field_names()):
+            var = env_name(name)
+            if var in skip or var not in environ:
+                continue
+            for section in self._with_field(name):
+                self._set_text(section, name, environ[var], Source("env", var))
+
+    def apply_flag(self, name: str, text: str | Any, flag: str) -> None:
+        for section in self._with_field(name):
+            self._set_text(section, name, text, Source("cli", flag))
+
+    def apply_set(self, assignment: str) -> None:
+        """``step.field=value`` (step by id or short name) for one step only."""
+        target, eq, text = assignment.partition("=")
+        if not eq or "." not in target:
+            raise ConfigError(f"--set {assignment!r}: expected STEP.FIELD=VALUE")
+        step_key, _, name = target.rpartition(".")
+        section = self._section(step_key)
+        if section is None:
+            raise ConfigError(
+                f"--set {assignment!r}: no step '{step_key}' in this plan"
+                f"{did_you_mean(step_key, list(self.sections) + list(self.short_names))}"
+            )
+        if name not in section.field_names():
+            raise ConfigError(
+                f"--set {assignment!r}: {section.key} has no field '{name}'"
+                f"{did_you_mean(name, section.field_names())}"
+            )
+        self._set_text(section, name, text, Source("cli", f"--set {target}"))
+
+    def _set_text(self, section: Section, name: str, text: Any, source: Source) -> None:
+        tp = next(f.type for f in section.fields() if f.name == name)
+        if isinstance(text, str):
+            try:
+                value = parse_text(text, tp)
+            except ValueError as exc:
+                raise ConfigError(f"invalid value for {source.where}: {exc}") from None
+        else:
+            value = text
+        section.set(name, value, source)
+
+    # -- the result -------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check every section against its schema; the first error names path and source."""
+        for section in self.sections.values():
+            if section.cls is None:
+                continue
+            err = first_error(section.cls, section.values)
+            if err is None:
+                continue
+            path = list(err.absolute_path)
+            if not path and err.validator == "required":
+                missing = err.message.split("'")[1] if "'" in err.message else err.message
+                raise ConfigError(
+                    f"$.{section.key}.{missing}: required value is missing",
+                    hint=f"pass --{missing.replace('_', '-')} or set it in the config file",
+                )
+            name = str(path[0]) if path else ""
+            json_path = (
+                "$."
+                + section.key
+                + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+            )
+            source = section.sources.get(name)
+            where = f" (from {source})" if source and source.kind != "default" else ""
+            raise ConfigError(f"invalid config: {json_path}: {error_message(err)}{where}")
+
+    def build(self, key: str) -> Any:
+        section = self.sections[key]
+        assert section.cls is not None
+        return build_instance(section.cls, section.values)
+
+    def resolved(self) -> dict[str, dict[str, Any]]:
+        return {k: dict(s.values) for k, s in self.sections.items() if s.cls is not None}
+
+    def provenance(self) -> dict[str, dict[str, str]]:
+        return {k: {n: str(src) for n, src in s.sources.items()} for k, s in self.sections.items()}

@@ -1,0 +1,99 @@
+"""A config value as text and back: what the command line and the environment carry."""
+
+from __future__ import annotations
+
+import enum
+import pathlib
+import typing
+from typing import Any
+
+import attrs
+
+from framework.config.fields import unwrap_optional
+
+TRUE = {"1", "true", "yes", "on", "y"}
+FALSE = {"0", "false", "no", "off", "n"}
+
+
+def parse_text(text: str, tp: Any) -> Any:
+    """Turn a command-line or environment string into a value of type `tp`.
+
+    Raises ValueError with a message that fits after 'invalid value ...: '.
+    """
+    inner, optional = unwrap_optional(tp)
+    if optional and text.strip().lower() in {"none", "null", ""}:
+        return None
+    origin = typing.get_origin(inner)
+    if inner is bool:
+        return _parse_bool(text)
+    if inner is int:
+        return _parse_int(text)
+    if inner is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number") from None
+    if origin in (list, tuple):
+        args = [a for a in typing.get_args(inner) if a is not Ellipsis]
+        parts = [p.strip() for p in text.split(",")] if text.strip() else []
+        return [parse_text(p, args[0]) if args else p for p in parts]
+    if origin is typing.Literal:
+        for choice in typing.get_args(inner):
+            if str(choice) == text:
+                return choice
+        return text  # rejected by the schema with the list of choices
+    if isinstance(inner, type) and issubclass(inner, enum.Enum):
+        return text
+    if inner in (str, pathlib.Path) or inner is Any:
+        return text
+    if origin is dict or attrs.has(inner):
+        return _parse_yaml(text)
+    return text
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in TRUE:
+        return True
+    if low in FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (use true or false)")
+
+
+def _parse_int(text: str) -> int:
+    """An integer, also written as a float with nothing after the point (``1e3``)."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            as_float = float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an integer") from None
+        if as_float.is_integer():
+            return int(as_float)
+        raise ValueError(f"{text!r} is not an integer") from None
+
+
+def _parse_yaml(text: str) -> Any:
+    """A mapping or nested config typed inline, read as YAML (safely)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"{text!r} is not valid YAML: {problem}") from None
+
+
+def format_text(value: Any, short: bool = False) -> str:
+    """A value as the command line types it (what `parse_text` reads back exactly);
+    `short` writes floats with 6 digits, for names."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return ",".join(format_text(v, short) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}" if short else repr(value)
+    return str(value)

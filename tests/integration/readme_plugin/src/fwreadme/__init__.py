@@ -1,0 +1,1 @@
+"""Counts the words of a text: a plugin written only from the documentation."""
