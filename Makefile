@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 EDITABLES := -e '.[test]' $(foreach p,$(PLUGINS),-e $(dir $(p))) -e examples/hello-plugin
 
-.PHONY: setup demo test lint bench schemas clean
+.PHONY: setup demo test lint bench schemas docs clean
 
 setup: $(VENV)/.installed
 
@@ -35,5 +35,8 @@ bench: setup
 schemas: setup
 	$(BIN)/framework schema --out schemas
 
+docs: setup
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs site

@@ -30,7 +30,7 @@ BENCHMARKS = {
     "sweep-executors": ("sweep_executors.py", ["--quick"]),
     "lm-ddp": ("lm_ddp.py", ["--quick"]),
 }
-# bench/lm_gpu.py needs a CUDA GPU; run it by hand there (see the README's lm section).
+# bench/lm_gpu.py needs a CUDA GPU; run it by hand there (see docs/plugins/lm.md).
 
 
 def run_one(script: str, args: list[str], json_out: Path) -> dict:

@@ -117,6 +117,11 @@ class PluginSite:
             del sys.modules[key]
         return module
 
+    def enable(self, name: str) -> None:
+        """Load the installed plugin `name` too (a distribution of this repository)."""
+        self.names.append(name)
+        self._monkeypatch.setenv("FRAMEWORK_PLUGINS", ",".join(self.names))
+
 
 @pytest.fixture
 def plugin_site(tmp_path, monkeypatch):

@@ -20,11 +20,22 @@ from framework.steps import Step
 
 if TYPE_CHECKING:
     from framework import distributed
+    from framework.builtin.executors.batch import (
+        Batch,
+        JobResult,
+        JobUpdate,
+        Resources,
+        run_jobs,
+    )
+    from framework.builtin.executors.follow import follow_jobs, job_result
+    from framework.builtin.executors.worker import request_to_dict, run_in_worker
+    from framework.builtin.sweep.execution import SweepOptions, run_sweep
+    from framework.builtin.sweep.execution import failure_message as sweep_failure
+    from framework.builtin.sweep.planning import SweepSpec, plan_sweep, preset_spec
     from framework.config import field, flatten_config
     from framework.context import StepContext
     from framework.execution import ExecutionSettings, RankInfo, autocast_dtype, resolve_device
-    from framework.executors import run_jobs
-    from framework.registrations import ConfigBridge, SweepPreset
+    from framework.registrations import ConfigBridge, RunLauncher, SweepPreset
     from framework.runner import RunRequest
     from framework.safeload import UnreadableFileError, torch_load
 
@@ -40,10 +51,27 @@ _LAZY = {
     "resolve_device": "framework.execution",
     "ConfigBridge": "framework.registrations",
     "SweepPreset": "framework.registrations",
+    "RunLauncher": "framework.registrations",
     "RunRequest": "framework.runner",
-    "run_jobs": "framework.executors",
     "torch_load": "framework.safeload",
     "UnreadableFileError": "framework.safeload",
+    # Running many jobs, and writing an executor (the built-in `executors` plugin):
+    "run_jobs": "framework.builtin.executors.batch",
+    "Batch": "framework.builtin.executors.batch",
+    "JobResult": "framework.builtin.executors.batch",
+    "JobUpdate": "framework.builtin.executors.batch",
+    "Resources": "framework.builtin.executors.batch",
+    "follow_jobs": "framework.builtin.executors.follow",
+    "job_result": "framework.builtin.executors.follow",
+    "request_to_dict": "framework.builtin.executors.worker",
+    "run_in_worker": "framework.builtin.executors.worker",
+    # Sweeps from code (the built-in `sweep` plugin): what `framework sweep` does.
+    "SweepSpec": "framework.builtin.sweep.planning",
+    "preset_spec": "framework.builtin.sweep.planning",
+    "plan_sweep": "framework.builtin.sweep.planning",
+    "SweepOptions": "framework.builtin.sweep.execution",
+    "run_sweep": "framework.builtin.sweep.execution",
+    "sweep_failure": "framework.builtin.sweep.execution:failure_message",
 }
 # Modules exported whole: `distributed` holds the helpers for steps run in several
 # processes (DDP wrapping, sharding, metric reduction), each the identity with one.
@@ -55,7 +83,8 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"framework.{name}")
     if name not in _LAZY:
         raise AttributeError(f"module 'framework' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
+    module, _, attribute = _LAZY[name].partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value
     return value
 
@@ -68,16 +97,23 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArtifactError",
+    "Batch",
     "ConfigBridge",
     "ConfigError",
     "ExecutionSettings",
     "FrameworkError",
+    "JobResult",
+    "JobUpdate",
     "RankInfo",
+    "Resources",
+    "RunLauncher",
     "RunRequest",
     "SplitContractError",
     "Step",
     "StepContext",
+    "SweepOptions",
     "SweepPreset",
+    "SweepSpec",
     "UnreadableFileError",
     "UsageError",
     "__version__",
@@ -85,8 +121,16 @@ __all__ = [
     "distributed",
     "field",
     "flatten_config",
+    "follow_jobs",
     "hookimpl",
+    "job_result",
+    "plan_sweep",
+    "preset_spec",
+    "request_to_dict",
     "resolve_device",
+    "run_in_worker",
     "run_jobs",
+    "run_sweep",
+    "sweep_failure",
     "torch_load",
 ]

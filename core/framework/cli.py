@@ -24,9 +24,10 @@ def _plugins(ctx: click.Context) -> Any:
         from framework.plugins import Plugins
 
         params = root.params
-        plugins = Plugins(
-            disabled=params.get("no_plugin") or (), strict=params.get("strict_plugins") or None
-        )
+        disabled = params.get("no_plugin")
+        if disabled is None:  # asked while parsing (--help is eager): read the raw arguments
+            disabled = _no_plugin_in(root.meta.get(ARGV_KEY, []))
+        plugins = Plugins(disabled=disabled, strict=params.get("strict_plugins") or None)
         plugins.collect_registrations()
         root.obj["plugins"] = plugins
         if root.invoked_subcommand != "plugins":
@@ -34,16 +35,61 @@ def _plugins(ctx: click.Context) -> Any:
     return root.obj["plugins"]
 
 
+ARGV_KEY = "framework.argv"
+
+
+def _no_plugin_in(args: list[str]) -> list[str]:
+    """The ``--no-plugin`` values among the group's own options (before the command)."""
+    names: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if not arg.startswith("-"):
+            break
+        if arg.startswith("--no-plugin="):
+            names.append(arg.partition("=")[2])
+        elif arg == "--no-plugin":
+            names.append(next(rest, ""))
+    return names
+
+
 class FrameworkGroup(click.Group):
     """Adds the commands plugins register, and turns our errors into one line."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV_KEY] = list(args)
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = list(super().list_commands(ctx))
-        return names + sorted(n for n in self._plugin_commands(ctx) if n not in names)
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands(ctx)))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         cmd = super().get_command(ctx, name)
         return cmd if cmd is not None else self._plugin_commands(ctx).get(name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            unloaded = self._unloaded(ctx)
+            if not unloaded:
+                raise
+            raise click.UsageError(
+                f"{exc.message.rstrip('.')}; it may come from a plugin that is not loaded "
+                f"({unloaded}), see 'framework plugins'",
+                ctx,
+            ) from None
+
+    def _unloaded(self, ctx: click.Context) -> str:
+        """``sweep: disabled, foo: failed``: the plugins whose commands are missing."""
+        try:
+            infos = _plugins(ctx).infos.values()
+        except FrameworkError:
+            return ""
+        return ", ".join(
+            f"{i.name}: {i.status}" for i in infos if i.status in ("disabled", "failed")
+        )
 
     def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         if ctx.resilient_parsing and not ctx.params:
@@ -273,15 +319,6 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
 
 # -- run --------------------------------------------------------------------------------
 
-# Options of `framework run` that go to torch's launcher, not to the run: name -> value?
-LAUNCH_OPTIONS = {
-    "nproc-per-node": "N",
-    "nnodes": "M",
-    "node-rank": "R",
-    "master-addr": "HOST",
-    "master-port": "PORT",
-    "rdzv-endpoint": "HOST:PORT",
-}
 RUN_STATIC = {
     "config",
     "set",
@@ -293,7 +330,6 @@ RUN_STATIC = {
     "print_config",
     "help",
     "device",
-    *(name.replace("-", "_") for name in LAUNCH_OPTIONS),
 }
 
 
@@ -340,39 +376,19 @@ def _run_options(artifact_root_default: str | None) -> list[click.Parameter]:
             help="Show the resolved config and where each value came from, then exit.",
         ),
         click.Option(["--device"], hidden=True, help="Deprecated: use --accelerator."),
-        click.Option(
-            ["--nproc-per-node"],
-            type=click.IntRange(min=1),
-            metavar="N",
-            help="Run the plan in N processes on this node (one per GPU) through torch's launcher.",
-        ),
-        click.Option(
-            ["--nnodes"],
-            metavar="M",
-            help="Nodes taking part (M, or MIN:MAX); start the same command on each.",
-        ),
-        click.Option(
-            ["--node-rank"], type=click.IntRange(min=0), metavar="R", help="This node's rank."
-        ),
-        click.Option(["--master-addr"], metavar="HOST", help="Rank 0's node address."),
-        click.Option(
-            ["--master-port"], type=click.IntRange(1, 65535), metavar="PORT", help="Rank 0's port."
-        ),
-        click.Option(
-            ["--rdzv-endpoint"],
-            metavar="HOST:PORT",
-            help="Rendezvous instead of node ranks (c10d), e.g. on Slurm.",
-        ),
     ]
 
 
-def _field_options(sections: list[Any]) -> tuple[list[click.Parameter], dict[str, str]]:
-    """One option per distinct field name across the plan's config classes."""
+def _field_options(
+    sections: list[Any], reserved: set[str] = RUN_STATIC
+) -> tuple[list[click.Parameter], dict[str, str]]:
+    """One option per distinct field name across the plan's config classes (none for a
+    `reserved` name: an option of the command itself)."""
     params: list[click.Parameter] = []
     seen: dict[str, str] = {}
     for section in sections:
         for f in section.fields():
-            if f.name in seen or f.name in RUN_STATIC:
+            if f.name in seen or f.name in reserved:
                 continue
             dashed = f.name.replace("_", "-")
             aliases = [f"--{a.replace('_', '-')}" for a in f.aliases]
@@ -431,13 +447,15 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         click.echo(ctx.get_help())
         click.echo("\nShow the options of one step's plan with: framework run STEP --help")
         return
+    from framework.registrations import RunLauncher
     from framework.runner import RunRequest, artifact_root, config_sections, prepare, resolve_plan
 
     plugins = _plugins(ctx)
     target_id, order = resolve_plan(plugins, target, only="--only" in args)
     sections = config_sections(plugins, order)
-    field_params, flag_names = _field_options(sections)
     plugin_params = [item for item, _ in plugins.cli_extensions if isinstance(item, click.Option)]
+    reserved = RUN_STATIC | {str(p.name) for p in plugin_params}
+    field_params, flag_names = _field_options(sections, reserved)
     params = _run_options(str(artifact_root())) + field_params + plugin_params
     params.append(click.Option(["-h", "--help"], is_flag=True, help="Show this message and exit."))
     command = click.Command(
@@ -471,20 +489,42 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         sets=list(values["sets"]),
         command=_command_as_typed(["framework", "run", target, *args]),
     )
-    plugin_values = {p.name: values.get(p.name) for p in plugin_params}
+    launcher_options = {
+        name
+        for item, _ in plugins.cli_extensions
+        if isinstance(item, RunLauncher)
+        for name in item.options
+    }
+    plugin_values = {
+        p.name: values.get(p.name) for p in plugin_params if p.name not in launcher_options
+    }
     prepared = prepare(request, plugins, plan=(target_id, order))
     if values["print_config"]:
         _print_config(prepared)
         return
-    if _wants_launcher(values):
-        if prepared.execution.accelerator != "auto":  # a missing GPU: one line, not N ranks'
-            from framework.execution import resolve_device
-
-            resolve_device(prepared.execution)
-        sys.exit(_launch(ctx, target, list(args), values))
+    _hand_off(ctx, plugins, target, list(args), values, prepared)
     from framework.runner import PlanRunner
 
     PlanRunner(prepared, plugins, options=plugin_values).execute()
+
+
+def _hand_off(
+    ctx: click.Context,
+    plugins: Any,
+    target: str,
+    args: list[str],
+    values: dict[str, Any],
+    prepared: Any,
+) -> None:
+    """Let a registered `RunLauncher` take the run over (several processes); exits if one did."""
+    from framework.entrypoints import import_object
+    from framework.registrations import RunLauncher
+
+    for item, _ in plugins.cli_extensions:
+        if isinstance(item, RunLauncher):
+            code = import_object(item.function)(ctx, target, args, values, prepared)
+            if code is not None:
+                sys.exit(code)
 
 
 def _command_as_typed(command: list[str]) -> list[str]:
@@ -496,94 +536,6 @@ def _command_as_typed(command: list[str]) -> list[str]:
 
     typed = os.environ.get(COMMAND_ENV)
     return json.loads(typed) if typed and launched() else command
-
-
-def _wants_launcher(values: dict[str, Any]) -> bool:
-    """--nproc-per-node / --nnodes asked for several processes, and none launched us yet.
-
-    Launch options that cannot take effect are refused with one line.
-    """
-    import re
-
-    from framework.distributed import launched
-
-    if launched():
-        return False  # the ranks of a launched run: the launcher had these options
-    nnodes = values.get("nnodes")
-    if nnodes is not None and not re.fullmatch(r"[1-9]\d*(:[1-9]\d*)?", nnodes):
-        raise UsageError(
-            f"--nnodes {nnodes}: expected a number of nodes M, or MIN:MAX (e.g. 2 or 1:4)"
-        )
-    if nnodes and ":" in nnodes and int(nnodes.split(":")[0]) > int(nnodes.split(":")[1]):
-        raise UsageError(f"--nnodes {nnodes}: MIN is larger than MAX")
-    several = (values.get("nproc_per_node") or 1) > 1 or (nnodes or "1") != "1"
-    given = [f"--{n}" for n in LAUNCH_OPTIONS if values.get(n.replace("-", "_")) is not None]
-    if not several and set(given) - {"--nproc-per-node", "--nnodes"}:
-        raise UsageError(
-            f"{', '.join(given)}: these apply to a run of several processes",
-            hint="add --nproc-per-node N (N > 1) or --nnodes M (M > 1), or drop them",
-        )
-    static = [o for o in ("--node-rank", "--master-addr", "--master-port") if o in given]
-    if values.get("rdzv_endpoint") is not None and static:
-        raise UsageError(
-            f"--rdzv-endpoint and {', '.join(static)}: choose one way for the nodes to meet",
-            hint="--rdzv-endpoint alone (every node runs the same command), "
-            "or --node-rank with --master-addr/--master-port",
-        )
-    return several
-
-
-def _without_launch_options(args: list[str]) -> list[str]:
-    out, skip = [], False
-    for arg in args:
-        if skip:
-            skip = False
-            continue
-        name, eq, _ = arg.partition("=")
-        if name.startswith("--") and name[2:].replace("_", "-") in LAUNCH_OPTIONS:
-            skip = not eq
-            continue
-        out.append(arg)
-    return out
-
-
-def _launch(ctx: click.Context, target: str, args: list[str], values: dict[str, Any]) -> int:
-    """Re-run this very command in several processes through torch.distributed.run."""
-    from framework.distributed import launch, launcher_command
-    from framework.manifest import new_run_id
-
-    nnodes = values.get("nnodes")
-    if nnodes not in (None, "1") and not values.get("run_id"):
-        raise UsageError(
-            "--nnodes: a run on several nodes needs --run-id, the same on every node",
-            hint="e.g. --run-id exp1, or $SLURM_JOB_ID on Slurm",
-        )
-    run_args = _without_launch_options(args)
-    run_id = values.get("run_id")
-    if not run_id:
-        run_id = new_run_id()
-        run_args += ["--run-id", run_id]  # every rank must write to the same run
-    root = ctx.find_root().params
-    head = [f"--no-plugin={n}" for n in root.get("no_plugin") or ()]
-    head += ["--strict-plugins"] * bool(root.get("strict_plugins")) + ["--debug"] * bool(
-        root.get("debug")
-    )
-    cmd = launcher_command(
-        values.get("nproc_per_node") or 1,
-        [*head, "run", target, *run_args],
-        nnodes=nnodes,
-        node_rank=values.get("node_rank"),
-        master_addr=values.get("master_addr"),
-        master_port=values.get("master_port"),
-        rdzv_endpoint=values.get("rdzv_endpoint"),
-        rdzv_id=run_id,
-    )
-    return launch(
-        cmd,
-        ["framework", "run", target, *args],
-        values.get("nproc_per_node") or 1,
-        debug=bool(root.get("debug")),
-    )
 
 
 def _print_config(prepared: Any) -> None:
@@ -685,355 +637,3 @@ def schema(ctx: click.Context, out: str, check: bool) -> None:
         )
     status = f"{len(drift)} updated" if drift and not check else "up to date"
     click.echo(f"{result.total} schemas in {out}, {status}")
-
-
-# -- sweep ------------------------------------------------------------------------------
-
-SWEEP_HELP = """Run STEP over a grid of parameters: every job is its own run with its own manifest.
-
-\b
-  framework sweep lm.train -p learning_rate=1e-3,3e-3 -p n_layer=2,4 --max-steps 200
-  framework sweep --preset ptycho.dose_overlap --filter "nphotons >= 1e4" --executor process
-  framework sweep lm.train -p seed=0,1,2 --executor slurm --partition gpu --gpus-per-job 1
-
-The sweep manifest is <artifact-root>/sweeps/<id>/sweep_manifest.json. Running the same
-command again resumes the sweep: finished jobs that are up to date are skipped, failed,
-lost and missing ones run again. Other options (--max-steps ...) set the base config of
-every job, as in `framework run STEP`.
-"""
-
-
-def _sweep_options(artifact_root_default: str | None) -> list[click.Parameter]:
-    opt = click.Option
-    return [
-        opt(
-            ["-p", "--param", "params"],
-            multiple=True,
-            metavar="FIELD=V1,V2",
-            help="An axis of the grid (repeatable); STEP.FIELD=... for one step's field.",
-        ),
-        opt(
-            ["--preset"],
-            metavar="NAME",
-            help="A named grid from a plugin (see 'framework sweep --presets').",
-        ),
-        opt(
-            ["--filter", "filters"],
-            multiple=True,
-            metavar="EXPR",
-            help='Keep only jobs where EXPR holds, e.g. "lr < 1e-2 and n_layer != 4" (repeatable).',
-        ),
-        opt(["--dry-run"], is_flag=True, help="List the jobs and what would run; submit nothing."),
-        opt(
-            ["--executor"],
-            metavar="NAME",
-            help="local (default), process, slurm, ray, or a plugin's.",
-        ),
-        opt(["--max-parallel"], metavar="N", help="At most N jobs at once."),
-        opt(["--retries"], metavar="N", help="Resubmit a job whose worker died up to N times."),
-        opt(["--fail-fast/--no-fail-fast"], default=None, help="Stop at the first failed job."),
-        opt(
-            ["--sweep-id"],
-            metavar="ID",
-            help="Name the sweep [default: from the step and the grid].",
-        ),
-        opt(
-            ["--artifact-root"],
-            metavar="DIR",
-            default=artifact_root_default,
-            help="Where run directories live; remote workers must see the same path.",
-        ),
-        opt(
-            ["--config", "config_file"],
-            metavar="FILE",
-            help="Base config for every job; its 'sweep:' section sets these options.",
-        ),
-        opt(
-            ["--set", "sets"],
-            multiple=True,
-            metavar="STEP.FIELD=VALUE",
-            help="Base config (repeatable).",
-        ),
-        opt(["--force"], is_flag=True, help="Run every job again, even the ones up to date."),
-        opt(["--quiet"], is_flag=True, help="No live table; one line per finished job."),
-        opt(["--cpus-per-job"], metavar="N", help="CPU cores per job."),
-        opt(
-            ["--nproc-per-job"],
-            metavar="N",
-            help="Run each job as N processes through torch's launcher (one per GPU).",
-        ),
-        opt(["--gpus-per-job"], metavar="N", help="GPUs per job."),
-        opt(["--mem-gb"], metavar="GB", help="Memory per job."),
-        opt(["--time-min"], metavar="MIN", help="slurm: time limit per job."),
-        opt(["--partition"], metavar="P", help="slurm: partition."),
-        opt(["--account"], metavar="A", help="slurm: account."),
-        opt(
-            ["--slurm-arg", "slurm_arg"],
-            multiple=True,
-            metavar="KEY=VALUE",
-            help="slurm: another sbatch option, e.g. constraint=a100 (repeatable).",
-        ),
-        opt(
-            ["--slurm-cluster"],
-            metavar="NAME",
-            help="slurm: 'local' runs the job arrays as local processes (no Slurm needed).",
-        ),
-        opt(
-            ["--ray-address"],
-            metavar="ADDR",
-            help="ray: cluster to join (e.g. auto); none starts a local one.",
-        ),
-        opt(["--presets"], is_flag=True, help="List the named presets and exit."),
-        opt(["-h", "--help"], is_flag=True, help="Show this message and exit."),
-    ]
-
-
-SWEEP_FLAGS = {
-    "executor": "--executor",
-    "max_parallel": "--max-parallel",
-    "retries": "--retries",
-    "fail_fast": "--fail-fast",
-    "cpus_per_job": "--cpus-per-job",
-    "nproc_per_job": "--nproc-per-job",
-    "gpus_per_job": "--gpus-per-job",
-    "mem_gb": "--mem-gb",
-    "time_min": "--time-min",
-    "partition": "--partition",
-    "account": "--account",
-    "slurm_cluster": "--slurm-cluster",
-    "ray_address": "--ray-address",
-}
-
-
-def _preset_in(args: list[str]) -> str | None:
-    for i, arg in enumerate(args):
-        if arg == "--preset" and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith("--preset="):
-            return arg.partition("=")[2]
-    return None
-
-
-@cli.command(
-    help=SWEEP_HELP,
-    context_settings={
-        "ignore_unknown_options": True,
-        "allow_extra_args": True,
-        "help_option_names": [],
-    },
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.pass_context
-def sweep(ctx: click.Context, args: tuple[str, ...]) -> None:
-    import os
-
-    argv = list(args)
-    target = argv.pop(0) if argv and not argv[0].startswith("-") else None
-    plugins = _plugins(ctx)
-    presets = {p.name: (p, plugin) for p, plugin in plugins.sweeps}
-    preset_name = _preset_in(argv)
-    preset = None
-    if preset_name is not None:
-        if preset_name not in presets:
-            from framework.steps import did_you_mean
-
-            raise UsageError(
-                f"unknown sweep preset '{preset_name}'{did_you_mean(preset_name, presets)}",
-                hint="see 'framework sweep --presets'",
-            )
-        preset = presets[preset_name][0]
-        target = target or preset.step
-    # As runner.artifact_root() says, without importing the runner for --help.
-    static = _sweep_options(os.environ.get("FRAMEWORK_ARTIFACT_ROOT") or "runs")
-    field_params: list[click.Parameter] = []
-    flag_names: dict[str, str] = {}
-    if target is not None:
-        from framework.runner import config_sections, resolve_plan
-
-        _, order = resolve_plan(plugins, target, only=False)
-        taken = {n for p in static for n in getattr(p, "opts", [])}
-        field_params, flag_names = _field_options(config_sections(plugins, order))
-        field_params = [p for p in field_params if not set(getattr(p, "opts", [])) & taken]
-        flag_names = {n: f for n, f in flag_names.items() if f not in taken}
-    command = click.Command(
-        "sweep",
-        params=static + field_params,
-        help=SWEEP_HELP,
-        context_settings=CONTEXT,
-        options_metavar=f"{target or '[STEP]'} [OPTIONS]",
-    )
-    known = {
-        o for p in command.params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])
-    }
-    with command.make_context(
-        "sweep", _normalise_underscores(argv, known), parent=ctx.find_root()
-    ) as sub:
-        values = sub.params
-    if values.pop("help") or (target is None and not values["presets"]):
-        click.echo(sub.get_help())
-        if target is None:
-            click.echo("\nPresets: " + (", ".join(sorted(presets)) or "none installed"))
-        return
-    if values.pop("presets"):
-        for name, (p, plugin) in sorted(presets.items()):
-            axes = ", ".join(f"{k}={'|'.join(map(str, v))}" for k, v in p.matrix.items())
-            click.echo(f"{name:<24} {p.step:<24} {axes}  ({plugin})")
-            if p.description:
-                click.echo(f"{'':<24} {p.description}")
-        return
-    assert target is not None
-    _run_sweep(plugins, target, preset, values, flag_names, ["framework", "sweep", *args])
-
-
-def _run_sweep(
-    plugins: Any,
-    target: str,
-    preset: Any,
-    values: dict[str, Any],
-    flag_names: dict[str, str],
-    command: list[str],
-) -> None:
-    from framework.executors import JobUpdate  # noqa: F401 - the view follows these
-    from framework.sweep_view import SweepView
-    from framework.sweeps import (
-        Axis,
-        SweepSpec,
-        failure_message,
-        load_options,
-        merge_axes,
-        parse_param,
-        plan_sweep,
-        preset_axes,
-        run_sweep,
-    )
-
-    sweep_flags: dict[str, Any] = {
-        name: (values[name], flag)
-        for name, flag in SWEEP_FLAGS.items()
-        if values.get(name) is not None
-    }
-    if values["slurm_arg"]:
-        extra = {}
-        for item in values["slurm_arg"]:
-            key, eq, val = item.partition("=")
-            if not eq or not key:
-                raise UsageError(f"--slurm-arg {item!r}: expected KEY=VALUE (e.g. constraint=a100)")
-            extra[key.strip()] = val
-        sweep_flags["slurm_args"] = (extra, "--slurm-arg")
-    options, resources, _ = load_options(values["config_file"], sweep_flags)
-    axes = preset_axes(preset.matrix) if preset is not None else []
-    axes = merge_axes(axes, [Axis(k, tuple(v)) for k, v in options.params.items()])
-    axes = merge_axes(axes, [parse_param(p) for p in values["params"]])
-    base_flags = {
-        name: (values[name], flag)
-        for name, flag in flag_names.items()
-        if values.get(name) is not None
-    }
-    base_args = []
-    for value, flag in base_flags.values():
-        base_args += (
-            [flag, str(value)]
-            if not isinstance(value, bool)
-            else [flag if value else f"--no-{flag[2:]}"]
-        )
-    if values["config_file"]:
-        base_args += ["--config", str(Path(values["config_file"]).resolve())]
-    for assignment in values["sets"]:
-        base_args += ["--set", assignment]
-    spec = SweepSpec(
-        target=target,
-        axes=axes,
-        filters=[*options.filter, *values["filters"]],
-        preset=preset.name if preset is not None else None,
-        base_flags=base_flags,
-        sets=list(values["sets"]),
-        config_file=values["config_file"],
-        force=values["force"],
-        base_args=base_args,
-        nproc_per_node=resources.nproc_per_job,
-    )
-    planned = plan_sweep(spec, plugins, sweep_id=values["sweep_id"], root=values["artifact_root"])
-    if values["dry_run"]:
-        from framework.sweep_view import describe
-        from framework.sweeps import up_to_date
-
-        for job in planned.jobs:
-            assert job.request is not None
-            state = "up to date" if up_to_date(job.request, plugins) else "would run"
-            click.echo(f"{job.run_id}  {describe(job.parameters)}  [{state}]")
-        click.echo(
-            f"{len(planned.jobs)} jobs of {planned.spec.target} on the {options.executor} executor; "
-            f"manifest: {planned.manifest_path}"
-        )
-        return
-    jobs = [
-        {"run_id": j.run_id, "index": j.index, "parameters": j.parameters, "status": "queued"}
-        for j in planned.jobs
-    ]
-    with SweepView(planned.sweep_id, jobs, quiet=values["quiet"]) as view:
-        outcome = run_sweep(
-            planned,
-            plugins,
-            options=options,
-            resources=resources,
-            command=command,
-            on_update=view.update,
-            debug=bool(click.get_current_context().find_root().params.get("debug")),
-        )
-    from framework.sweep_view import count_line
-
-    click.echo(
-        f"sweep {planned.sweep_id} {outcome.status}: {count_line(outcome.manifest['counts'])}"
-    )
-    click.echo(f"manifest: {planned.manifest_path}")
-    error = failure_message(outcome)
-    if error is not None:
-        raise error
-
-
-@cli.command()
-@click.argument("sweep_id", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@_root_option
-def sweeps(sweep_id: str | None, as_json: bool, artifact_root: str | None) -> None:
-    """List sweeps, or show one (SWEEP_ID or 'latest'): each job's parameters, status, metrics."""
-    import json
-
-    from framework.runner import artifact_root as root_of
-    from framework.sweeps import find_sweep, job_metrics, list_sweeps
-
-    root = root_of(artifact_root)
-    if sweep_id is None:
-        found = list_sweeps(root)
-        if as_json:
-            click.echo(json.dumps(found, indent=2))
-            return
-        if not found:
-            click.echo(f"no sweeps under {root / 'sweeps'}")
-            return
-        from framework.sweep_view import count_line
-
-        width = max(len(m["sweep_id"]) for m in found)
-        for m in found:
-            click.echo(
-                f"{m['sweep_id']:<{width}}  {m['created_at']:<24}  {m['status']:<11}  "
-                f"{m['target']}  {count_line(m.get('counts', {}))}"
-            )
-        return
-    manifest = find_sweep(root, sweep_id)
-    rows = [{**job, "metrics": job_metrics(job, manifest["target"])} for job in manifest["jobs"]]
-    if as_json:
-        click.echo(json.dumps({**manifest, "jobs": rows}, indent=2))
-        return
-    from framework.runs import format_metrics
-    from framework.sweep_view import count_line, describe
-
-    click.echo(
-        f"sweep {manifest['sweep_id']}  [{manifest['status']}]  {manifest['target']}  "
-        f"{manifest['executor']}  {count_line(manifest.get('counts', {}))}"
-    )
-    for job in rows:
-        metrics = format_metrics(job["metrics"], digits=4) if job["metrics"] else ""
-        error = f"  {job['error']}" if job.get("error") and job["status"] != "completed" else ""
-        click.echo(f"  {job['status']:<10} {describe(job['parameters'])}  {metrics}{error}")
-        click.echo(f"             {job['run_id']}")

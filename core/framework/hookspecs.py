@@ -32,7 +32,7 @@ def register_models(register: Any) -> None:
 
 @hookspec
 def register_cli_options(register: Any) -> None:
-    """Call ``register(click.Command)`` to add a command, or ``register(click.Option)`` to add an option to ``framework run``."""
+    """Call ``register(click.Command)`` to add a command, or ``register(click.Option)`` to add an option to ``framework run`` (with a ``RunLauncher`` that takes such a run over)."""
 
 
 @hookspec

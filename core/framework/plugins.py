@@ -36,6 +36,8 @@ BUILTIN_PLUGINS = {
     "events": "framework.builtin.events",
     "console": "framework.builtin.console",
     "executors": "framework.builtin.executors",
+    "sweep": "framework.builtin.sweep",
+    "launch": "framework.builtin.launch",
 }
 
 

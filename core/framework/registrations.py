@@ -1,4 +1,5 @@
-"""The small specs plugins register besides steps: config bridges and sweep presets."""
+"""The small specs plugins register besides steps: config bridges, sweep presets and
+run launchers."""
 
 from __future__ import annotations
 
@@ -42,3 +43,23 @@ class SweepPreset(Frozen):
 
     def __init__(self, name: str, step: str, matrix: dict[str, Any], description: str = "") -> None:
         self._set(name, step, matrix, description)
+
+
+class RunLauncher(Frozen):
+    """Takes `framework run` over when its own options ask for it (several processes).
+
+    Registered through ``register_cli_options`` next to the options it reads (`options`,
+    their names: they are the launcher's, not handed to the run). `function` is an import
+    path to ``f(ctx, target, args, values, prepared) -> int | None``, called once the
+    run's config is checked: an exit code ends the command with it; None lets the run go
+    on in this process.
+    """
+
+    _FIELDS = ("name", "function", "options")
+    __slots__ = _FIELDS
+    name: str
+    function: str
+    options: tuple[str, ...]
+
+    def __init__(self, name: str, function: str, options: tuple[str, ...] = ()) -> None:
+        self._set(name, function, tuple(options))

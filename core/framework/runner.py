@@ -259,11 +259,13 @@ def run_job(request: RunRequest, plugins: Plugins) -> RunResult:
 
 
 def _launched(request: RunRequest) -> RunResult:
+    from framework.builtin.launch.torchrun import launch, launcher_command
+
     if not request.run_id:
         request = attrs.evolve(request, run_id=new_run_id())
     argv = request.argv()
-    code = distributed.launch(
-        distributed.launcher_command(request.nproc_per_node, argv),
+    code = launch(
+        launcher_command(request.nproc_per_node, argv),
         list(request.command) or ["framework", *argv],
         request.nproc_per_node,
     )

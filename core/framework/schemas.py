@@ -24,12 +24,15 @@ def dump(schema: dict[str, Any]) -> str:
 
 def render_all(plugins: Any) -> dict[str, str]:
     """Relative path -> file text, for every schema the loaded plugins define."""
-    from framework.executors import Resources
+    from framework.builtin.executors.batch import Resources
+    from framework.builtin.sweep.execution import SweepOptions
+    from framework.builtin.sweep.record import SWEEP_MANIFEST_SCHEMA
+    from framework.builtin.sweep.settings import executor_settings
     from framework.runner import load_config_class
-    from framework.sweeps import SWEEP_MANIFEST_SCHEMA, SweepOptions
 
     sweep_section = schema_for(SweepOptions, title="sweep: section of a config file")
-    sweep_section["properties"].update(schema_for(Resources, top_level=False)["properties"])
+    for cls in (Resources, *executor_settings(plugins).values()):
+        sweep_section["properties"].update(schema_for(cls, top_level=False)["properties"])
     out = {
         "manifest.schema.json": dump(MANIFEST_SCHEMA),
         "sweep_manifest.schema.json": dump(SWEEP_MANIFEST_SCHEMA),

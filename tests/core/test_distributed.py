@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from framework import distributed
-from framework.cli import _without_launch_options
+from framework.builtin.launch import output as launch_output
+from framework.builtin.launch import torchrun
+from framework.builtin.launch.options import without_launch_options
 from framework.execution import RankInfo
 
 from tests.conftest import expect_error, read_events, read_manifest
@@ -115,19 +117,19 @@ def test_backend_is_nccl_on_gpus_and_gloo_otherwise():
 
 
 def test_one_node_launches_standalone_with_the_run_command():
-    cmd = distributed.launcher_command(2, ["run", "x.y", "--run-id", "r"])
+    cmd = torchrun.launcher_command(2, ["run", "x.y", "--run-id", "r"])
     assert cmd[1:4] == ["-m", "torch.distributed.run", "--nproc-per-node=2"]
     assert "--standalone" in cmd
     assert cmd[-6:] == ["-m", "framework", "run", "x.y", "--run-id", "r"]
 
 
 def test_several_nodes_use_node_ranks_or_a_rendezvous_endpoint():
-    ranked = distributed.launcher_command(
+    ranked = torchrun.launcher_command(
         4, ["run", "x"], nnodes="2", node_rank=1, master_addr="n0", master_port=29500
     )
     assert {"--nnodes=2", "--node-rank=1", "--master-addr=n0", "--master-port=29500"} <= set(ranked)
     assert "--standalone" not in ranked
-    rdzv = distributed.launcher_command(
+    rdzv = torchrun.launcher_command(
         4, ["run", "x"], nnodes="2", rdzv_endpoint="n0:29400", rdzv_id="exp1"
     )
     assert {"--rdzv-backend=c10d", "--rdzv-endpoint=n0:29400", "--rdzv-id=exp1"} <= set(rdzv)
@@ -135,7 +137,7 @@ def test_several_nodes_use_node_ranks_or_a_rendezvous_endpoint():
 
 def test_launch_options_are_dropped_from_the_command_the_ranks_run():
     args = ["--nproc-per-node", "2", "--epochs", "3", "--nnodes=1", "--master-port", "1234"]
-    assert _without_launch_options(args) == ["--epochs", "3"]
+    assert without_launch_options(args) == ["--epochs", "3"]
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -162,18 +164,18 @@ def test_the_launchers_own_lines_are_dropped_and_each_message_shown_once():
         "Traceback (most recent call last):\n"
         '  File "run.py", line 1\n'
     )
-    assert distributed.rank_messages(text, 1) == "error: step x failed: boom\n"
-    assert "launcher exited with code 1" in distributed.rank_messages("W1124 05:35:09 x\n", 1)
+    assert launch_output.rank_messages(text, 1) == "error: step x failed: boom\n"
+    assert "launcher exited with code 1" in launch_output.rank_messages("W1124 05:35:09 x\n", 1)
     # Interrupted: the launcher's traceback of the signal goes too, 'interrupted' stays.
     stopped = "interrupted\nTraceback (most recent call last):\nSignalException: 2\n"
-    assert distributed.rank_messages(stopped, 130) == "interrupted\n"
+    assert launch_output.rank_messages(stopped, 130) == "interrupted\n"
 
 
 def test_the_ranks_lines_pass_as_they_come_and_errors_wait_for_the_end():
     import io
 
     out = io.StringIO()
-    output = distributed.RankOutput(out)
+    output = launch_output.RankOutput(out)
     output.feed("warning: slow disk\n")
     output.feed("error: step x failed: boom\n")
     assert out.getvalue() == "warning: slow disk\n"

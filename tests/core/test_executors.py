@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from framework.executors import Batch
+from framework import Batch
 from framework.plugins import Plugins
 from framework.runner import RunRequest
 

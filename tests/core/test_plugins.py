@@ -112,7 +112,7 @@ def test_autoload_off_loads_only_builtins_and_the_named_plugins(
 
     assert result.exit_code == 0, result.stderr
     names = {row["name"] for row in json.loads(result.stdout)}
-    assert names == {"events", "console", "executors", "good"}
+    assert names == {"events", "console", "executors", "sweep", "launch", "good"}
     assert not (isolated / "imported-other.marker").exists()
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from framework.sweeps import SWEEP_MANIFEST_SCHEMA, Filter, split_values
+from framework.builtin.sweep.filters import Filter
+from framework.builtin.sweep.grid import split_values
+from framework.builtin.sweep.record import SWEEP_MANIFEST_SCHEMA
 
 from tests.conftest import expect_error, read_manifest
 
@@ -392,7 +394,7 @@ def test_ctrl_c_cancels_outstanding_jobs_and_leaves_a_valid_manifest(flaky, isol
 
 EXECUTOR_PLUGIN = """
 from framework import hookimpl
-from framework.executors import JobResult, JobUpdate, LocalExecutor
+from framework.builtin.executors.local import LocalExecutor
 
 ORDER = []
 
@@ -424,51 +426,52 @@ def test_a_plugin_executor_runs_the_sweep(cli, pipeline, plugin_site, isolated):
     assert order == [j["run_id"] for j in reversed(manifest["jobs"])]
 
 
-# -- the cluster executors through the command line -------------------------------------------
+SETTINGS_PLUGIN = """
+import attrs
+from framework import field, hookimpl
+from framework.builtin.executors.local import LocalExecutor
+
+SEEN = []
+
+@attrs.define
+class QueueSettings:
+    queue: str = field("default", help="queued: the queue to use")
+
+class Queued(LocalExecutor):
+    '''The local executor, with an option of its own.'''
+    name = "queued"
+    settings = QueueSettings
+
+    def run(self, batch):
+        SEEN.append(batch.settings.queue)
+        return super().run(batch)
+
+@hookimpl
+def register_executors(register):
+    register("queued", __name__ + ":Queued")
+"""
 
 
-def test_a_sweep_on_slurm_job_arrays_run_locally_by_submitit(cli, flaky, isolated):
-    pytest.importorskip("submitit")
-    result = cli(
-        "sweep", "flaky.work", "-p", "value=1,2", "-p", "mode=ok,raise",
-        "--executor", "slurm", "--slurm-cluster", "local", "--max-parallel", "2",
-    )  # fmt: skip
-    assert result.exit_code == 1  # the 'raise' jobs failed, the others completed
-    manifest = sweep_manifest(isolated)
-    got = {
-        (j["parameters"]["value"], j["parameters"]["mode"]): j["status"] for j in manifest["jobs"]
-    }
-    assert got == {(1, "ok"): "completed", (2, "ok"): "completed", (1, "raise"): "failed",
-                   (2, "raise"): "failed"}  # fmt: skip
-    assert all(j["where"] for j in manifest["jobs"])
-    assert {
-        output(j["run_dir"])["value"] for j in manifest["jobs"] if j["status"] == "completed"
-    } == {1, 2}
-    assert "RuntimeError: value 1 is cursed" in next(
-        j["traceback"] for j in manifest["jobs"] if j["status"] == "failed"
-    )
-    again = cli(
-        "sweep", "flaky.work", "-p", "value=1,2", "-p", "mode=ok",
-        "--executor", "slurm", "--slurm-cluster", "local",
-    )  # fmt: skip
-    assert again.exit_code == 0, again.stderr
-    assert {
-        j["status"] for j in sweep_manifest(isolated)["jobs"] if j["parameters"]["mode"] == "ok"
-    } == {"skipped"}
+def test_an_executors_settings_are_sweep_options_and_sweep_section_keys(
+    cli, pipeline, plugin_site, isolated
+):
+    import importlib
+
+    module = plugin_site.add("queued", SETTINGS_PLUGIN)
+    assert "--queue" in cli("sweep", "pipe.report", "--help").stdout
+    args = ("sweep", "pipe.report", "-p", "scale=1,2", "--executor", "queued")
+    assert cli(*args, "--queue", "fast").exit_code == 0
+    assert sweep_manifest(isolated)["resources"]["queue"] == "fast"
+    (isolated / "sweep.yaml").write_text("sweep:\n  queue: slow\n")
+    assert cli(*args, "--config", "sweep.yaml", "--force").exit_code == 0
+    assert importlib.import_module(module).SEEN == ["fast", "slow"]
 
 
-def test_a_sweep_on_ray_runs_each_job_as_a_task(cli, ray_jobs, isolated):
-    result = cli("sweep", "jobs.echo", "-p", "value=3,4", "--executor", "ray")
-    assert result.exit_code == 0, result.stderr
-    manifest = sweep_manifest(isolated)
-    assert manifest["executor"] == "ray"
-    values = {
-        json.loads((Path(j["run_dir"]) / "value.json").read_text())["value"]
-        for j in manifest["jobs"]
-    }
-    assert values == {3, 4}
-    refused = cli("sweep", "jobs.echo", "-p", "value=5", "--executor", "ray", "--gpus-per-job", "1")
-    expect_error(refused, 2, "GPU")
+def test_blocking_the_sweep_plugin_removes_its_commands_with_one_clear_line(cli, pipeline):
+    result = cli("--no-plugin", "sweep", "sweep", "pipe.report", "-p", "scale=1,2")
+    expect_error(result, 2, "No such command 'sweep'")
+    assert "sweep: disabled" in result.stderr
+    assert "sweeps" not in cli("--no-plugin", "sweep", "--help").stdout
 
 
 # -- looking back at sweeps -------------------------------------------------------------------

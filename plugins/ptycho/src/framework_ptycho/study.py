@@ -96,31 +96,18 @@ def run_study(
     The jobs are the core sweep of the preset (`framework sweep --preset
     ptycho.dose_overlap` runs the same ones): same sweep id, same run ids, same resume.
     """
-    from framework.executors import Resources
-    from framework.plugins import Plugins
-    from framework.sweeps import (
-        SweepOptions,
-        SweepSpec,
-        failure_message,
-        plan_sweep,
-        preset_axes,
-        run_sweep,
-    )
+    from framework import SweepOptions, plan_sweep, preset_spec, run_sweep, sweep_failure
 
     jobs = expand(doses, views, gridsizes)
     extra = _extra_flags(flags)
-    plugins = Plugins()
-    preset = next(p for p, _ in plugins.sweeps if p.name == PRESET)
-    spec = SweepSpec(
-        target=preset.step,
-        axes=preset_axes(preset.matrix),
+    spec = preset_spec(
+        PRESET,
         filters=_filters(jobs),
-        preset=PRESET,
         base_flags=extra,
         config_file=config_file,
         base_args=[arg for name, (value, _) in extra.items() for arg in (f"--{name}", value)],
     )
-    sweep = plan_sweep(spec, plugins, root=artifact_root)
+    sweep = plan_sweep(spec, root=artifact_root)
     folder = Path(study_dir) if study_dir else sweep.root / "studies" / sweep.sweep_id
     by_id = {j.run_id: j for j in sweep.jobs}
     for job in sweep.jobs:
@@ -132,9 +119,7 @@ def run_study(
         )
         outcome = run_sweep(
             sweep,
-            plugins,
             options=options,
-            resources=Resources(),
             command=["framework", "ptycho-study", *_argv(doses, views, gridsizes, flags)],
         )
     entries = []
@@ -173,7 +158,7 @@ def run_study(
     }
     path = _write(folder, manifest)
     click.echo(f"study manifest: {path}")
-    error = failure_message(outcome) if outcome is not None else None
+    error = sweep_failure(outcome) if outcome is not None else None
     if error is not None:
         raise StudyFailed(error.message, hint=error.hint)
     return path

@@ -7,19 +7,19 @@ import stat
 from pathlib import Path
 
 import pytest
-from framework.errors import UsageError
-from framework.executors import Resources, run_jobs
+from framework import Resources, UsageError, run_jobs
+from framework_slurm.executor import SlurmSettings
 
 from tests.conftest import read_manifest
-from tests.core.conftest import Updates, job
+from tests.plugins.jobs import Updates, job
 
 pytest.importorskip("submitit")
 
-LOCAL = Resources(slurm_cluster="local", time_min=5)
+LOCAL = SlurmSettings(slurm_cluster="local", time_min=5)
 
 
 def run(requests, updates=None, **options):
-    options.setdefault("resources", LOCAL)
+    options.setdefault("settings", LOCAL)
     return run_jobs(
         requests, "slurm", report=updates.append if updates is not None else None, **options
     )
@@ -87,7 +87,7 @@ def test_ctrl_c_cancels_the_outstanding_jobs_and_reraises(jobs_plugin, isolated)
         run_jobs(
             [job("slow", action="sleep"), job("quick", wait_for=sleeping), job("waiting")],
             "slurm",
-            resources=LOCAL,
+            settings=LOCAL,
             max_parallel=2,
             report=report,
         )
@@ -118,20 +118,21 @@ def fake_slurm(tmp_path, monkeypatch):
 def test_resources_reach_the_sbatch_file_and_a_refusal_is_one_clear_error(
     jobs_plugin, isolated, fake_slurm
 ):
-    resources = Resources(
-        cpus_per_job=4,
-        gpus_per_job=2,
-        mem_gb=8,
-        time_min=30,
-        partition="gpu",
-        account="proj",
-        slurm_args={"constraint": "a100"},
+    resources = Resources(cpus_per_job=4, gpus_per_job=2, mem_gb=8)
+    settings = SlurmSettings(
+        time_min=30, partition="gpu", account="proj", slurm_args={"constraint": "a100"}
     )
     updates = Updates()
     with pytest.raises(
         UsageError, match="sbatch refused the jobs: sbatch: error: invalid partition"
     ):
-        run([job("a"), job("b"), job("c")], updates, resources=resources, max_parallel=2)
+        run(
+            [job("a"), job("b"), job("c")],
+            updates,
+            resources=resources,
+            settings=settings,
+            max_parallel=2,
+        )
     lines = set(fake_slurm.read_text().splitlines())
     expected = {
         "#SBATCH --partition=gpu",
@@ -153,7 +154,7 @@ def test_without_sbatch_the_slurm_cluster_is_one_clear_error(jobs_plugin, isolat
     monkeypatch.setenv("PATH", str(isolated / "nothing-here"))
     updates = Updates()
     with pytest.raises(UsageError, match=r"needs 'sbatch'.*--slurm-cluster local"):
-        run([job("a")], updates, resources=Resources())
+        run([job("a")], updates, settings=SlurmSettings())
     assert updates == []
 
 
@@ -161,7 +162,7 @@ def test_a_worker_that_cannot_read_the_request_fails_the_job_with_its_traceback(
     jobs_plugin, isolated, monkeypatch
 ):
     # as when a node has another framework version: the request has a field it lacks
-    import framework.executor_slurm as slurm
+    import framework_slurm.executor as slurm
 
     plain = slurm.request_to_dict
     monkeypatch.setattr(slurm, "request_to_dict", lambda r: {**plain(r), "bogus": 1})

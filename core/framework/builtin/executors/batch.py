@@ -1,13 +1,13 @@
-"""Where jobs run. An executor takes a batch of run requests and reports how each one ends.
+"""The executor contract: a batch of run requests in, one final state per job out.
 
-Executors are plugins (``register_executors``). Built in: ``local`` runs the jobs one after
-another in this process; ``process`` runs each in its own Python process, several at a
-time; ``slurm`` (submitit) and ``ray`` ship them to a cluster. Each job is a whole run
-with its own run dir and manifest. Requests are plain data and a worker rebuilds the
-plugin manager from entry points (`framework.worker`), so nothing unpicklable crosses
-a process boundary.
+Executors are plugins (``register_executors``). The built-in ones (this folder) are
+``local``, in this process one job after another, and ``process``, a Python process per
+job; the ``framework-slurm`` and ``framework-ray`` distributions add cluster ones. Each
+job is a whole run with its own run dir and manifest. Requests are plain data and a
+worker rebuilds the plugin manager from entry points (`.worker`), so nothing
+unpicklable crosses a process boundary.
 
-The contract every executor keeps (`Executor.run`):
+The contract every executor keeps (`Executor.run`; `follow.follow_jobs` keeps it for you):
 
 - call ``batch.report(JobUpdate(...))`` on every change of a job's state: ``queued`` when
   submitted, ``running`` when it starts (if the engine says so), then exactly one final
@@ -17,6 +17,12 @@ The contract every executor keeps (`Executor.run`):
 - on KeyboardInterrupt, cancel everything outstanding (reporting ``cancelled``) and
   re-raise; the caller records what happened from the updates it got;
 - return one `JobResult` per request that reached a final state.
+
+An executor class may declare ``settings``, an attrs class of its own options (a
+cluster's partition, an address): `framework sweep` then offers each field as an option
+and reads it from the config's ``sweep:`` section, and hands the built instance over as
+``batch.settings``. ``shares_terminal = True`` says the jobs print on the sweep's own
+terminal (they then run quietly).
 """
 
 from __future__ import annotations
@@ -28,9 +34,8 @@ from typing import Any, Protocol
 import attrs
 
 from framework.config import field
-from framework.errors import FrameworkError
 from framework.manifest import new_run_id
-from framework.runner import RunRequest, run_job
+from framework.runner import RunRequest
 
 FINAL = ("completed", "failed", "interrupted", "lost", "cancelled")
 
@@ -62,9 +67,10 @@ class JobUpdate:
 
 @attrs.define
 class Resources:
-    """What one job may use, and where a cluster executor sends it.
+    """What one job may use, whatever runs it.
 
-    Read from `framework sweep` options or the ``sweep:`` section of a config file.
+    Read from `framework sweep` options or the ``sweep:`` section of a config file;
+    a cluster executor's own options (partition, address) are its ``settings``.
     """
 
     cpus_per_job: int = field(1, min=1, help="CPU cores per job")
@@ -74,19 +80,6 @@ class Resources:
     gpus_per_job: int = field(0, min=0, help="GPUs per job (slurm: GPUs per node; ray: num_gpus)")
     mem_gb: float | None = field(
         None, min=0.0, help="memory per job in GB (slurm --mem, ray memory)"
-    )
-    time_min: int = field(60, min=1, help="slurm: time limit per job in minutes")
-    partition: str | None = field(None, help="slurm: partition to submit to")
-    account: str | None = field(None, help="slurm: account to charge")
-    slurm_args: dict[str, str] = field(
-        attrs.Factory(dict), help="slurm: more sbatch options, e.g. {constraint: a100}"
-    )
-    slurm_cluster: str = field(
-        "slurm",
-        help="slurm: 'slurm', or 'local' to run the same job arrays as local processes (tests, no Slurm)",
-    )
-    ray_address: str | None = field(
-        None, help="ray: cluster address ('auto', or the head's host:6379); none starts a local one"
     )
 
 
@@ -106,6 +99,13 @@ class Batch:
     report: Callable[[JobUpdate], None] = _ignore
     plugins: Any = None  # the caller's plugin manager, for in-process executors
     debug: bool = False  # --debug: engines may talk on the terminal (Ray's own logs)
+    settings: Any = None  # an instance of the executor's `settings` class, if it has one
+
+    def remote_requests(self) -> list[RunRequest]:
+        """The requests with run ids and absolute paths, for workers on other machines."""
+        from framework.builtin.executors.worker import portable
+
+        return [portable(with_run_id(r)) for r in self.requests]
 
     def finished(self, result: JobResult) -> None:
         """Report a job's final state from its result."""
@@ -118,6 +118,8 @@ class Executor(Protocol):
     """The interface every executor implements (see the module docstring)."""
 
     name: str
+    settings: type | None  # optional: an attrs class of the executor's own options
+    shares_terminal: bool  # optional: jobs print on the sweep's terminal (run them quiet)
 
     def run(self, batch: Batch) -> list[JobResult]: ...
 
@@ -135,54 +137,6 @@ def here() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class LocalExecutor:
-    """Runs the jobs sequentially in this process, with one plugin manager for all."""
-
-    name = "local"
-
-    def run(self, batch: Batch) -> list[JobResult]:
-        import traceback
-
-        from framework.plugins import Plugins
-
-        plugins = batch.plugins or Plugins()
-        requests = [with_run_id(r) for r in batch.requests]
-        for request in requests:
-            batch.report(JobUpdate(str(request.run_id), "queued"))
-        results: list[JobResult] = []
-        where = here()
-        for i, request in enumerate(requests):
-            run_id = str(request.run_id)
-            batch.report(JobUpdate(run_id, "running", where))
-            try:
-                outcome = run_job(request, plugins)
-                result = JobResult(request, outcome.run_id, outcome.status, where=where)
-            except KeyboardInterrupt:
-                batch.report(JobUpdate(run_id, "interrupted", where, "interrupted"))
-                for later in requests[i + 1 :]:
-                    batch.report(JobUpdate(str(later.run_id), "cancelled"))
-                raise
-            except Exception as exc:
-                code = exc.exit_code if isinstance(exc, FrameworkError) else 1
-                result = JobResult(
-                    request,
-                    run_id,
-                    "failed",
-                    str(exc),
-                    code,
-                    exc,
-                    where,
-                    traceback.format_exc(),
-                )
-            results.append(result)
-            batch.finished(result)
-            if result.status == "failed" and batch.fail_fast:
-                for later in requests[i + 1 :]:
-                    batch.report(JobUpdate(str(later.run_id), "cancelled"))
-                break
-        return results
-
-
 def run_jobs(
     requests: Iterable[RunRequest],
     executor: str = "local",
@@ -192,11 +146,13 @@ def run_jobs(
     max_parallel: int | None = None,
     report: Callable[[JobUpdate], None] | None = None,
     log_dir: Path | None = None,
+    settings: Any = None,
 ) -> list[JobResult]:
     """Run jobs on a registered executor with a fresh plugin manager.
 
     For plugin commands that launch several runs: each request is a whole run with its
-    own manifest, exactly as `framework run` would make it.
+    own manifest, exactly as `framework run` would make it. `settings` are the
+    executor's own options (an instance of its ``settings`` class).
     """
     from framework.plugins import Plugins
 
@@ -209,5 +165,6 @@ def run_jobs(
         log_dir,
         report or _ignore,
         plugins,
+        settings=settings,
     )
     return plugins.executor(executor).run(batch)

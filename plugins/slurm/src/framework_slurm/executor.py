@@ -1,7 +1,7 @@
 """The ``slurm`` executor: the jobs of a batch as one Slurm job array, through submitit.
 
-Needs ``pip install 'framework[slurm]'`` and a machine where ``sbatch`` works (a login
-node). Each array task runs `framework.worker.work` with the submitting shell's Python
+Needs a machine where ``sbatch`` works (a login node). Each array task runs
+`framework.run_in_worker` with the submitting shell's Python
 (``sys.executable``) and environment, so the compute nodes must see the same Python
 environment and the artifact root on a shared filesystem. submitit keeps each job's
 files (the pickled request, the answer, the job's log) in ``<log_dir>/slurm/<job id>/``.
@@ -19,16 +19,23 @@ import shutil
 import socket
 import subprocess
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 import attrs
-
-from framework.errors import UsageError
-from framework.executors import Batch, JobResult, JobUpdate, Resources, with_run_id
-from framework.runner import RunRequest
-from framework.worker import portable, request_to_dict, work
+from framework import (
+    Batch,
+    JobResult,
+    JobUpdate,
+    Resources,
+    RunRequest,
+    UsageError,
+    field,
+    follow_jobs,
+    job_result,
+    request_to_dict,
+    run_in_worker,
+)
 
 CLUSTERS = ("slurm", "local")
 POLL_S = {"slurm": 2.0, "local": 0.1}
@@ -46,19 +53,35 @@ def _submitit() -> Any:
     try:
         import submitit
     except ImportError:
-        raise UsageError(
-            "the slurm executor needs submitit: pip install 'framework[slurm]'"
-        ) from None
+        raise UsageError("the slurm executor needs submitit: pip install submitit") from None
     return submitit
 
 
+@attrs.define
+class SlurmSettings:
+    """The slurm executor's own options (`framework sweep --partition ...`, or ``sweep:``)."""
+
+    time_min: int = field(60, min=1, help="slurm: time limit per job in minutes")
+    partition: str | None = field(None, help="slurm: partition to submit to")
+    account: str | None = field(None, help="slurm: account to charge")
+    slurm_args: dict[str, str] = field(
+        factory=dict,
+        aliases=["slurm_arg"],
+        help="slurm: more sbatch options, e.g. {constraint: a100}",
+    )
+    slurm_cluster: str = field(
+        "slurm",
+        help="slurm: 'slurm', or 'local' to run the same job arrays as local processes (tests, no Slurm)",
+    )
+
+
 def submitit_parameters(
-    resources: Resources, max_parallel: int | None, name: str
+    resources: Resources, settings: SlurmSettings, max_parallel: int | None, name: str
 ) -> dict[str, Any]:
     """What `submitit.AutoExecutor.update_parameters` gets for one job of the batch."""
     params: dict[str, Any] = {
         "name": name,
-        "timeout_min": resources.time_min,
+        "timeout_min": settings.time_min,
         "nodes": 1,
         "tasks_per_node": 1,
         "cpus_per_task": resources.cpus_per_job,
@@ -68,15 +91,15 @@ def submitit_parameters(
         params["gpus_per_node"] = resources.gpus_per_job
     if resources.mem_gb is not None:
         params["mem_gb"] = resources.mem_gb
-    if resources.partition:
-        params["slurm_partition"] = resources.partition
-    if resources.account:
-        params["slurm_account"] = resources.account
+    if settings.partition:
+        params["slurm_partition"] = settings.partition
+    if settings.account:
+        params["slurm_account"] = settings.account
     if max_parallel:
         params["slurm_array_parallelism"] = max_parallel
-    if resources.slurm_args:
+    if settings.slurm_args:
         params["slurm_additional_parameters"] = {
-            key.lstrip("-"): value for key, value in resources.slurm_args.items()
+            key.lstrip("-"): value for key, value in settings.slurm_args.items()
         }
     return params
 
@@ -97,10 +120,12 @@ class SlurmExecutor:
     """Submits the batch as a job array (``--array=0-N%max_parallel``) and follows it."""
 
     name = "slurm"
+    settings = SlurmSettings
 
     def run(self, batch: Batch) -> list[JobResult]:
         submitit = _submitit()
-        cluster = batch.resources.slurm_cluster
+        settings = batch.settings or SlurmSettings()
+        cluster = settings.slurm_cluster
         if cluster not in CLUSTERS:
             raise UsageError(
                 f"unknown slurm cluster '{cluster}'",
@@ -111,7 +136,7 @@ class SlurmExecutor:
                 "the slurm executor needs 'sbatch', and it is not on PATH on this machine",
                 hint="run the sweep on a Slurm login node, or try it here with --slurm-cluster local",
             )
-        requests = [portable(with_run_id(r)) for r in batch.requests]
+        requests = batch.remote_requests()
         if not requests:
             return []
         folder = _log_folder(batch, requests[0])
@@ -121,7 +146,7 @@ class SlurmExecutor:
             raise UsageError(f"cannot use Slurm here: {exc}") from None
         executor.update_parameters(
             **submitit_parameters(
-                batch.resources, batch.max_parallel, f"framework-{requests[0].target}"
+                batch.resources, settings, batch.max_parallel, f"framework-{requests[0].target}"
             )
         )
         logger = logging.getLogger("submitit")
@@ -129,7 +154,11 @@ class SlurmExecutor:
         if not batch.debug:  # its passing sacct hiccups stay off the terminal
             logger.setLevel(logging.ERROR)
         try:
-            return _Follow(batch, requests, executor, cluster).run()
+            # Slurm throttles an array itself; submitit's local executor has no arrays,
+            # so local jobs are started one by one as slots free up.
+            parallel = len(requests) if cluster == "slurm" else batch.max_parallel or _cores(batch)
+            engine = _Array(batch, executor, cluster)
+            return follow_jobs(batch, requests, engine, parallel)
         finally:
             logger.setLevel(level)
             if cluster == "local":  # submitit's local controller leaves an empty '%j' behind
@@ -144,70 +173,38 @@ def _log_folder(batch: Batch, first: RunRequest) -> Path:
     return Path(first.artifact_root) / ".slurm"
 
 
-class _Follow:
-    """Submits, polls and cancels the jobs of one batch, reporting every change."""
+class _Array:
+    """Submits, polls and cancels the jobs of one batch, reporting when they start."""
 
-    def __init__(self, batch: Batch, requests: list[RunRequest], executor: Any, cluster: str):
+    def __init__(self, batch: Batch, executor: Any, cluster: str):
         self.batch = batch
         self.executor = executor
         self.cluster = cluster
-        self.pending = deque(requests)
         self.active: dict[str, _Job] = {}
-        self.results: list[JobResult] = []
         self.refreshed = time.monotonic()
-        # Slurm throttles an array itself; submitit's local executor has no arrays, so
-        # local jobs are started one by one as slots free up.
-        self.parallel = batch.max_parallel or (
-            len(requests) if cluster == "slurm" else _cores(batch)
-        )
 
-    def run(self) -> list[JobResult]:
-        for request in self.pending:
-            self.batch.report(JobUpdate(str(request.run_id), "queued"))
-        try:
-            self._submit()
-            while self.active or self.pending:
-                self._refresh()
-                for job in list(self.active.values()):
-                    result = self._check(job)
-                    if result is None:
-                        continue
-                    del self.active[job.run_id]
-                    self.results.append(result)
-                    self.batch.finished(result)
-                    if result.status == "failed" and self.batch.fail_fast:
-                        self._cancel()
-                        return self.results
-                self._submit()
-                if self.active or self.pending:
-                    time.sleep(POLL_S[self.cluster])
-        except KeyboardInterrupt:
-            self._cancel()
-            raise
-        return self.results
+    def poll(self) -> list[JobResult]:
+        self._refresh()
+        ended = []
+        for job in list(self.active.values()):
+            result = self._check(job)
+            if result is not None:
+                del self.active[job.run_id]
+                ended.append(result)
+        if not ended:
+            time.sleep(POLL_S[self.cluster])
+        return ended
 
     # -- submission -----------------------------------------------------------------
 
-    def _submit(self) -> None:
-        if self.cluster == "slurm":
-            batch = list(self.pending)
-            self.pending.clear()
-        else:
-            batch = [
-                self.pending.popleft()
-                for _ in range(min(len(self.pending), self.parallel - len(self.active)))
-            ]
-        if not batch:
-            return
+    def start(self, batch: list[RunRequest]) -> None:
         from submitit.core.utils import FailedJobError
 
         err = io.StringIO()  # submitit prints sbatch's complaint itself; it goes in our error
         try:
             with contextlib.redirect_stderr(err):
-                jobs = self.executor.map_array(work, [request_to_dict(r) for r in batch])
-        except (FailedJobError, OSError) as exc:
-            self.pending.extendleft(reversed(batch))
-            self._cancel()  # what was submitted before (local jobs) does not run on alone
+                jobs = self.executor.map_array(run_in_worker, [request_to_dict(r) for r in batch])
+        except (FailedJobError, OSError) as exc:  # what was submitted before is cancelled
             message = " ".join(str(exc).split()) or type(exc).__name__
             if self.cluster == "local":
                 raise UsageError(f"cannot start the local jobs: {message}") from None
@@ -270,15 +267,7 @@ class _Follow:
                 where=self._where(job),
                 traceback=trace,
             )
-        return JobResult(
-            request,
-            answer.get("run_id") or tracked.run_id,
-            answer["status"],
-            answer.get("error"),
-            int(answer.get("exit_code", 0)),
-            where=self._where(job, answer.get("where")),
-            traceback=answer.get("traceback"),
-        )
+        return job_result(request, {**answer, "where": self._where(job, answer.get("where"))})
 
     def _lost(self, tracked: _Job) -> JobResult:
         job = tracked.job
@@ -296,11 +285,8 @@ class _Follow:
 
     # -- cancelling -----------------------------------------------------------------
 
-    def _cancel(self) -> None:
-        """Cancel every job that has not ended and report it ``cancelled``."""
-        for request in self.pending:
-            self.batch.report(JobUpdate(str(request.run_id), "cancelled"))
-        self.pending.clear()
+    def cancel(self) -> list[JobUpdate]:
+        """Cancel every job that has not ended; each is ``cancelled``."""
         jobs = list(self.active.values())
         if self.cluster == "slurm" and jobs:
             subprocess.run(
@@ -315,11 +301,11 @@ class _Follow:
             deadline = time.monotonic() + CANCEL_WAIT_S
             while time.monotonic() < deadline and not all(j.job.done() for j in jobs):
                 time.sleep(POLL_S["local"])
-        for tracked in jobs:
-            self.batch.report(
-                JobUpdate(tracked.run_id, "cancelled", self._where(tracked.job), "cancelled")
-            )
         self.active.clear()
+        return [
+            JobUpdate(tracked.run_id, "cancelled", self._where(tracked.job), "cancelled")
+            for tracked in jobs
+        ]
 
 
 def _cores(batch: Batch) -> int:

@@ -1,6 +1,6 @@
 """The ``process`` executor: each job in a Python process of its own, several at a time.
 
-A job is ``python -m framework.worker REQUEST.json ANSWER.json`` with its output in
+A job is ``python -m framework.builtin.executors.worker REQUEST.json ANSWER.json`` with its output in
 ``<log_dir>/<run_id>.log``. A process per job (not a pool) means a job that dies (killed,
 out of memory, a crash in native code) takes only itself down and is reported as
 ``lost`` with its exit code, and cancelling one job is stopping one process.
@@ -16,15 +16,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
 import attrs
 
-from framework.executors import Batch, JobResult, JobUpdate, with_run_id
+from framework.builtin.executors.batch import Batch, JobResult, JobUpdate, with_run_id
+from framework.builtin.executors.follow import follow_jobs, job_result
+from framework.builtin.executors.worker import request_to_dict
 from framework.runner import RunRequest
-from framework.worker import request_to_dict
 
 POLL_S = 0.05
 GRACE_S = 20.0  # how long a stopped job may take to record that it was interrupted
@@ -46,7 +46,6 @@ class ProcessExecutor:
     name = "process"
 
     def run(self, batch: Batch) -> list[JobResult]:
-        requests = [with_run_id(r) for r in batch.requests]
         cpus = batch.resources.cpus_per_job
         parallel = batch.max_parallel or max(1, (os.cpu_count() or 1) // cpus)
         log_dir = batch.log_dir or Path(tempfile.mkdtemp(prefix="framework-jobs-"))
@@ -54,48 +53,51 @@ class ProcessExecutor:
         env = dict(os.environ)
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, str(cpus))  # parallel jobs should not fight over every core
+        engine = _Processes(batch, log_dir, env)
+        return follow_jobs(batch, [with_run_id(r) for r in batch.requests], engine, parallel)
 
-        pending = deque(requests)
-        running: dict[str, _Job] = {}
-        results: list[JobResult] = []
+
+class _Processes:
+    """Starts, polls and stops the worker processes of one batch."""
+
+    def __init__(self, batch: Batch, log_dir: Path, env: dict[str, str]) -> None:
+        self.batch = batch
+        self.log_dir = log_dir
+        self.env = env
+        self.running: dict[str, _Job] = {}
+
+    def start(self, requests: list[RunRequest]) -> None:
         for request in requests:
-            batch.report(JobUpdate(str(request.run_id), "queued"))
-        try:
-            while pending or running:
-                while pending and len(running) < parallel:
-                    job = self._start(pending.popleft(), log_dir, env)
-                    running[str(job.request.run_id)] = job
-                    batch.report(JobUpdate(str(job.request.run_id), "running", job.where))
-                for run_id, job in list(running.items()):
-                    if job.process.poll() is None:
-                        continue
-                    del running[run_id]
-                    result = self._collect(job)
-                    results.append(result)
-                    batch.finished(result)
-                    if result.status == "failed" and batch.fail_fast:
-                        self._cancel(batch, pending, running)
-                        return results
-                time.sleep(POLL_S)
-        except KeyboardInterrupt:
-            self._cancel(batch, pending, running)
-            raise
-        return results
+            job = self._start(request)
+            self.running[str(request.run_id)] = job
+            self.batch.report(JobUpdate(str(request.run_id), "running", job.where))
 
-    def _start(self, request: RunRequest, log_dir: Path, env: dict[str, str]) -> _Job:
+    def poll(self) -> list[JobResult]:
+        ended = [run_id for run_id, job in self.running.items() if job.process.poll() is not None]
+        if not ended:
+            time.sleep(POLL_S)
+        return [self._collect(self.running.pop(run_id)) for run_id in ended]
+
+    def _start(self, request: RunRequest) -> _Job:
         run_id = str(request.run_id)
-        request_file = log_dir / f"{run_id}.request.json"
+        request_file = self.log_dir / f"{run_id}.request.json"
         request_file.write_text(json.dumps(request_to_dict(request)), encoding="utf-8")
-        answer = log_dir / f"{run_id}.answer.json"
+        answer = self.log_dir / f"{run_id}.answer.json"
         answer.unlink(missing_ok=True)
-        log = log_dir / f"{run_id}.log"
+        log = self.log_dir / f"{run_id}.log"
         log_file = open(log, "ab")  # noqa: SIM115 - closed when the job is collected
         process = subprocess.Popen(
-            [sys.executable, "-m", "framework.worker", str(request_file), str(answer)],
+            [
+                sys.executable,
+                "-m",
+                "framework.builtin.executors.worker",
+                str(request_file),
+                str(answer),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env=env,
+            env=self.env,
         )
         import socket
 
@@ -123,31 +125,22 @@ class ProcessExecutor:
                 code or 1,
                 where=job.where,
             )
-        return JobResult(
-            job.request,
-            answer.get("run_id") or run_id,
-            answer["status"],
-            answer.get("error"),
-            int(answer.get("exit_code", 0)),
-            where=answer.get("where") or job.where,
-            traceback=answer.get("traceback"),
-        )
+        return job_result(job.request, answer, job.where)
 
-    def _cancel(self, batch: Batch, pending: deque[RunRequest], running: dict[str, _Job]) -> None:
-        """Stop the running jobs (each records itself as interrupted) and drop the queue."""
-        for request in pending:
-            batch.report(JobUpdate(str(request.run_id), "cancelled"))
-        pending.clear()
-        for job in running.values():
+    def cancel(self) -> list[JobUpdate]:
+        """Stop the running jobs; each records itself as interrupted."""
+        for job in self.running.values():
             with contextlib.suppress(ProcessLookupError):
                 job.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + GRACE_S
-        for run_id, job in running.items():
+        updates = []
+        for run_id, job in self.running.items():
             try:
                 job.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 job.process.kill()
                 job.process.wait()
             job.log_file.close()
-            batch.report(JobUpdate(run_id, "cancelled", job.where, "cancelled"))
-        running.clear()
+            updates.append(JobUpdate(run_id, "cancelled", job.where, "cancelled"))
+        self.running.clear()
+        return updates

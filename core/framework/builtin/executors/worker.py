@@ -2,7 +2,7 @@
 
 The request arrives as plain JSON-able data; the worker builds its own plugin manager
 from entry points (so it needs the same packages installed as the submitting machine)
-and answers with plain data too. `python -m framework.worker REQUEST.json RESULT.json`
+and answers with plain data too. `python -m framework.builtin.executors.worker REQUEST.json RESULT.json`
 is the command-line form the process executor uses.
 """
 
@@ -37,15 +37,15 @@ def request_from_dict(data: dict[str, Any]) -> RunRequest:
     return RunRequest(**data)
 
 
-def work(request: dict[str, Any]) -> dict[str, Any]:
+def run_in_worker(request: dict[str, Any]) -> dict[str, Any]:
     """Run one request here; never raises for a failed job (the answer says how it ended).
 
     Answer: ``{run_id, status, error, exit_code, where, traceback}``.
     """
     import traceback
 
+    from framework.builtin.executors.batch import here
     from framework.errors import FrameworkError
-    from framework.executors import here
     from framework.plugins import Plugins
     from framework.runner import run_job
 
@@ -75,10 +75,13 @@ def work(request: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m framework.worker REQUEST.json RESULT.json", file=sys.stderr)
+        print(
+            "usage: python -m framework.builtin.executors.worker REQUEST.json RESULT.json",
+            file=sys.stderr,
+        )
         return 2
     request = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-    answer = work(request)
+    answer = run_in_worker(request)
     if answer.get("error"):
         print(f"error: {answer['error']}", file=sys.stderr)
         if answer.get("traceback"):

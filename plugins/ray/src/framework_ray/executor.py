@@ -1,12 +1,12 @@
 """The ``ray`` executor: each job a Ray core task, on a running cluster or a local one.
 
-Needs ``pip install 'framework[ray]'``. ``ray_address`` (``--ray-address``) connects to a
+``ray_address`` (``--ray-address``) connects to a
 running cluster: ``auto`` on one of its nodes, or the head's ``host:6379``. Without it,
 an already initialised Ray is reused, else a local one is started for the batch and
 shut down after it. Ray Client addresses (``ray://``) are refused: the executor follows
 its tasks as streaming generators, which need a driver that joins the cluster itself.
 
-A task runs `framework.worker.work`, which rebuilds the plugin manager from entry points
+A task runs `framework.run_in_worker`, which rebuilds the plugin manager from entry points
 on its node, so every node needs the same Python environment (framework and the same
 plugins installed) and the artifact root on a shared filesystem at the same path. The
 submitting shell's ``FRAMEWORK_*`` variables go with each task, so a job resolves the
@@ -27,17 +27,23 @@ import json
 import os
 import sys
 import time
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
-
-from framework.errors import UsageError
-from framework.executors import Batch, JobResult, JobUpdate, Resources, with_run_id
-from framework.runner import RunRequest
-from framework.worker import portable, request_to_dict
+from framework import (
+    Batch,
+    JobResult,
+    JobUpdate,
+    Resources,
+    RunRequest,
+    UsageError,
+    field,
+    follow_jobs,
+    job_result,
+    request_to_dict,
+)
 
 POLL_S = 0.5
 CANCEL_GRACE_S = 10.0  # how long a cancelled job may take to record that it was interrupted
@@ -48,18 +54,28 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise UsageError("the ray executor needs Ray: pip install 'framework[ray]'") from None
+        raise UsageError("the ray executor needs Ray: pip install ray") from None
     return ray
+
+
+@attrs.define
+class RaySettings:
+    """The ray executor's own option (`framework sweep --ray-address`, or ``sweep:``)."""
+
+    ray_address: str | None = field(
+        None, help="ray: cluster address ('auto', or the head's host:6379); none starts a local one"
+    )
 
 
 def _job(request: dict[str, Any], log: str | None) -> Iterator[Any]:
     """The Ray task. It says where it runs as it starts, then answers how the job ended."""
-    from framework.executors import here
-    from framework.worker import work
+    import socket
 
-    yield here()
+    from framework import run_in_worker
+
+    yield f"{socket.gethostname()}:{os.getpid()}"
     with _output_to(log):
-        answer = work(request)
+        answer = run_in_worker(request)
     yield answer
 
 
@@ -169,16 +185,19 @@ class RayExecutor:
     """Runs the jobs as Ray tasks, at most ``max_parallel`` at once (default: what fits)."""
 
     name = "ray"
+    settings = RaySettings
 
     def run(self, batch: Batch) -> list[JobResult]:
         ray = _ray()
-        requests = [portable(with_run_id(r)) for r in batch.requests]
+        requests = batch.remote_requests()
         if not requests:
             return []
-        started = _connect(ray, batch.resources.ray_address, batch.debug)
+        address = (batch.settings or RaySettings()).ray_address
+        started = _connect(ray, address, batch.debug)
         try:
             capacity = check_resources(ray, batch.resources)
-            return _Follow(ray, batch, requests, batch.max_parallel or capacity).run()
+            engine = _Tasks(ray, batch)
+            return follow_jobs(batch, requests, engine, max(1, batch.max_parallel or capacity))
         finally:
             if started:
                 ray.shutdown()
@@ -196,16 +215,13 @@ class _Task:
         return str(self.request.run_id)
 
 
-class _Follow:
-    """Submits, waits on and cancels the tasks of one batch, reporting every change."""
+class _Tasks:
+    """Submits, waits on and cancels the tasks of one batch, reporting when they start."""
 
-    def __init__(self, ray: Any, batch: Batch, requests: list[RunRequest], parallel: int):
+    def __init__(self, ray: Any, batch: Batch):
         self.ray = ray
         self.batch = batch
-        self.parallel = max(1, parallel)
-        self.pending = deque(requests)
         self.active: dict[str, _Task] = {}
-        self.results: list[JobResult] = []
         resources = batch.resources
         options: dict[str, Any] = {
             "num_cpus": resources.cpus_per_job,
@@ -223,39 +239,27 @@ class _Follow:
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
 
-    def run(self) -> list[JobResult]:
-        for request in self.pending:
-            self.batch.report(JobUpdate(str(request.run_id), "queued"))
-        try:
-            while self.pending or self.active:
-                self._submit()
-                by_generator = {id(t.generator): t for t in self.active.values()}
-                ready, _ = self.ray.wait(
-                    [t.generator for t in self.active.values()], num_returns=1, timeout=POLL_S
-                )
-                for generator in ready:
-                    result = self._next(by_generator[id(generator)])
-                    if result is None:
-                        continue
-                    del self.active[result.run_id]
-                    self.results.append(result)
-                    self.batch.finished(result)
-                    if result.status == "failed" and self.batch.fail_fast:
-                        self._cancel()
-                        return self.results
-        except KeyboardInterrupt:
-            self._cancel()
-            raise
-        return self.results
-
-    def _submit(self) -> None:
-        while self.pending and len(self.active) < self.parallel:
-            request = self.pending.popleft()
+    def start(self, requests: list[RunRequest]) -> None:
+        for request in requests:
             run_id = str(request.run_id)
             log = str(self.log_dir / f"{run_id}.log") if self.log_dir else None
             task = self.remote.options(**self.options, name=f"framework {run_id}")
             generator = task.remote(request_to_dict(request), log)
             self.active[run_id] = _Task(request, generator, log)
+
+    def poll(self) -> list[JobResult]:
+        by_generator = {id(t.generator): t for t in self.active.values()}
+        ready, _ = self.ray.wait(
+            [t.generator for t in self.active.values()], num_returns=1, timeout=POLL_S
+        )
+        ended = []
+        for generator in ready:
+            task = by_generator[id(generator)]
+            result = self._next(task)
+            if result is not None:
+                del self.active[task.run_id]
+                ended.append(result)
+        return ended
 
     def _next(self, task: _Task) -> JobResult | None:
         """Read the task's next message: None when it only said it started."""
@@ -281,16 +285,7 @@ class _Follow:
             task.where = str(item)
             self.batch.report(JobUpdate(task.run_id, "running", task.where))
             return None
-        answer: dict[str, Any] = item
-        return JobResult(
-            task.request,
-            answer.get("run_id") or task.run_id,
-            answer["status"],
-            answer.get("error"),
-            int(answer.get("exit_code", 0)),
-            where=answer.get("where") or task.where,
-            traceback=answer.get("traceback"),
-        )
+        return job_result(task.request, item, task.where)
 
     def _ended(
         self, task: _Task, status: str, error: str, traceback: str | None = None
@@ -299,12 +294,9 @@ class _Follow:
             task.request, task.run_id, status, error, 1, where=task.where, traceback=traceback
         )
 
-    def _cancel(self) -> None:
+    def cancel(self) -> list[JobUpdate]:
         """Cancel what has not ended: gently first (a running job records that it was
-        interrupted), then by force; report each ``cancelled``."""
-        for request in self.pending:
-            self.batch.report(JobUpdate(str(request.run_id), "cancelled"))
-        self.pending.clear()
+        interrupted), then by force; each is ``cancelled``."""
         tasks = list(self.active.values())
         for task in tasks:
             with contextlib.suppress(Exception):
@@ -315,8 +307,8 @@ class _Follow:
         for task in tasks:
             with contextlib.suppress(Exception):
                 self.ray.cancel(task.generator, force=True)
-            self.batch.report(JobUpdate(task.run_id, "cancelled", task.where, "cancelled"))
         self.active.clear()
+        return [JobUpdate(t.run_id, "cancelled", t.where, "cancelled") for t in tasks]
 
 
 def _still_running(task: _Task) -> bool:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from framework.errors import UsageError
-from framework.executors import Resources, run_jobs
+from framework import Resources, UsageError, run_jobs
+from framework_ray.executor import RaySettings
 
 from tests.conftest import read_manifest
-from tests.core.conftest import Updates, job
+from tests.plugins.jobs import Updates, job
 
 ray = pytest.importorskip("ray")
 
@@ -113,14 +113,14 @@ def test_a_ray_client_address_is_refused_with_what_to_use_instead(ray_jobs, isol
     with pytest.raises(
         UsageError, match=r"Ray Client addresses are not supported.*--ray-address auto"
     ):
-        run([job("a")], resources=Resources(ray_address="ray://head:10001"))
+        run([job("a")], settings=RaySettings(ray_address="ray://head:10001"))
 
 
 def test_a_worker_that_cannot_read_the_request_fails_the_job_with_its_traceback(
     ray_jobs, isolated, monkeypatch
 ):
     # as when a node has another framework version: the request has a field it lacks
-    import framework.executor_ray as ray_executor
+    import framework_ray.executor as ray_executor
 
     plain = ray_executor.request_to_dict
     monkeypatch.setattr(ray_executor, "request_to_dict", lambda r: {**plain(r), "bogus": 1})
@@ -134,7 +134,7 @@ def test_a_worker_that_cannot_read_the_request_fails_the_job_with_its_traceback(
 def test_an_address_where_no_ray_head_answers_is_one_clear_error_at_once():
     import socket
 
-    from framework.executor_ray import check_address
+    from framework_ray.executor import check_address
 
     with socket.socket() as sock:  # a port that nothing listens on
         sock.bind(("127.0.0.1", 0))

@@ -1,4 +1,4 @@
-"""Fixtures for the cluster executors: a step that succeeds, raises, dies or sleeps on
+"""Fixtures for the executors (the slurm and ray distributions' tests): a step that succeeds, raises, dies or sleeps on
 demand, and one local Ray cluster for the whole test session."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 import sys
 
 import pytest
-from framework.runner import RunRequest
+from framework import RunRequest
 
 from tests.conftest import PluginSite
 
@@ -104,7 +104,7 @@ def ray_jobs(ray_cluster, monkeypatch):
     """The `jobs` plugin for this test (driver side; the Ray workers already see it)."""
     monkeypatch.syspath_prepend(str(ray_cluster))
     monkeypatch.setenv("FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD", "1")
-    monkeypatch.setenv("FRAMEWORK_PLUGINS", "jobs")
+    monkeypatch.setenv("FRAMEWORK_PLUGINS", "jobs,ray")
     importlib.invalidate_caches()
     yield
     for key in [k for k in sys.modules if k.startswith("fwtest_jobs")]:

@@ -1,0 +1,89 @@
+"""Built-in plugin: sweeps, one step over a grid of parameters, each job its own run.
+
+`framework sweep` expands the grid (``-p`` axes or a plugin's preset), drops the jobs a
+``--filter`` rejects, checks every job's config before anything is submitted, skips
+jobs that are done and up to date, and hands the rest to an executor; `framework
+sweeps` looks back at them. The modules, one concept each: `grid` (axes), `filters`
+(the filter language), `planning` (jobs, ids, requests), `record` (the sweep
+manifest), `execution` (running a planned sweep), `view` (the live table) and
+`commands` (the two click commands).
+
+Hooks: ``register_cli_options`` (the two commands). Presets come from any plugin's
+``register_sweeps``; executors from ``register_executors``. Blocked with
+``--no-plugin sweep``, and `framework sweep` is then not a command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from framework.hookspecs import hookimpl
+
+SWEEP_HELP = """Run STEP over a grid of parameters: every job is its own run with its own manifest.
+
+\b
+  framework sweep lm.train -p learning_rate=1e-3,3e-3 -p n_layer=2,4 --max-steps 200
+  framework sweep --preset ptycho.dose_overlap --filter "nphotons >= 1e4" --executor process
+  framework sweep lm.train -p seed=0,1,2 --executor slurm --partition gpu --gpus-per-job 1
+
+The sweep manifest is <artifact-root>/sweeps/<id>/sweep_manifest.json. Running the same
+command again resumes the sweep: finished jobs that are up to date are skipped, failed,
+lost and missing ones run again. Other options (--max-steps ...) set the base config of
+every job, as in `framework run STEP`.
+"""
+
+
+@hookimpl
+def register_cli_options(register: Any) -> None:
+    register(_sweep_command())
+    register(_sweeps_command())
+
+
+# The commands are declared here and their work imported when they run: every command
+# of the CLI (`framework list-steps` included) lists them.
+
+
+def _sweep_command() -> Any:
+    import click
+
+    def run(args: tuple[str, ...]) -> None:
+        from framework.builtin.sweep.commands import sweep
+
+        sweep(click.get_current_context(), args)
+
+    return click.Command(
+        "sweep",
+        help=SWEEP_HELP,
+        callback=run,
+        params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+        context_settings={
+            "ignore_unknown_options": True,
+            "allow_extra_args": True,
+            "help_option_names": [],
+        },
+    )
+
+
+def _sweeps_command() -> Any:
+    import click
+
+    def show(sweep_id: str | None, as_json: bool, artifact_root: str | None) -> None:
+        from framework.builtin.sweep.commands import sweeps
+
+        sweeps(sweep_id, as_json, artifact_root)
+
+    return click.Command(
+        "sweeps",
+        help="List sweeps, or show one (SWEEP_ID or 'latest'): each job's parameters, status, metrics.",
+        callback=show,
+        params=[
+            click.Argument(["sweep_id"], required=False),
+            click.Option(["--json", "as_json"], is_flag=True, help="Machine-readable output."),
+            click.Option(
+                ["--artifact-root"],
+                default=None,
+                metavar="DIR",
+                help="Where run directories live [default: runs].",
+            ),
+        ],
+    )

@@ -1,0 +1,1 @@
+"""framework-ray: run the jobs of `framework sweep` as Ray core tasks."""

@@ -1,0 +1,1 @@
+"""framework-slurm: run the jobs of `framework sweep` as Slurm job arrays (submitit)."""
