@@ -134,7 +134,7 @@ def held_out_metrics(model, args) -> list[dict]:
     rows = []
     for kind in (*TRAIN_KINDS, *HELD_OUT_KINDS):
         for dose in (1e3, 1e4, 1e5):
-            scan = corpus((kind,), 1, args.seed + 2000 + int(math.log10(dose)), 192, dose)[0]
+            scan = corpus((kind,), 1, args.seed + 2000 + int(math.log10(dose)), 128, dose)[0]
             data = scan.data
             with torch.no_grad():
                 model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)))
