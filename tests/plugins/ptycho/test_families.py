@@ -44,7 +44,7 @@ def test_natural_amplitude_and_phase_come_from_different_pictures():
 
 
 def test_a_held_out_test_family_gives_training_nothing_of_the_test_object():
-    train, test, obj = simulate_small(
+    train, test, _ = simulate_small(
         object_kind="blobs", train_kinds=["lines", "smooth"], train_objects=2
     )
     same, _, _ = simulate_small(object_kind="blobs", train_kinds=["blobs"], train_objects=1)

@@ -3,6 +3,8 @@ error falls every pass (built-in ePIE and maximum likelihood)."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -51,7 +53,7 @@ def test_refinement_from_a_perturbed_start_lowers_the_fourier_error_every_pass(n
     perturbed = obj * np.exp(1j * 0.5 * bump / np.abs(bump).max()) * (1 + 0.2 * bump)
     start = engines.start_from(problem, perturbed.astype(np.complex64), None)
     _, errors = engines.run(engine, problem, iterations=6, init=start)
-    assert all(b < a for a, b in zip(errors, errors[1:], strict=False)), errors
+    assert all(b < a for a, b in itertools.pairwise(errors)), errors
     assert errors[-1] < 0.5 * errors[0]
 
 
