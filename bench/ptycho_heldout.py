@@ -94,7 +94,7 @@ def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> 
             obj,
             pinn.seconds + time.perf_counter() - began,
         )
-    for engine in ("builtin-epie", "builtin-ml", *ptychi):
+    for engine in (*args.from_ones, *ptychi):
         iterations = args.ptychi_iterations if engine.startswith("ptychi") else args.iterations
         if engine.startswith("ptychi") and dose not in args.ptychi_doses:
             continue
@@ -112,12 +112,16 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=50, help="built-in engines from ones")
     p.add_argument("--refine-iterations", type=int, default=10)
     p.add_argument("--ptychi-iterations", type=int, default=100)
+    p.add_argument(
+        "--from-ones", default="builtin-epie,builtin-ml", help="built-in engines from ones"
+    )
     p.add_argument("--ptychi-engines", default="lsqml,epie")
     p.add_argument("--ptychi-doses", default="1e3,1e4,1e5", help="doses pty-chi runs at")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--csv", type=Path, help="also write every row here")
     args = p.parse_args()
     args.ptychi_doses = [float(d) for d in args.ptychi_doses.split(",")]
+    args.from_ones = [e for e in args.from_ones.split(",") if e]
     import torch
 
     torch.set_num_threads(args.threads)
@@ -134,7 +138,7 @@ def main() -> None:
     bundle = load_bundle(pretrained.bundle_path("pretrained"))
     probe = np.ones((64, 64), np.complex64)
     model = inference.load_model(Models, bundle, probe, "cpu")
-    ptychi = engines_available(args.ptychi_engines.split(","))
+    ptychi = engines_available([e for e in args.ptychi_engines.split(",") if e])
     results = {}
     for kind in args.families.split(","):
         for dose in (float(d) for d in args.doses.split(",")):

@@ -179,6 +179,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument(
+        "--init", type=Path, help="start from this bundle's weights (a longer training in parts)"
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -196,6 +199,12 @@ def main() -> None:
     print(f"{len(train_set)} training groups, {len(val_set)} validation groups", flush=True)
     net = build(channels=4, n_filters_scale=args.n_filters_scale)
     model = PhysicsModel(net, torch.from_numpy(train_scans[0].data.probe))
+    earlier = None
+    if args.init:
+        from framework_ptycho.bundle import load_bundle
+
+        earlier = load_bundle(args.init)
+        model.load_state_dict(earlier.state_dict)
     fitted = train(args, model, train_set, val_set)
     model.eval()
     rows = held_out_metrics(model, args)
@@ -237,6 +246,7 @@ def main() -> None:
         "best_epoch": fitted["best"]["epoch"],
         "best_val_loss": fitted["best"]["val_loss"],
         "history": fitted["history"],
+        "continued_from": earlier.extra.get("training.json") if earlier else None,
         "held_out_metrics": rows,
     }
     bundle = Bundle(

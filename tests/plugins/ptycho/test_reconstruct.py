@@ -151,11 +151,13 @@ def test_refuses_a_pickled_file(tmp_path, scan_file):
     assert result.exit_code == 2 and "pickled" in result.stderr
 
 
-def test_refuses_a_probe_far_outside_its_training(tmp_path, scan_file):
-    from framework_ptycho.simulate import disk_probe
+def test_refuses_a_probe_far_outside_its_training(tmp_path):
+    from framework_ptycho.corpus import simulate_scan
+    from framework_ptycho.dataset import save_npz
 
-    with np.load(scan_file) as f:
-        arrays = dict(f)
-    arrays["probeGuess"] = disk_probe(64, 4.0)
-    result = reconstruct(tmp_path, write_npz(tmp_path / "tiny_probe.npz", **arrays))
+    wide = {"probe_radius": 0.42, "probe_defocus": 5.0, "overlap": 0.5, "nphotons": 1e4}
+    scan = simulate_scan("blobs", np.random.default_rng(1), object_size=128, settings=wide)
+    path = tmp_path / "wide_probe.npz"
+    save_npz(path, scan.data)
+    result = reconstruct(tmp_path, path)
     assert result.exit_code == 2 and "probe" in result.stderr and "radius" in result.stderr
