@@ -59,7 +59,11 @@ def run_dose(
     framework("run", "ptycho.evaluate", *common, *train, "--iterations", str(iterations))
     run = root / run_id
     metrics = json.loads((run / "metrics.json").read_text())
-    rows = {"pinn": metrics["pinn"], "builtin-epie": metrics["baseline"]}
+    rows = {
+        "pinn": metrics["pinn"],
+        f"pinn + {metrics['refined']['engine']}": metrics["refined"],
+        "builtin-epie": metrics["baseline"],
+    }
     for name, options in VARIANTS.items():
         # --only: --precision is an execution setting of the whole run, and the trained
         # bundle must stay the one the default row used.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -84,10 +85,17 @@ def test_each_job_runs_as_its_own_run_with_its_manifest(cli, isolated):
         "--flag",
         "iterations=2",
         "--flag",
+        "refine_iterations=2",
+        "--flag",
         "quiet=true",
     )
     assert result.exit_code == 0, result.stderr
-    job = manifest_of(result)["jobs"][0]
+    manifest = manifest_of(result)
+    rows = list(csv.DictReader(Path(manifest["summary"]["csv"]).read_text().splitlines()))
+    assert len(rows) == 1 and rows[0]["status"] == "completed"
+    assert 0 < float(rows[0]["refined_amp_ssim"]) <= 1 and rows[0]["baseline_engine"]
+    assert Path(manifest["summary"]["png"]).read_bytes()[:4] == b"\x89PNG"
+    job = manifest["jobs"][0]
     assert job["status"] == "completed"
     run = json.loads(Path(job["paths"]["manifest"]).read_text())
     assert (
@@ -113,3 +121,27 @@ def test_the_core_sweep_runs_the_same_jobs_as_the_study(cli):
         "--dry-run",
     )
     assert dense.stdout.count("[would run]") == 3 and 'view="dense"' in dense.stdout
+
+
+def test_summary_has_one_row_per_job_and_a_figure(tmp_path):
+    from framework_ptycho.summary import job_row, write_summary
+
+    rows = []
+    for i, (view, dose) in enumerate([("dense", 1e3), ("dense", 1e4), ("sparse", 1e4)]):
+        metrics = tmp_path / f"metrics{i}.json"
+        scored = {"amplitude": {"ssim": 0.5 + i / 10}, "phase": {"ssim": 0.7}, "frc50": 0.3}
+        metrics.write_text(
+            json.dumps(
+                {
+                    name: {**scored, "seconds": 1.0, "engine": name}
+                    for name in ("pinn", "refined", "baseline")
+                }
+            )
+        )
+        rows.append(job_row({"view": view, "nphotons": dose}, "completed", metrics))
+    rows.append(job_row({"view": "sparse", "nphotons": 1e5}, "failed", None))
+    csv_path, png_path = write_summary(tmp_path / "study", rows)
+    read = list(csv.DictReader(csv_path.read_text().splitlines()))
+    assert [r["status"] for r in read] == ["completed"] * 3 + ["failed"]
+    assert float(read[2]["pinn_amp_ssim"]) == 0.7 and read[3]["pinn_amp_ssim"] == ""
+    assert png_path.read_bytes()[:4] == b"\x89PNG"

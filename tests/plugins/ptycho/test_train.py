@@ -32,7 +32,7 @@ def test_validation_groups_come_from_held_out_scan_rows():
 
     import numpy as np
     from framework_ptycho.dataset import PtychoData
-    from framework_ptycho.steps import _train_groups
+    from framework_ptycho.steps.train import _train_groups
 
     xs, ys = (
         g.ravel().astype(float) for g in np.meshgrid(np.arange(10) * 6.0, np.arange(10) * 6.0)

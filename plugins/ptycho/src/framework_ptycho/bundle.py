@@ -29,6 +29,8 @@ class Bundle:
     n: int
     gridsize: int
     state_dict: dict[str, Any]
+    # Further JSON members (name -> content), e.g. a shipped model's training record.
+    extra: dict[str, Any] = attrs.field(factory=dict)
 
 
 def _sha256(data: bytes) -> str:
@@ -44,16 +46,19 @@ def save_bundle(path: Path, bundle: Bundle) -> None:
         indent=2,
         sort_keys=True,
     ).encode()
+    members = {"config.json": config, "weights.safetensors": weights}
+    for name, content in bundle.extra.items():
+        members[name] = json.dumps(content, indent=2, sort_keys=True).encode()
     manifest = {
         "format": FORMAT,
         "version": VERSION,
         "n": bundle.n,
         "gridsize": bundle.gridsize,
         "intensity_scale": bundle.intensity_scale,
-        "files": {"config.json": _sha256(config), "weights.safetensors": _sha256(weights)},
+        "files": {name: _sha256(data) for name, data in members.items()},
     }
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in (("config.json", config), ("weights.safetensors", weights)):
+        for name, data in members.items():
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible bytes
             zf.writestr(info, data)
         zf.writestr(
@@ -71,7 +76,8 @@ def load_bundle(path: Path) -> Bundle:
             manifest = json.loads(zf.read("manifest.json"))
             if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
                 raise ArtifactError(f"{path}: not a {FORMAT} v{VERSION} bundle")
-            blobs = {name: zf.read(name) for name in MEMBERS}
+            names = sorted(set(MEMBERS) | set(manifest.get("files", {})))
+            blobs = {name: zf.read(name) for name in names}
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
         raise ArtifactError(f"{path}: not a readable model bundle ({exc})") from None
     for name, data in blobs.items():
@@ -85,4 +91,5 @@ def load_bundle(path: Path) -> Bundle:
         n=int(manifest["n"]),
         gridsize=int(manifest["gridsize"]),
         state_dict=load(io.BytesIO(blobs["weights.safetensors"]).getvalue()),
+        extra={name: json.loads(data) for name, data in blobs.items() if name not in MEMBERS},
     )

@@ -13,12 +13,25 @@ from typing import Literal
 import attrs
 from framework import field
 
+# builtin-ml's Adam step, chosen on validation objects (see the plugin's docs).
+ML_LEARNING_RATE = 0.01
+ObjectKind = Literal["lines", "smooth", "natural", "blobs", "polygons"]
+
 
 @attrs.define
 class SimulateConfig:
     n: int = field(64, choices=(64, 128), help="patch size N in pixels (simulated data)")
     nphotons: float = field(1e4, min=1.0, help="mean photons per diffraction pattern (the dose)")
-    object_kind: Literal["lines", "smooth"] = field("lines", help="simulated object")
+    test_kind: ObjectKind = field(
+        "lines",
+        aliases=["object_kind"],
+        help="family of the simulated test object (lines, smooth, natural, blobs, polygons)",
+    )
+    train_kinds: list[ObjectKind] = field(
+        factory=list,
+        help="families of the training objects, comma-separated (default: the test's); "
+        "without the test's family nothing of the test object is trained on",
+    )
     object_size: int = field(192, min=64, max=2048, help="simulated object side M in pixels")
     scan: Literal["grid", "random"] = field("grid", help="scan positions on a grid or random")
     overlap: float = field(
@@ -35,6 +48,12 @@ class SimulateConfig:
         min=0.0,
         max=20.0,
         help="probe defocus: radians of quadratic phase at the disk edge (spreads its far field)",
+    )
+    probe_aberration: float = field(
+        0.0,
+        min=0.0,
+        max=3.0,
+        help="random probe aberration: std of astigmatism, coma and trefoil (rad at the disk edge)",
     )
     test_fraction: float = field(
         0.25, min=0.05, max=0.9, help="share of scan rows (largest y) held out as TEST"
@@ -118,17 +137,47 @@ class InferConfig:
     )
 
 
+Engine = Literal[
+    "builtin-epie", "builtin-rpie", "builtin-ml", "ptychi-lsqml", "ptychi-epie", "ptychi-dm"
+]
+RefineChoice = Literal[
+    "none",
+    "builtin-epie",
+    "builtin-rpie",
+    "builtin-ml",
+    "ptychi-lsqml",
+    "ptychi-epie",
+    "ptychi-dm",
+]
+
+
 @attrs.define
 class EpieConfig:
-    engine: Literal["builtin-epie", "builtin-rpie", "ptychi-lsqml", "ptychi-epie", "ptychi-dm"] = (
-        field(
-            "builtin-epie",
-            help="iterative engine (ptychi-* need the framework-ptycho[ptychi] extra)",
-        )
+    engine: Engine = field(
+        "builtin-epie",
+        help="iterative engine: built-in ePIE, rPIE or maximum likelihood (ml); "
+        "ptychi-* need the framework-ptycho[ptychi] extra",
     )
     iterations: int = field(50, min=1, help="passes over all scan positions")
     step_size: float = field(
         1.0, min=0.01, max=2.0, help="object update step (ePIE alpha / rPIE alpha)"
+    )
+    ml_learning_rate: float = field(
+        ML_LEARNING_RATE, min=1e-4, max=1.0, help="builtin-ml: Adam step on the object"
+    )
+
+
+@attrs.define
+class RefineConfig:
+    refine_engine: Engine = field(
+        "builtin-ml", help="engine that refines the PINN's object (choices as --engine)"
+    )
+    refine_iterations: int = field(10, min=1, help="refinement passes over all scan positions")
+    step_size: float = field(
+        1.0, min=0.01, max=2.0, help="object update step (ePIE alpha / rPIE alpha)"
+    )
+    ml_learning_rate: float = field(
+        ML_LEARNING_RATE, min=1e-4, max=1.0, help="builtin-ml: Adam step on the object"
     )
 
 
@@ -136,4 +185,37 @@ class EpieConfig:
 class EvaluateConfig:
     frc_threshold: float = field(
         0.5, min=0.0, max=1.0, help="FRC threshold for the resolution figure"
+    )
+
+
+@attrs.define
+class ReconstructConfig:
+    data_file: Path | None = field(
+        None,
+        dependency=True,
+        help="the scan to reconstruct: a PtychoPINN-format NPZ (amplitudes, probeGuess, "
+        "xcoords, ycoords; objectGuess to score)",
+    )
+    bundle: str = field(
+        "pretrained", help="'pretrained' (shipped with the plugin) or a model/bundle.zip path"
+    )
+    refine_engine: RefineChoice = field(
+        "none", help="refine the network's object with this engine (none: the network alone)"
+    )
+    refine_iterations: int = field(10, min=1, help="refinement passes over all scan positions")
+    step_size: float = field(
+        1.0, min=0.01, max=2.0, help="object update step (ePIE alpha / rPIE alpha)"
+    )
+    ml_learning_rate: float = field(
+        ML_LEARNING_RATE, min=1e-4, max=1.0, help="builtin-ml: Adam step on the object"
+    )
+    inference_batch_size: int = field(64, min=1, help="groups per forward pass at inference")
+    k_neighbours: int = field(
+        6, min=4, max=7, help="K: a group's patterns are drawn among K nearest neighbours"
+    )
+    inference_groups: Literal["all", "cover"] = field(
+        "all", help="a group around every pattern, or about n/C groups covering each once"
+    )
+    align_phase: int = field(
+        1, min=0, max=20, help="rounds of aligning each patch's constant phase before averaging"
     )

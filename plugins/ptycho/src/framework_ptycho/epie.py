@@ -1,6 +1,6 @@
 """Built-in iterative baseline: ePIE / rPIE with a known probe (numpy, no dependencies).
 
-The object starts as ones (never from ``objectGuess``); the probe is the known one,
+The object starts as ones (never from ``objectGuess``) or from a given start; the probe is the known one,
 scaled once so its power matches the measured mean pattern energy (the probe power
 constraint); positions are rounded to pixels and the fractional part is applied to
 the probe by a Fourier shift.
@@ -8,7 +8,7 @@ the probe by a Fourier shift.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -51,17 +51,23 @@ def reconstruct(
     variant: str = "epie",
     seed: int = 0,
     on_iteration: Callable[[int, float], None] | None = None,
+    init: np.ndarray | None = None,
+    progress: Callable[..., Iterable[int]] | None = None,
 ) -> tuple[np.ndarray, list[float]]:
-    """The reconstructed (size, size) object and the Fourier error per iteration."""
+    """The reconstructed (size, size) object and the Fourier error per iteration.
+
+    The object starts as ones, or as `init` (e.g. the PINN's stitched image).
+    """
     n = diffraction.shape[-1]
     rng = np.random.default_rng(seed)
     probe = power_constrained(probe.astype(np.complex128), diffraction)
     ix, iy = np.round(xs).astype(int), np.round(ys).astype(int)
     probes = [fourier_shift(probe, x - i, y - j) for x, i, y, j in zip(xs, ix, ys, iy, strict=True)]
-    obj = np.ones((size, size), dtype=np.complex128)
+    obj = np.ones((size, size), np.complex128) if init is None else init.astype(np.complex128)
     measured = diffraction.astype(np.float64)
     errors = []
-    for it in range(iterations):
+    passes = progress(range(iterations), total=iterations) if progress else range(iterations)
+    for it in passes:
         err = 0.0
         for k in rng.permutation(len(xs)):
             y0, x0 = iy[k] - n // 2, ix[k] - n // 2

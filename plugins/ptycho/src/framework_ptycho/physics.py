@@ -114,15 +114,31 @@ def diffraction_amplitude(obj_patches: torch.Tensor, probe: torch.Tensor) -> tor
 def extract_patches(obj: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, n: int) -> torch.Tensor:
     """(P, n, n) patches of a (M, M) object; pixel n//2 of patch i is object pixel (xs[i], ys[i]).
 
-    Integer positions are exact; fractional ones are interpolated bilinearly.
+    Integer positions are exact; fractional ones are interpolated bilinearly. Each patch
+    is read from an (n+2)-pixel window around it, moved by its fractional part only, so
+    the cost grows with the patches, not with the whole object per patch. Pixels outside
+    the object read as zero.
     """
-    m = obj.shape[-1]
-    centre = m // 2  # move each position to the canvas centre, then crop around it
-    shift = torch.stack([centre - xs, centre - ys], dim=-1)[None].to(obj.real.dtype)
-    stack = obj[None, None].expand(1, xs.shape[0], m, m)
-    moved = translate(stack, shift)[0]
-    lo = centre - n // 2
-    return moved[:, lo : lo + n, lo : lo + n]
+    m, pad = obj.shape[-1], 2
+    if obj.is_complex():
+        padded = torch.complex(
+            F.pad(obj.real, (pad, pad, pad, pad)), F.pad(obj.imag, (pad, pad, pad, pad))
+        )
+    else:
+        padded = F.pad(obj, (pad, pad, pad, pad))
+    left = xs.to(torch.float64) - n // 2
+    top = ys.to(torch.float64) - n // 2
+    x0, y0 = left.floor(), top.floor()
+    fraction = torch.stack([x0 - left, y0 - top], dim=-1)[None].to(obj.real.dtype)
+    side = n + 2
+    lo = torch.stack([y0, x0], dim=-1).long() + pad
+    if lo.min() < 0 or lo.max() + side > m + 2 * pad:
+        raise ValueError("a scan position's patch lies outside the object")
+    windows = torch.stack(
+        [padded[r : r + side, c : c + side] for r, c in lo.tolist()]
+    )  # (P, n+2, n+2)
+    moved = translate(windows[None], fraction)[0]
+    return moved[:, :n, :n]
 
 
 def stitch(

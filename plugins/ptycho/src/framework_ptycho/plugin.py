@@ -14,18 +14,18 @@ def register_steps(register):
         Step(
             id="ptycho.simulate",
             description="Simulate ptychography data (or validate your NPZ files) into data/",
-            run="framework_ptycho.steps:simulate",
+            run="framework_ptycho.steps.data:simulate",
             config="framework_ptycho.config:SimulateConfig",
             outputs=DATA,
             splits=["TRAIN", "TEST"],
-            version="2",
+            version="3",  # 3: object families, train/test kinds, probe aberration
         )
     )
     register(
         Step(
             id="ptycho.train",
             description="Train the physics-informed network (PINN) on the TRAIN patterns",
-            run="framework_ptycho.steps:train",
+            run="framework_ptycho.steps.train:train",
             config="framework_ptycho.config:TrainConfig",
             requires=["simulate"],
             inputs=["data/train.npz"],
@@ -38,7 +38,7 @@ def register_steps(register):
         Step(
             id="ptycho.infer",
             description="Reconstruct the TEST object with the trained PINN bundle",
-            run="framework_ptycho.steps:infer",
+            run="framework_ptycho.steps.infer:infer",
             config="framework_ptycho.config:InferConfig",
             requires=["train"],
             inputs=["model/bundle.zip", "data/test.npz", "data/ground_truth.npz"],
@@ -51,7 +51,7 @@ def register_steps(register):
         Step(
             id="ptycho.epie",
             description="Reconstruct the TEST object iteratively (ePIE/rPIE, or pty-chi engines)",
-            run="framework_ptycho.steps:epie",
+            run="framework_ptycho.steps.iterative:epie",
             config="framework_ptycho.config:EpieConfig",
             requires=["simulate"],
             inputs=["data/test.npz", "data/ground_truth.npz"],
@@ -62,20 +62,44 @@ def register_steps(register):
     )
     register(
         Step(
+            id="ptycho.refine",
+            description="Refine the PINN's object with an iterative engine (PINN-initialised)",
+            run="framework_ptycho.steps.iterative:refine",
+            config="framework_ptycho.config:RefineConfig",
+            requires=["infer"],
+            inputs=["data/test.npz", "data/ground_truth.npz", "reconstruction.npz"],
+            outputs=[f"refine/{name}" for name in RECON],
+            splits=["TEST"],
+            version="1",
+        )
+    )
+    register(
+        Step(
+            id="ptycho.reconstruct",
+            description="Reconstruct your NPZ with a trained or the shipped pretrained PINN (+ refinement)",
+            run="framework_ptycho.steps.reconstruct:reconstruct",
+            config="framework_ptycho.config:ReconstructConfig",
+            outputs=[*RECON, "metrics.json"],
+            version="1",
+        )
+    )
+    register(
+        Step(
             id="ptycho.evaluate",
-            description="Score PINN and baseline against the true object (SSIM, PSNR, MAE, FRC50)",
-            run="framework_ptycho.steps:evaluate",
+            description="Score PINN, PINN + refinement and baseline against the true object (SSIM, PSNR, MAE, FRC50)",
+            run="framework_ptycho.steps.evaluate:evaluate",
             config="framework_ptycho.config:EvaluateConfig",
-            requires=["infer", "epie"],
+            requires=["infer", "epie", "refine"],
             inputs=[
                 "data/test.npz",
                 "data/ground_truth.npz",
                 "reconstruction.npz",
                 "epie/reconstruction.npz",
+                "refine/reconstruction.npz",
             ],
             outputs=["metrics.json", "comparison.png"],
             splits=["TEST"],
-            version="1",
+            version="2",  # 2: the refined PINN scored too
         )
     )
 

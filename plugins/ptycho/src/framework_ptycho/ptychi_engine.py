@@ -64,8 +64,13 @@ def reconstruct(
     iterations: int,
     device: str,
     seed: int,
+    init: np.ndarray | None = None,
+    progress: Callable[..., Any] | None = None,
 ) -> np.ndarray:
-    """Reconstruct with a pty-chi engine: object initialised to ones, known probe fixed."""
+    """Reconstruct with a pty-chi engine: object from ones (or `init`), known probe fixed.
+
+    With `progress`, the epochs run one call at a time through it (``task.run(1)``).
+    """
     import inspect
 
     from framework_ptycho.epie import power_constrained
@@ -75,7 +80,9 @@ def reconstruct(
     n = probe.shape[-1]
     data = {
         "diffraction_data": diffraction.astype(np.float32) ** 2,
-        "object_data": np.ones((1, size, size), dtype=np.complex64),
+        "object_data": (
+            np.ones((1, size, size), np.complex64) if init is None else init[None]
+        ).astype(np.complex64),
         # pty-chi propagates with an unnormalised FFT (N^2 times the energy of our
         # orthonormal one), so the probe whose power matches the data is 1/N of ours.
         "probe_data": (power_constrained(probe, diffraction) / n)[None, None].astype(np.complex64),
@@ -110,6 +117,10 @@ def reconstruct(
         options.probe_position_options.position_x_px = data["probe_position_x_px"]
         options.probe_position_options.position_y_px = data["probe_position_y_px"]
         task = PtychographyTask(options)
-    task.run()
+    if progress is not None and "n_epochs" in inspect.signature(task.run).parameters:
+        for _ in progress(range(iterations), total=iterations):
+            task.run(n_epochs=1)
+    else:
+        task.run()
     obj = task.get_data_to_cpu("object", as_numpy=True)
     return np.asarray(obj)[0].astype(np.complex64)

@@ -9,43 +9,18 @@ import numpy as np
 from scipy import ndimage
 
 from framework_ptycho.dataset import PtychoData
+from framework_ptycho.objects import lines_object, make_object, smooth_object
+
+__all__ = ["disk_probe", "lines_object", "noisy_diffraction", "simulate", "smooth_object"]
 
 
-def lines_object(size: int, rng: np.random.Generator, n_lines: int = 60) -> np.ndarray:
-    """Random blurred line segments: amplitude in [0.5, 1], phase in [-1, 1] rad."""
-    canvas = np.zeros((size, size))
-    for _ in range(n_lines):
-        x0, y0 = rng.uniform(0, size, 2)
-        angle = rng.uniform(0, np.pi)
-        length = rng.uniform(size / 8, size / 2)
-        t = np.linspace(-length / 2, length / 2, int(length * 2))
-        xs = np.clip(np.round(x0 + t * np.cos(angle)).astype(int), 0, size - 1)
-        ys = np.clip(np.round(y0 + t * np.sin(angle)).astype(int), 0, size - 1)
-        canvas[ys, xs] += rng.uniform(0.5, 1.0)
-    amp_field = ndimage.gaussian_filter(canvas, 1.0)
-    phase_field = ndimage.gaussian_filter(np.roll(canvas, (3, -5), axis=(0, 1)), 1.5)
-    return _compose(amp_field, phase_field)
-
-
-def smooth_object(size: int, rng: np.random.Generator) -> np.ndarray:
-    """A smooth random field (Gaussian-filtered noise) for amplitude and phase."""
-    amp_field = ndimage.gaussian_filter(rng.standard_normal((size, size)), size / 24)
-    phase_field = ndimage.gaussian_filter(rng.standard_normal((size, size)), size / 24)
-    return _compose(amp_field, phase_field)
-
-
-def _unit(field: np.ndarray) -> np.ndarray:
-    lo, hi = field.min(), field.max()
-    return (field - lo) / (hi - lo) if hi > lo else np.zeros_like(field)
-
-
-def _compose(amp_field: np.ndarray, phase_field: np.ndarray) -> np.ndarray:
-    amplitude = 0.5 + 0.5 * _unit(amp_field)
-    phase = 2.0 * _unit(phase_field) - 1.0
-    return (amplitude * np.exp(1j * phase)).astype(np.complex64)
-
-
-def disk_probe(n: int, radius: float, defocus: float = 5.0, blur: float = 1.5) -> np.ndarray:
+def disk_probe(
+    n: int,
+    radius: float,
+    defocus: float = 5.0,
+    blur: float = 1.5,
+    aberration: np.ndarray | None = None,
+) -> np.ndarray:
     """A blurred disk of the given radius at the centre pixel n//2, with some aberration.
 
     Defocus (`defocus` radians of quadratic phase at the disk edge) spreads the far field
@@ -53,12 +28,23 @@ def disk_probe(n: int, radius: float, defocus: float = 5.0, blur: float = 1.5) -
     a few-pixel Airy spot, which leaves the object's signal in the faint speckle alone and
     makes the back-propagated estimate the PINN starts from uninformative. An odd (coma-like) term breaks the point
     symmetry that would otherwise let a single pattern's twin image fit the data equally.
+    `aberration` (5,) adds radians at the disk edge of two astigmatisms, two comas and a
+    trefoil (see `random_aberration`).
     """
     yy, xx = np.mgrid[:n, :n] - n // 2
     r2 = xx**2 + yy**2
     amplitude = ndimage.gaussian_filter((r2 <= radius**2).astype(float), blur)
     phase = defocus * r2 / radius**2 + 1.0 * (xx**3 + 0.5 * yy**3) / radius**3
+    if aberration is not None:
+        u, v = xx / radius, yy / radius
+        terms = (u**2 - v**2, 2 * u * v, u * (u**2 + v**2), v * (u**2 + v**2), u**3 - 3 * u * v**2)
+        phase = phase + sum(c * t for c, t in zip(aberration, terms, strict=True))
     return (amplitude * np.exp(1j * phase)).astype(np.complex64)
+
+
+def random_aberration(strength: float, rng: np.random.Generator) -> np.ndarray | None:
+    """Five aberration coefficients, each normal with standard deviation `strength` rad."""
+    return rng.normal(0.0, strength, 5) if strength > 0 else None
 
 
 def scan_positions(
@@ -102,35 +88,40 @@ def simulate(
     seed: int,
     probe_defocus: float = 5.0,
     train_objects: int = 1,
+    train_kinds: list[str] | None = None,
+    probe_aberration: float = 0.0,
 ) -> tuple[PtychoData, PtychoData, np.ndarray]:
-    """A train and a test dataset (split along y) of one object, and the object itself.
+    """A train and a test dataset, and the test object (of family `object_kind`).
 
-    With ``train_objects`` > 1, that many - 1 further objects of the same kind, scanned
-    the same way, are added to TRAIN whole. Their positions are moved along x by
-    multiples of ``object_size + 2n``, so no group of neighbours spans two objects; the
-    train file then carries no ``objectGuess`` (it would not match those positions).
+    TEST is the test object's last scan rows (largest y). When the train families
+    (`train_kinds`, default the test's own) include the test's, TRAIN starts with that
+    object's other rows; otherwise nothing of the test object reaches TRAIN. Further
+    objects, ``train_objects`` in all, cycle through the train families and are added
+    to TRAIN whole. Their positions are moved along x by multiples of
+    ``object_size + 2n``, so no group of neighbours spans two objects; the train file
+    then carries no ``objectGuess`` (it would not match those positions). One probe
+    (with a random aberration of `probe_aberration` rad) serves the whole dataset.
     """
     import torch
 
     from framework_ptycho.physics import extract_patches
 
     rng = np.random.default_rng(seed)
-    probe = disk_probe(n, probe_radius, probe_defocus)
+    kinds = list(train_kinds) if train_kinds else [object_kind]
+    probe = disk_probe(
+        n, probe_radius, probe_defocus, aberration=random_aberration(probe_aberration, rng)
+    )
     step = max(1.0, 2 * probe_radius * (1 - overlap))
 
-    def scanned() -> tuple[np.ndarray, ...]:
-        obj = (
-            lines_object(object_size, rng)
-            if object_kind == "lines"
-            else smooth_object(object_size, rng)
-        )
+    def scanned(kind: str) -> tuple[np.ndarray, ...]:
+        obj = make_object(kind, object_size, rng)
         xs, ys = scan_positions(object_size, n, step, scan, rng)
         patches = extract_patches(
             torch.from_numpy(obj), torch.from_numpy(xs), torch.from_numpy(ys), n
         ).numpy()
         return obj, xs, ys, patches, noisy_diffraction(patches, probe, nphotons, rng)
 
-    obj, xs, ys, patches, diffraction = scanned()
+    obj, xs, ys, patches, diffraction = scanned(object_kind)
     is_test = ys >= np.quantile(ys, 1 - test_fraction)
     test_index, train_index = np.flatnonzero(is_test), np.flatnonzero(~is_test)
     test = PtychoData(
@@ -142,20 +133,32 @@ def simulate(
         patches=patches[test_index].astype(np.complex64),
         scan_index=test_index.astype(np.int64),
     )
-    parts = [(diffraction[train_index], xs[train_index], ys[train_index], patches[train_index])]
-    for k in range(1, train_objects):
-        _, more_xs, more_ys, more_patches, more_diffraction = scanned()
+    shares = object_kind in kinds
+    parts, first = [], 0
+    if shares:
+        parts.append(
+            (diffraction[train_index], xs[train_index], ys[train_index], patches[train_index])
+        )
+        first, kinds = (
+            1,
+            [*kinds[kinds.index(object_kind) + 1 :], *kinds[: kinds.index(object_kind) + 1]],
+        )
+    for k in range(first, train_objects):
+        _, more_xs, more_ys, more_patches, more_diffraction = scanned(
+            kinds[(k - first) % len(kinds)]
+        )
         parts.append((more_diffraction, more_xs + k * (object_size + 2 * n), more_ys, more_patches))
     joined = [np.concatenate(arrays) for arrays in zip(*parts, strict=True)]
     count = len(joined[0])
     # One object's scan_index numbers its whole scan; further objects' patterns follow on.
-    scan_index = np.concatenate([train_index, len(xs) + np.arange(count - len(train_index))])
+    own = train_index if shares else np.zeros(0, np.int64)
+    scan_index = np.concatenate([own, len(xs) + np.arange(count - len(own))])
     train = PtychoData(
         diffraction=joined[0],
         probe=probe,
         xcoords=joined[1],
         ycoords=joined[2],
-        obj=obj if train_objects == 1 else None,
+        obj=obj if train_objects == 1 and shares else None,
         patches=joined[3].astype(np.complex64),
         scan_index=scan_index.astype(np.int64),
     )

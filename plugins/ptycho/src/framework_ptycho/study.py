@@ -156,8 +156,23 @@ def run_study(
         "sweep_manifest": None if dry_run else str(sweep.manifest_path),
         "jobs": entries,
     }
+    if outcome is not None:
+        from framework_ptycho.summary import job_row, write_summary
+
+        rows = [
+            job_row(
+                e["parameters"],
+                e["status"],
+                Path(e["paths"]["metrics"]) if e["paths"]["metrics"] else None,
+            )
+            for e in entries
+        ]
+        csv_path, png_path = write_summary(folder, rows)
+        manifest["summary"] = {"csv": str(csv_path), "png": str(png_path)}
     path = _write(folder, manifest)
     click.echo(f"study manifest: {path}")
+    if outcome is not None:
+        click.echo(f"summary: {manifest['summary']['csv']}  {manifest['summary']['png']}")
     error = sweep_failure(outcome) if outcome is not None else None
     if error is not None:
         raise StudyFailed(error.message, hint=error.hint)

@@ -15,10 +15,13 @@ from framework_ptycho.forward import LOSSES, PhysicsModel
 
 @attrs.define
 class Batches:
-    """Grouped amplitudes (G, C, N, N) and offsets (G, C, 2) as tensors."""
+    """Grouped amplitudes (G, C, N, N) and offsets (G, C, 2) as tensors; with several
+    probes, normalized `probes` (K, N, N) and each group's `probe_index` (G,)."""
 
     amplitudes: torch.Tensor
     offsets: torch.Tensor
+    probes: torch.Tensor | None = None
+    probe_index: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.amplitudes.shape[0])
@@ -29,7 +32,7 @@ class Batches:
         generator: torch.Generator | None = None,
         rank: int = 0,
         world_size: int = 1,
-    ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    ) -> Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
         """Batches in a seeded order. With several ranks each global batch of
         ``batch_size * world_size`` is dealt out, so the ranks see different groups and
         take the same number of steps (a last batch too small to reach every rank is
@@ -43,7 +46,10 @@ class Batches:
             if len(chunk) < world_size:
                 break
             pick = chunk[rank::world_size] if world_size > 1 else chunk
-            yield self.amplitudes[pick], self.offsets[pick]
+            probe = None
+            if self.probes is not None and self.probe_index is not None:
+                probe = self.probes[self.probe_index[pick]][:, None]
+            yield self.amplitudes[pick], self.offsets[pick], probe
 
 
 def grouped(diffraction: np.ndarray, index: np.ndarray, offsets: np.ndarray) -> Batches:
@@ -86,15 +92,17 @@ def evaluate_loss(
     """Mean loss over `data`; with several ranks each scores its share and they agree."""
     rank = rank or RankInfo()
     model.eval()
-    total, count = 0.0, 0
+    total: Any = 0.0
+    count = 0
     with torch.no_grad():
-        for i, (amps, offs) in enumerate(data.iterate(cfg.batch_size)):
+        for i, (amps, offs, probe) in enumerate(data.iterate(cfg.batch_size)):
             if i % rank.world_size != rank.rank:
                 continue
             amps, offs = amps.to(device), offs.to(device)
-            total += float(loss_fn(model(amps, offs), amps, cfg.nphotons)) * len(amps)
+            probe = probe.to(device) if probe is not None else None
+            total = total + loss_fn(model(amps, offs, probe), amps, cfg.nphotons) * len(amps)
             count += len(amps)
-    total, count = _summed(total, count, rank)
+    total, count = _summed(float(total), count, rank)  # one host sync
     return total / max(count, 1)
 
 
@@ -116,6 +124,7 @@ def fit(
     on_epoch: Callable[[EpochResult, PhysicsModel], bool],
     autocast: Any = None,
     rank: RankInfo | None = None,
+    progress: Callable[[Iterable[Any], int, int], Iterable[Any]] | None = None,
 ) -> list[EpochResult]:
     """Train until max_epochs or early stop; `on_epoch` saves checkpoints, returns True if best.
 
@@ -135,19 +144,22 @@ def fit(
     stale = 0
     for epoch in range(cfg.max_epochs):
         model.train()
-        total = 0.0
+        total: Any = 0.0
         seen = 0
-        for amps, offs in train.iterate(cfg.batch_size, generator, rank.rank, rank.world_size):
+        batches = train.iterate(cfg.batch_size, generator, rank.rank, rank.world_size)
+        count = -(-len(train) // (cfg.batch_size * rank.world_size))
+        for amps, offs, probe in progress(batches, count, epoch) if progress else batches:
             amps, offs = amps.to(device), offs.to(device)
+            probe = probe.to(device) if probe is not None else None
             with autocast() if autocast else contextlib.nullcontext():
-                pred = forward(amps, offs)
+                pred = forward(amps, offs, probe)
             loss = loss_fn(pred.float(), amps, cfg.nphotons)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(amps)
+            total = total + loss.detach() * len(amps)  # summed on the device: no sync a batch
             seen += len(amps)
-        total, seen = _summed(total, seen, rank)
+        total, seen = _summed(float(total), seen, rank)
         val_loss = evaluate_loss(model, val, loss_fn, cfg, device, rank)
         result = EpochResult(epoch, total / max(seen, 1), val_loss, optimizer.param_groups[0]["lr"])
         history.append(result)

@@ -1,0 +1,268 @@
+"""Train the general-purpose PINN that ships in framework-ptycho (``--bundle pretrained``).
+
+N = 64, gridsize 2, trained on a diverse simulated corpus (framework_ptycho.corpus):
+many objects of the training families, each with its own probe (radius, defocus, random
+aberration), scan overlap and dose (1e3 to 1e5, log-uniform). The ``blobs`` family is
+held out of training. Each scan is normalized by its own intensity scale, as
+``ptycho.reconstruct`` normalizes a user's file. Validation scans (other seeds) choose
+the checkpoint; test scans (other seeds again, every family, three doses) give the
+held-out metrics recorded in the bundle's ``training.json``.
+
+    python plugins/ptycho/scripts/train_pretrained.py --threads 2 --max-minutes 25
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+TRAIN_KINDS = ("natural", "lines", "smooth", "polygons")
+HELD_OUT_KINDS = ("blobs",)
+OUT = Path(__file__).resolve().parents[1] / "src" / "framework_ptycho" / "pretrained"
+
+
+def batches_of(scans: list, rng: np.random.Generator, gridsize: int, k: int):
+    """Every scan's groups (one around each pattern), normalized, with per-group probes."""
+    from framework_ptycho.dataset import intensity_scale
+    from framework_ptycho.forward import normalized_probe
+    from framework_ptycho.grouping import make_groups
+    from framework_ptycho.training import Batches
+
+    amps, offsets, probe_index, probes = [], [], [], []
+    for i, scan in enumerate(scans):
+        data = scan.data
+        index, offs = make_groups(data.xcoords, data.ycoords, gridsize, k, None, rng)
+        scaled = data.diffraction * intensity_scale(data.diffraction)
+        amps.append(torch.from_numpy(scaled[index].astype(np.float32)))
+        offsets.append(torch.from_numpy(offs.astype(np.float32)))
+        probe_index.append(torch.full((len(index),), i, dtype=torch.long))
+        probes.append(normalized_probe(torch.from_numpy(data.probe).to(torch.complex64)))
+    return Batches(torch.cat(amps), torch.cat(offsets), torch.stack(probes), torch.cat(probe_index))
+
+
+def corpus(kinds, count: int, seed: int, object_size: int, dose=None) -> list:
+    from framework_ptycho.corpus import simulate_scan
+
+    return [
+        simulate_scan(
+            kinds[i % len(kinds)],
+            np.random.default_rng([seed, i]),
+            object_size=object_size,
+            dose=dose,
+        )
+        for i in range(count)
+    ]
+
+
+def train(args, model, train_set, val_set) -> dict:
+    """Adam with a cosine schedule over the planned steps; the best val-loss weights kept."""
+    from framework_ptycho.forward import poisson_nll
+    from framework_ptycho.training import evaluate_loss
+
+    class Cfg:
+        batch_size = args.batch_size
+        nphotons = 1e4
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
+    steps = args.epochs * math.ceil(len(train_set) / args.batch_size)
+    generator = torch.Generator().manual_seed(args.seed)
+    begun, budget = time.monotonic(), 60 * args.max_minutes
+    deadline = begun + budget
+    done = 0
+
+    def anneal() -> None:
+        """Cosine decay over the planned steps or the time budget, whichever ends first
+        (so a slow machine still ends training at a small learning rate)."""
+        progress = max(done / steps, (time.monotonic() - begun) / budget)
+        for group in optimizer.param_groups:
+            group["lr"] = args.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    best = {"val_loss": math.inf}
+    history = []
+    for epoch in range(args.epochs):
+        model.train()
+        total, seen, began = torch.zeros(()), 0, time.monotonic()
+        for amps, offs, probe in train_set.iterate(args.batch_size, generator):
+            loss = poisson_nll(model(amps, offs, probe), amps, Cfg.nphotons)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            done += 1
+            anneal()
+            total, seen = total + loss.detach() * len(amps), seen + len(amps)
+            if time.monotonic() > deadline:
+                break
+        val = evaluate_loss(model, val_set, poisson_nll, Cfg, "cpu")
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": float(total) / seen,
+                "val_loss": val,
+                "groups": seen,
+                "seconds": round(time.monotonic() - began, 1),
+            }
+        )
+        print(json.dumps(history[-1]), flush=True)
+        if val < best["val_loss"]:
+            best = {"val_loss": val, "epoch": epoch, "state": _state(model)}
+        if time.monotonic() > deadline:
+            break
+    model.load_state_dict(best.pop("state"))
+    return {"best": best, "history": history}
+
+
+def _state(model) -> dict:
+    return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+
+
+def held_out_metrics(model, args) -> list[dict]:
+    """Each family (the held-out ones too) at three doses, on test seeds never trained on."""
+    from framework_ptycho import inference
+    from framework_ptycho.config import InferConfig
+    from framework_ptycho.dataset import intensity_scale
+    from framework_ptycho.forward import normalized_probe
+    from framework_ptycho.metrics import scanned_box, score
+
+    rows = []
+    for kind in (*TRAIN_KINDS, *HELD_OUT_KINDS):
+        for dose in (1e3, 1e4, 1e5):
+            scan = corpus((kind,), 1, args.seed + 2000 + int(math.log10(dose)), 128, dose)[0]
+            data = scan.data
+            with torch.no_grad():
+                model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)))
+            options = InferConfig()
+            index = inference.choose_groups(data, 2, options, args.seed)
+            result = inference.reconstruct(
+                model,
+                data,
+                index,
+                size=data.obj.shape[0],
+                intensity_scale=intensity_scale(data.diffraction),
+                options=options,
+                device="cpu",
+            )
+            box = scanned_box(data.xcoords, data.ycoords, data.n, data.obj.shape[0])
+            s = score(data.obj, result.obj, box)
+            rows.append(
+                {
+                    "kind": kind,
+                    "held_out_family": kind in HELD_OUT_KINDS,
+                    "nphotons": dose,
+                    "amp_ssim": s["amplitude"]["ssim"],
+                    "phase_ssim": s["phase"]["ssim"],
+                    "frc50": s["frc50"],
+                    "seconds": result.seconds,
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scans", type=int, default=48, help="training scans (families cycle)")
+    p.add_argument("--val-scans", type=int, default=8)
+    p.add_argument("--object-size", type=int, default=192)
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--max-minutes", type=float, default=25.0, help="stop training after this")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--learning-rate", type=float, default=3e-3)
+    p.add_argument("--n-filters-scale", type=float, default=0.5)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument(
+        "--init", type=Path, help="start from this bundle's weights (a longer training in parts)"
+    )
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    from framework_ptycho.bridge import to_params, with_data
+    from framework_ptycho.bundle import Bundle, save_bundle
+    from framework_ptycho.config import TrainConfig
+    from framework_ptycho.forward import PhysicsModel
+    from framework_ptycho.model import build
+
+    started = time.time()
+    rng = np.random.default_rng(args.seed)
+    train_scans = corpus(TRAIN_KINDS, args.scans, args.seed, args.object_size)
+    val_scans = corpus(TRAIN_KINDS, args.val_scans, args.seed + 1000, args.object_size)
+    train_set, val_set = batches_of(train_scans, rng, 2, 6), batches_of(val_scans, rng, 2, 6)
+    print(f"{len(train_set)} training groups, {len(val_set)} validation groups", flush=True)
+    net = build(channels=4, n_filters_scale=args.n_filters_scale)
+    model = PhysicsModel(net, torch.from_numpy(train_scans[0].data.probe))
+    earlier = None
+    if args.init:
+        from framework_ptycho.bundle import load_bundle
+
+        earlier = load_bundle(args.init)
+        model.load_state_dict(earlier.state_dict)
+    fitted = train(args, model, train_set, val_set)
+    model.eval()
+    rows = held_out_metrics(model, args)
+    config = TrainConfig(
+        gridsize=2,
+        n_filters_scale=args.n_filters_scale,
+        batch_size=args.batch_size,
+        max_epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        scheduler="cosine",
+    )
+    import attrs
+    from framework_ptycho.corpus import DOSE, OVERLAP, PROBE_DEFOCUS, PROBE_RADIUS
+
+    record = {
+        "command": " ".join(
+            ["python", "plugins/ptycho/scripts/train_pretrained.py", *sys.argv[1:]]
+        ),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "wall_seconds": round(time.time() - started, 1),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": "cpu",
+        "train_kinds": list(TRAIN_KINDS),
+        "held_out_kinds": list(HELD_OUT_KINDS),
+        "scans": {
+            "train": args.scans,
+            "validation": args.val_scans,
+            "object_size": args.object_size,
+        },
+        "groups": {"train": len(train_set), "validation": len(val_set)},
+        "ranges": {
+            "probe_radius": list(PROBE_RADIUS),
+            "probe_defocus": list(PROBE_DEFOCUS),
+            "overlap": list(OVERLAP),
+            "nphotons": list(DOSE),
+        },
+        "seeds": {"train": args.seed, "validation": args.seed + 1000, "test": args.seed + 2000},
+        "best_epoch": fitted["best"]["epoch"],
+        "best_val_loss": fitted["best"]["val_loss"],
+        "history": fitted["history"],
+        "continued_from": earlier.extra.get("training.json") if earlier else None,
+        "held_out_metrics": rows,
+    }
+    bundle = Bundle(
+        train_config={k: v for k, v in attrs.asdict(config).items()},
+        legacy_params=with_data(to_params(config), 64, 1.0),
+        intensity_scale=1.0,
+        n=64,
+        gridsize=2,
+        state_dict=_state(model),
+        extra={"training.json": record},
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_bundle(args.out / "pretrained.zip", bundle)
+    (args.out / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {args.out / 'pretrained.zip'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

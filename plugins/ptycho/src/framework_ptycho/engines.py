@@ -1,0 +1,114 @@
+"""The iterative engines behind one call: built-in ePIE/rPIE and maximum likelihood, and
+pty-chi's LSQML/ePIE/DM where it imports; each from ones or from a given start.
+
+A start from a network (`start_from`) is rescaled first: ptychography fixes the
+object's amplitude only together with the probe's, and the network's amplitude carries
+an arbitrary scale, so the start is scaled until its exit waves carry the measured
+energy (the probe being power-constrained to the data, as every engine here has it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import attrs
+import numpy as np
+
+BUILTIN = ("builtin-epie", "builtin-rpie", "builtin-ml")
+PTYCHI = ("ptychi-lsqml", "ptychi-epie", "ptychi-dm")
+ENGINES = BUILTIN + PTYCHI
+
+
+@attrs.define
+class Problem:
+    """A dataset to reconstruct: amplitudes (P, N, N), probe, positions, object side."""
+
+    diffraction: np.ndarray
+    probe: np.ndarray
+    xs: np.ndarray
+    ys: np.ndarray
+    size: int
+
+
+def start_from(problem: Problem, obj: np.ndarray, coverage: np.ndarray | None) -> np.ndarray:
+    """`obj` scaled so its exit waves carry the measured energy; unseen pixels filled.
+
+    Pixels no patch covered (``coverage == 0``, or a zero object) get the covered mean,
+    so that the probe's faint edge does not start on a hole.
+    """
+    from framework_ptycho.epie import power_constrained
+
+    start = obj.astype(np.complex128).copy()
+    seen = (coverage > 0) if coverage is not None else np.abs(start) > 0
+    if seen.any():
+        start[~seen] = np.abs(start[seen]).mean()
+    else:
+        start[:] = 1.0
+    probe2 = np.abs(power_constrained(problem.probe, problem.diffraction)) ** 2
+    n = problem.diffraction.shape[-1]
+    energy = 0.0
+    for x, y in zip(
+        np.round(problem.xs).astype(int), np.round(problem.ys).astype(int), strict=True
+    ):
+        view = start[y - n // 2 : y - n // 2 + n, x - n // 2 : x - n // 2 + n]
+        energy += float((probe2 * np.abs(view) ** 2).sum())
+    measured = float((problem.diffraction.astype(np.float64) ** 2).sum())
+    return (start * np.sqrt(measured / max(energy, 1e-30))).astype(np.complex64)
+
+
+def run(
+    engine: str,
+    problem: Problem,
+    *,
+    iterations: int,
+    init: np.ndarray | None = None,
+    step_size: float = 1.0,
+    ml_learning_rate: float = 0.01,
+    device: str = "cpu",
+    seed: int = 0,
+    progress: Callable[..., Iterable[int]] | None = None,
+    on_iteration: Callable[[int, float], None] | None = None,
+    on_message: Callable[[str, str], None] | None = None,
+) -> tuple[np.ndarray, list[float]]:
+    """The reconstructed object and its Fourier error per iteration (empty for pty-chi)."""
+    args = (problem.diffraction, problem.probe, problem.xs, problem.ys, problem.size)
+    if engine == "builtin-ml":
+        from framework_ptycho import likelihood
+
+        return likelihood.reconstruct(
+            *args,
+            iterations=iterations,
+            init=init,
+            step_size=ml_learning_rate,
+            device=device,
+            seed=seed,
+            on_iteration=on_iteration,
+            progress=progress,
+        )
+    if engine in ("builtin-epie", "builtin-rpie"):
+        from framework_ptycho import epie
+
+        return epie.reconstruct(
+            *args,
+            iterations=iterations,
+            step_size=step_size,
+            variant=engine.removeprefix("builtin-"),
+            seed=seed,
+            on_iteration=on_iteration,
+            init=init,
+            progress=progress,
+        )
+    from framework_ptycho import ptychi_engine
+
+    # Its log lines (about padding and position centring, harmless here) go to the sink.
+    with ptychi_engine.messages_to(on_message or (lambda level, text: None)):
+        obj = ptychi_engine.reconstruct(
+            engine,
+            *args,
+            iterations=iterations,
+            device=device,
+            seed=seed,
+            init=init,
+            progress=progress,
+        )
+    return obj, []

@@ -1,0 +1,68 @@
+"""Bundles by name: the pretrained model shipped inside this package, or a bundle file.
+
+``--bundle pretrained`` names ``framework_ptycho/pretrained/pretrained.zip`` (package
+data, written by ``plugins/ptycho/scripts/train_pretrained.py``); any other value is a
+path to a bundle that ``ptycho.train`` wrote. `check_serves` refuses data the bundle
+cannot serve, with one line that says why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from framework import UsageError
+
+SHIPPED = {"pretrained": "pretrained.zip"}
+# How far outside its training range a probe's radius may be and still be served.
+RADIUS_MARGIN = 0.15
+
+
+def bundle_path(name: str) -> Path:
+    """The file a `--bundle` value names (a shipped name or a path)."""
+    if name in SHIPPED:
+        from importlib.resources import files
+
+        path = Path(str(files("framework_ptycho") / "pretrained" / SHIPPED[name]))
+        if not path.is_file():
+            raise UsageError(
+                f"the shipped bundle {name!r} is missing from this installation ({path})",
+                hint="reinstall framework-ptycho",
+            )
+        return path
+    path = Path(name)
+    if not path.is_file():
+        shipped = ", ".join(SHIPPED)
+        raise UsageError(
+            f"--bundle {name}: no such file and no shipped bundle of that name",
+            hint=f"use one of: {shipped}, or the path of a model/bundle.zip",
+        )
+    return path
+
+
+def check_serves(bundle: Any, data: Any, where: str) -> None:
+    """Refuse data whose N or probe the bundle was not trained for (UsageError)."""
+    from framework_ptycho.corpus import probe_radius
+
+    if data.n != bundle.n:
+        raise UsageError(
+            f"{where}: patterns are {data.n}x{data.n}, but the bundle serves {bundle.n}x{bundle.n}",
+            hint=f"crop or bin the patterns to {bundle.n}x{bundle.n}, or use a bundle trained for N = {data.n}",
+        )
+    if bundle.gridsize**2 > len(data):
+        raise UsageError(
+            f"{where}: {len(data)} patterns, fewer than a group of {bundle.gridsize**2}"
+        )
+    ranges = bundle.extra.get("training.json", {}).get("ranges", {})
+    if "probe_radius" in ranges:
+        lo, hi = ranges["probe_radius"]
+        radius = probe_radius(data.probe)
+        if not (lo * (1 - RADIUS_MARGIN) <= radius <= hi * (1 + RADIUS_MARGIN)):
+            raise UsageError(
+                f"{where}: the probe's radius is {radius:.3f} N, outside what the bundle "
+                f"was trained for ({lo:.2f} to {hi:.2f} N)",
+                hint="use a bundle trained on such probes (train one with ptycho.train)",
+            )
+    if not np.isfinite(data.probe).all() or not np.abs(data.probe).max() > 0:
+        raise UsageError(f"{where}: 'probeGuess' is zero or not finite")

@@ -1,0 +1,163 @@
+"""ptycho.reconstruct with the shipped pretrained bundle: no training, no simulation."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from tests.conftest import invoke
+from tests.plugins.ptycho.conftest import write_npz
+
+# Far below the issue's goals, far above what a blank object or random weights score.
+AMPLITUDE_FLOOR = 0.3
+
+
+@pytest.fixture(scope="module")
+def scan_file(tmp_path_factory):
+    """A small scan of a family the pretrained bundle never trained on (blobs)."""
+    from framework_ptycho.corpus import simulate_scan
+    from framework_ptycho.dataset import save_npz
+
+    scan = simulate_scan(
+        "blobs",
+        np.random.default_rng(99),
+        object_size=128,
+        settings={"probe_radius": 0.25, "probe_defocus": 5.0, "overlap": 0.8, "nphotons": 1e4},
+    )
+    path = tmp_path_factory.mktemp("scan") / "scan.npz"
+    save_npz(path, scan.data)
+    return path
+
+
+def reconstruct(tmp_path, data_file, *extra):
+    return invoke(
+        "run",
+        "ptycho.reconstruct",
+        "--data-file",
+        str(data_file),
+        "--artifact-root",
+        str(tmp_path),
+        "--run-id",
+        "rec",
+        "--quiet",
+        *extra,
+    )
+
+
+def test_the_pretrained_bundle_loads_and_its_hashes_check(tmp_path):
+    from framework import ArtifactError
+    from framework_ptycho.bundle import load_bundle
+    from framework_ptycho.pretrained import bundle_path
+
+    path = bundle_path("pretrained")
+    bundle = load_bundle(path)
+    record = bundle.extra["training.json"]
+    assert bundle.n == 64 and bundle.gridsize == 2 and path.stat().st_size < 5e6
+    assert "blobs" in record["held_out_kinds"] and record["held_out_metrics"]
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            dst.writestr(item, data[:-1] + b" " if item.filename == "training.json" else data)
+    with pytest.raises(ArtifactError, match="sha256"):
+        load_bundle(tampered)
+
+
+def test_reconstructs_an_unseen_family_far_above_a_blank_object(tmp_path, scan_file):
+    result = reconstruct(
+        tmp_path, scan_file, "--refine-engine", "builtin-ml", "--refine-iterations", "3"
+    )
+    assert result.exit_code == 0, result.stderr
+    run = tmp_path / "rec"
+    with np.load(run / "reconstruction.npz", allow_pickle=False) as rec:
+        assert rec["object"].shape == (128, 128) and rec["xcoords"].shape == rec["ycoords"].shape
+        assert float(rec["seconds"]) == pytest.approx(
+            float(rec["pinn_seconds"]) + float(rec["refine_seconds"])
+        )
+    assert (run / "reconstructed_amplitude.png").stat().st_size > 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["pinn"]["amplitude"]["ssim"] > AMPLITUDE_FLOOR
+    assert metrics["pinn + builtin-ml 3"]["amplitude"]["ssim"] > AMPLITUDE_FLOOR
+
+
+def test_random_weights_fall_below_the_floor(tmp_path, scan_file):
+    import torch
+    from framework_ptycho.bundle import Bundle, load_bundle, save_bundle
+    from framework_ptycho.forward import PhysicsModel
+    from framework_ptycho.model import build
+    from framework_ptycho.pretrained import bundle_path
+
+    shipped = load_bundle(bundle_path("pretrained"))
+    torch.manual_seed(0)
+    scale = shipped.train_config["n_filters_scale"]
+    random = PhysicsModel(
+        build(channels=4, n_filters_scale=scale), torch.ones(64, 64, dtype=torch.complex64)
+    )
+    path = tmp_path / "random.zip"
+    save_bundle(
+        path,
+        Bundle(
+            **{
+                **{
+                    k: getattr(shipped, k)
+                    for k in (
+                        "train_config",
+                        "legacy_params",
+                        "intensity_scale",
+                        "n",
+                        "gridsize",
+                        "extra",
+                    )
+                },
+                "state_dict": random.state_dict(),
+            }
+        ),
+    )
+    result = reconstruct(tmp_path, scan_file, "--bundle", str(path))
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads((tmp_path / "rec" / "metrics.json").read_text())
+    assert metrics["pinn"]["amplitude"]["ssim"] < AMPLITUDE_FLOOR
+
+
+def test_refuses_patterns_of_another_size(tmp_path):
+    from framework_ptycho.dataset import save_npz
+
+    from tests.plugins.ptycho.conftest import simulate_small
+
+    _, test, _ = simulate_small(n=128, object_size=256, probe_radius=32, overlap=0.5)
+    path = tmp_path / "big.npz"
+    save_npz(path, test)
+    result = reconstruct(tmp_path, path)
+    assert result.exit_code == 2 and "128x128" in result.stderr and "64x64" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_refuses_intensity_data(tmp_path, scan_file):
+    with np.load(scan_file) as f:
+        arrays = dict(f)
+    arrays["diffraction"] = np.round(arrays["diffraction"] ** 2 * 50).astype(np.float32)
+    result = reconstruct(tmp_path, write_npz(tmp_path / "counts.npz", **arrays))
+    assert result.exit_code == 2 and "intensity" in result.stderr
+
+
+def test_refuses_a_pickled_file(tmp_path, scan_file):
+    with np.load(scan_file) as f:
+        arrays = dict(f)
+    arrays["extra"] = np.array([{"a": 1}], dtype=object)
+    result = reconstruct(tmp_path, write_npz(tmp_path / "pickled.npz", **arrays))
+    assert result.exit_code == 2 and "pickled" in result.stderr
+
+
+def test_refuses_a_probe_far_outside_its_training(tmp_path):
+    from framework_ptycho.corpus import simulate_scan
+    from framework_ptycho.dataset import save_npz
+
+    wide = {"probe_radius": 0.42, "probe_defocus": 5.0, "overlap": 0.5, "nphotons": 1e4}
+    scan = simulate_scan("blobs", np.random.default_rng(1), object_size=128, settings=wide)
+    path = tmp_path / "wide_probe.npz"
+    save_npz(path, scan.data)
+    result = reconstruct(tmp_path, path)
+    assert result.exit_code == 2 and "probe" in result.stderr and "radius" in result.stderr
