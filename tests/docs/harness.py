@@ -17,7 +17,8 @@ Commands run with tiny settings, so the whole set takes seconds: the values of t
 in ``SHRINK`` are replaced (fewer training steps, epochs and iterations), the config
 fields in ``TINY`` are set through their ``FRAMEWORK_<FIELD>`` environment variables
 (which a flag the page shows still overrides), and ``--artifact-root`` and
-``FRAMEWORK_ARTIFACT_ROOT`` point into the page's directory. Nothing else is changed, so
+``FRAMEWORK_ARTIFACT_ROOT`` point into the page's directory, as does a path argument
+under ``runs/`` (the default artifact root). Nothing else is changed, so
 a renamed option, step or command fails the test.
 """
 
@@ -138,6 +139,8 @@ def argv(command: str, artifact_root: Path) -> list[str]:
             if not eq:
                 out.append(value)
                 i += 1
+        elif word.startswith("runs/"):  # a path inside the reader's artifact root
+            out.append(str(artifact_root / word.removeprefix("runs/")))
         else:
             out.append(word)
         i += 1

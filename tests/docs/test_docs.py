@@ -96,6 +96,10 @@ def test_the_harness_reads_prompts_continuations_and_skip_marks(tmp_path):
         "a",
         f"--artifact-root={tmp_path}",
     ]
+    assert argv("framework verify runs/a/manifest.json", tmp_path) == [
+        "verify",
+        str(tmp_path / "a" / "manifest.json"),
+    ]
     assert commands(["$ framework x \\"]) == ["framework x"]
     with pytest.raises(ValueError, match="must start with 'framework'"):
         argv("make demo", tmp_path)
