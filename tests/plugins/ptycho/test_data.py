@@ -83,6 +83,13 @@ def test_loader_refuses_pickled_arrays(simulated, tmp_path):
         load_npz(write_npz(tmp_path / "a.npz", **arrays(train, xcoords=objects)))
 
 
+def test_loader_names_a_file_that_is_not_an_npz(tmp_path):
+    text = tmp_path / "scan.npz"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(ArtifactError, match="is not an NPZ file"):
+        load_npz(text)
+
+
 def test_intensity_scale_makes_the_mean_pattern_energy_n_over_2_squared(simulated):
     diff = simulated[0].diffraction
     scaled = diff * intensity_scale(diff)

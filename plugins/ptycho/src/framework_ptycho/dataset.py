@@ -49,6 +49,10 @@ def _fail(path: Path, what: str, fix: str) -> ArtifactError:
 def _read(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise ArtifactError(f"data file {path} does not exist", hint="check the path")
+    with path.open("rb") as head:
+        magic = head.read(6)
+    if not magic.startswith((b"PK", b"\x93NUMPY", b"\x80")):  # zip, .npy, pickle
+        raise _fail(path, "is not an NPZ file", "write it with np.savez")
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
