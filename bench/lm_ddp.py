@@ -62,7 +62,8 @@ def main() -> None:
     one_t, ddp_t = [], []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for name, extra in (("one", one_args), ("ddp", ddp_args)):  # lm.prepare, untimed
+        warm_up = [] if args.quick else [("one", one_args), ("ddp", ddp_args)]
+        for name, extra in warm_up:  # lm.prepare and first-run costs, untimed
             train(root, name, [*extra, "--max-steps", "1"])
         for i in range(args.repeat):
             pair = [("one", one_args, one_t), ("ddp", ddp_args, ddp_t)]

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--quick", action="store_true", help="a few steps: checks the bench runs")
     args = p.parse_args(argv)
     if args.quick:
-        args.steps, args.repeat = 20, 1
+        args.steps, args.repeat = 10, 1
 
     import torch
 
@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> dict:
     bar_tps, quiet_tps = [], []
     with tempfile.TemporaryDirectory() as tmp:
         root, data = Path(tmp), corpus(Path(tmp))
-        train(root, data, "warm-up", min(args.steps, 50), bar=False)
+        if not args.quick:  # a quick run only checks that the script works
+            train(root, data, "warm-up", min(args.steps, 50), bar=False)
         for i in range(args.repeat):
             order = (True, False) if i % 2 else (False, True)  # alternate who goes first
             for bar in order:
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     ratio = median([b / q for b, q in zip(bar_tps, quiet_tps, strict=True)])
     from framework.builtin.progress import RENDERS_PER_S
 
-    per_advance, per_render = bar_cost()
+    per_advance, per_render = bar_cost(*((2_000, 20) if args.quick else ()))
     steps_per_s = median(quiet_tps) / TOKENS_PER_STEP
     cost = steps_per_s * per_advance + RENDERS_PER_S * per_render  # seconds per second
     print(f"advance {per_advance * 1e6:.1f} us, render {per_render * 1e3:.2f} ms")
