@@ -209,3 +209,22 @@ def test_a_sweep_groups_its_jobs_in_one_mlflow_experiment(cli, fitting, mlflow_s
     assert sorted(r.data.params["track.fit.rate"] for r in runs) == ["0.1", "0.2"]
     assert {r.data.tags["framework.sweep_id"] for r in runs} == {sweep_id}
     assert all(r.info.status == "FINISHED" for r in runs)
+
+
+def test_parallel_sweep_jobs_share_a_new_sqlite_store(cli, fitting, isolated, monkeypatch):
+    # Parallel jobs that each open the default store for the first time all create its
+    # tables at once; without a lock MLflow's migration collides and tracking is dropped.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    result = cli(
+        "sweep", "track.fit", "-p", "rate=0.1,0.2,0.3", "--tracker", "mlflow",
+        "--executor", "process", "--max-parallel", "3",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    (sweep_dir,) = (isolated / "runs" / "sweeps").iterdir()
+    logs = "".join(p.read_text() for p in (sweep_dir / "logs").iterdir())
+    assert "tracker mlflow failed" not in logs
+    runs = mlflow_runs(isolated / "runs" / ".mlflow" / "mlflow.db", sweep_dir.name)
+    assert sorted(r.data.params["track.fit.rate"] for r in runs) == ["0.1", "0.2", "0.3"]
+    assert all(r.info.status == "FINISHED" for r in runs)

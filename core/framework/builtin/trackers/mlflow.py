@@ -10,10 +10,12 @@ same ``--run-id``, e.g. ``lm.train --resume``) continues its MLflow run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -44,10 +46,9 @@ class MlflowTracker:
         check_reachable(self.uri)
         for noisy in ("mlflow.store.db.utils", "alembic"):  # "creating tables": not news
             logging.getLogger(noisy).setLevel(logging.WARNING)
-        if self.uri.startswith("sqlite:"):
-            (self.info.root / STORE).mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=self.uri)
-        experiment = self._experiment()
+        with self._store_lock():  # the first opening of a SQLite store creates its tables
+            self.client = MlflowClient(tracking_uri=self.uri)
+            experiment = self._experiment()
         found = self.client.search_runs(
             [experiment],
             filter_string=f"tags.`framework.run_id` = '{self.info.run_id}'",
@@ -68,6 +69,27 @@ class MlflowTracker:
         for i in range(0, len(params), BATCH):
             self.client.log_batch(self.run_id, params=params[i : i + BATCH])
         self.client.set_tag(self.run_id, "framework.config_hash", self.info.config_hash)
+
+    @contextlib.contextmanager
+    def _store_lock(self) -> Iterator[None]:
+        """Held while a SQLite store is opened and the experiment found or made.
+
+        MLflow creates (and migrates) a SQLite store's tables the first time it opens it;
+        two processes doing that at once, as the parallel jobs of a sweep do, collide
+        (``table _alembic_tmp_experiments already exists``). A server needs no lock."""
+        database = sqlite_file(self.uri)
+        if database is None:
+            yield
+            return
+        import fcntl
+
+        database.parent.mkdir(parents=True, exist_ok=True)
+        with open(database.parent / f".{database.name}.lock", "a") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def _experiment(self) -> str:
         assert self.client is not None
@@ -105,6 +127,16 @@ class MlflowTracker:
     def finish(self, status: str) -> None:
         assert self.client is not None
         self.client.set_terminated(self.run_id, status=STATUS.get(status, "FAILED"))
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///path`` URI (relative, or absolute with four
+    slashes); None for any other store and for an in-memory database."""
+    scheme, _, rest = uri.partition("://")
+    if scheme.split("+")[0] != "sqlite" or not rest.startswith("/"):
+        return None
+    path = rest[1:].split("?")[0]
+    return Path(path) if path and path != ":memory:" else None
 
 
 def check_reachable(uri: str) -> None:
