@@ -30,6 +30,7 @@ BENCHMARKS = {
     "ptycho-study": ("ptycho_study.py", ["--quick"]),
     "sweep-executors": ("sweep_executors.py", ["--quick"]),
     "lm-ddp": ("lm_ddp.py", ["--quick"]),
+    "ptycho-foreign": ("foreign_scan.py", ["--quick"]),
 }
 # bench/lm_gpu.py needs a CUDA GPU; run it by hand there (see docs/plugins/lm.md).
 

@@ -1,0 +1,63 @@
+"""bench/foreign_scan.py: scans from a simulator written apart from the plugin.
+
+Its numpy forward model must agree with the plugin's torch one (the same object, probe
+and positions give the same far field), or the bench would judge the model on data it
+cannot explain; and the bench still runs as a user's `ptycho.reconstruct` does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+sys.path.insert(0, str(REPO / "bench"))
+import foreign_scan
+
+sys.path.remove(str(REPO / "bench"))
+
+
+@pytest.mark.parametrize("kind", ["grains", "star"])
+def test_the_independent_simulator_agrees_with_the_plugins_forward_model(kind, tmp_path):
+    import torch
+    from framework_ptycho.corpus import probe_radius
+    from framework_ptycho.physics import diffraction_amplitude, extract_patches
+
+    path = tmp_path / "scan.npz"
+    foreign_scan.scan(kind, seed=3, photons=1e12, path=path)  # Poisson noise negligible
+    with np.load(path, allow_pickle=False) as f:
+        scan = {k: f[k] for k in f.files}
+    obj = torch.from_numpy(scan["objectGuess"])
+    xs, ys = torch.from_numpy(scan["xcoords"]), torch.from_numpy(scan["ycoords"])
+    patches = extract_patches(obj, xs, ys, foreign_scan.N)
+    ours = diffraction_amplitude(patches, torch.from_numpy(scan["probeGuess"])).numpy()
+    theirs = scan["diffraction"]
+    scale = (ours * theirs).sum() / (ours**2).sum()  # amplitudes are in photon units there
+    assert np.abs(scale * ours - theirs).max() < 1e-3 * theirs.max()
+    assert 0.2 <= probe_radius(scan["probeGuess"]) <= 0.3  # the bundle serves it
+
+
+def test_the_bench_reconstructs_a_foreign_scan_as_a_user_would(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "foreign_scan.py"),
+            "--quick",
+            "--json-out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (row,) = json.loads(out.read_text())["details"]["rows"]
+    assert row["engine"] == "none"
+    pinn = row["metrics"]["pinn"]
+    assert {"ssim", "psnr"} <= set(pinn["amplitude"]) and {"ssim", "psnr"} <= set(pinn["phase"])
+    assert pinn["seconds"] > 0
