@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+    from click.shell_completion import CompletionItem
+
     from framework.hooktypes import (
         BridgeRegister,
         CliRegister,
@@ -39,6 +42,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def hookspec(function: F) -> F:
     """Mark a hook specification, its signature kept for the type checker."""
     return cast(F, _hookspec(function))
+
+
+def first_result(function: F) -> F:
+    """Mark a hook specification whose first non-None answer is the answer."""
+    return cast(F, _hookspec(firstresult=True)(function))
 
 
 # -- registration ---------------------------------------------------------------------
@@ -110,3 +118,13 @@ def on_metrics(run: RunInfo, step: Step, metrics: Metrics) -> None:
 @hookspec
 def on_event(run: RunInfo, event: Event) -> None:
     """Any structured event (the ones above and those steps emit), as written to events.jsonl."""
+
+
+# -- the shell ------------------------------------------------------------------------
+
+
+@first_result
+def complete_shell(
+    ctx: click.Context, param: click.Parameter | None, incomplete: str
+) -> list[CompletionItem] | None:
+    """A shell completes `param` of ``ctx.command`` (None: an option name); None passes."""

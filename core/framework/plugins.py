@@ -40,6 +40,8 @@ BUILTIN_PLUGINS = {
     "launch": "framework.builtin.launch",
     "trackers": "framework.builtin.trackers",
     "schema": "framework.builtin.schema",
+    "history": "framework.builtin.history",
+    "completion": "framework.builtin.completion",
 }
 
 

@@ -64,7 +64,7 @@ def after_step(run: RunInfo, step: Step, result: StepRecord) -> None:
     )
     console().print(f"  {MARKS.get(status, status)} {step.id}{took}  [dim]{detail}[/]")
     if result.get("metrics"):
-        from framework.runs import format_metrics  # at run time, not at CLI start-up
+        from framework.manifest import format_metrics  # at run time, not at CLI start-up
 
         console().print(f"      [dim]{format_metrics(result['metrics'], digits=4)}[/]")
 

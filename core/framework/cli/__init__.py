@@ -2,18 +2,23 @@
 
 This module holds the group, `main` (our errors as one line and an exit code) and the
 per-invocation plugin manager (with `--no-plugin`); each command group is a module:
-`inspect`, `run` (with `options`), `history`, `shell` (completion). Built-in plugins add the rest (`sweep`,
-`schema`, ...).
+`inspect` and `run` (with `options`). Built-in plugins add the rest (`sweep`, `runs`,
+`schema`, `completion`, ...), and shell completion answers through the `complete_shell`
+hook.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from framework.errors import FrameworkError
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -55,6 +60,37 @@ def _no_plugin_in(args: list[str]) -> list[str]:
         elif arg == "--no-plugin":
             names.append(next(rest, ""))
     return names
+
+
+def complete(
+    ctx: click.Context, param: click.Parameter | None, incomplete: str
+) -> list[CompletionItem]:
+    """A `shell_complete` callback (`param` None: an option name): a `complete_shell` hook answers."""
+    return _plugins(ctx).pm.hook.complete_shell(ctx=ctx, param=param, incomplete=incomplete) or []
+
+
+class PlanCommand(click.Command):
+    """A command that parses its own options, as they depend on its STEP (`run`, `sweep`).
+
+    `fixed_options(ctx)` are the options it always takes and `plan_target(ctx, args)` its
+    STEP, so that shell completion can offer the plan's options.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        fixed_options: Callable[[click.Context], list[click.Parameter]],
+        plan_target: Callable[[click.Context, list[str]], str | None],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fixed_options = fixed_options
+        self.plan_target = plan_target
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        if not incomplete.startswith("-"):
+            return super().shell_complete(ctx, incomplete)
+        return complete(ctx, None, incomplete)
 
 
 class FrameworkGroup(click.Group):
@@ -174,6 +210,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # The command modules register themselves on `cli`; imported last, as they import it.
-from framework.cli import history, inspect, run, shell  # noqa: E402
+from framework.cli import inspect, run  # noqa: E402
 
-__all__ = ["CONTEXT", "cli", "history", "inspect", "main", "run", "shell"]
+__all__ = ["CONTEXT", "PlanCommand", "cli", "complete", "inspect", "main", "run"]
