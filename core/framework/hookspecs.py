@@ -26,9 +26,11 @@ if TYPE_CHECKING:
         ModelRegister,
         RunInfo,
         RunStatus,
+        SchemaRegister,
         StepRecord,
         StepRegister,
         SweepRegister,
+        Terminal,
     )
     from framework.steps import Step
 
@@ -82,6 +84,12 @@ def register_sweeps(register: SweepRegister) -> None:
     """Call ``register(SweepPreset(...))`` for each named parameter matrix (a study)."""
 
 
+@hookspec
+def register_schemas(register: SchemaRegister) -> None:
+    """Call ``register("name.schema.json", "pkg.module:function")`` for each JSON Schema file
+    `framework schema` writes besides the core's; the function returns the schema."""
+
+
 # -- lifecycle ------------------------------------------------------------------------
 
 
@@ -118,6 +126,11 @@ def on_metrics(run: RunInfo, step: Step, metrics: Metrics) -> None:
 @hookspec
 def on_event(run: RunInfo, event: Event) -> None:
     """Any structured event (the ones above and those steps emit), as written to events.jsonl."""
+
+
+@first_result
+def step_terminal(run: RunInfo, step: Step) -> Terminal | None:
+    """Where `step`'s own output (``ctx.progress``, ``print``, ``table``) is shown; None passes."""
 
 
 # -- the shell ------------------------------------------------------------------------

@@ -214,7 +214,8 @@ class Plugins:
 
     def collect_registrations(self) -> None:
         """Call every registration hook now, so a hook that raises is known (and reported) up front."""
-        for registry in ("cli_extensions", "steps", "models", "executors", "bridges", "sweeps"):
+        registries = ("cli_extensions", "steps", "models", "executors", "bridges", "sweeps")
+        for registry in (*registries, "schemas"):
             getattr(self, registry)
 
     @cached_property
@@ -263,6 +264,11 @@ class Plugins:
     def models(self) -> dict[str, tuple[str, str]]:
         """Model name -> (factory import path, plugin)."""
         return self._named("register_models", "model")
+
+    @cached_property
+    def schemas(self) -> dict[str, tuple[str, str]]:
+        """Schema file name -> (the import path of the function that renders it, plugin)."""
+        return self._named("register_schemas", "schema")
 
     @cached_property
     def executors(self) -> dict[str, tuple[str, str]]:

@@ -8,7 +8,8 @@ sweeps` looks back at them. The modules, one concept each: `grid` (axes), `filte
 manifest), `execution` (running a planned sweep), `view` (the live table) and
 `commands` (the two click commands).
 
-Hooks: ``register_cli_options`` (the two commands, completed through ``complete_shell``). Presets come from any plugin's
+Hooks: ``register_cli_options`` (the two commands, completed through ``complete_shell``),
+``register_schemas`` (the sweep manifest and a config file's ``sweep:`` section). Presets come from any plugin's
 ``register_sweeps``; executors from ``register_executors``. Blocked with
 ``--no-plugin sweep``, and `framework sweep` is then not a command.
 """
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from framework.hooktypes import CliRegister
+    from framework.hooktypes import CliRegister, SchemaRegister
 
 SWEEP_HELP = """Run STEP over a grid of parameters: every job is its own run with its own manifest.
 
@@ -40,6 +41,12 @@ every job, as in `framework run STEP`.
 def register_cli_options(register: CliRegister) -> None:
     register(_sweep_command())
     register(_sweeps_command())
+
+
+@hookimpl
+def register_schemas(register: SchemaRegister) -> None:
+    register("sweep_manifest.schema.json", "framework.builtin.sweep.record:manifest_schema")
+    register("sweep_options.schema.json", "framework.builtin.sweep.settings:options_schema")
 
 
 # The commands are declared here and their work imported when they run: every command
