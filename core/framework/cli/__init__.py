@@ -1,8 +1,8 @@
 """The `framework` command line: click commands only; the logic lives in the modules.
 
 This module holds the group, `main` (our errors as one line and an exit code) and the
-per-invocation plugin manager (with `--no-plugin`); each command group is a module:
-`inspect` and `run` (with `options`). Built-in plugins add the rest (`sweep`, `runs`,
+per-invocation plugin manager (with `--no-plugin`); each command group is a module,
+imported when one of its commands runs: `inspect` and `run` (with `options`). Built-in plugins add the rest (`sweep`, `runs`,
 `schema`, `completion`, ...), and shell completion answers through the `complete_shell`
 hook.
 """
@@ -93,6 +93,11 @@ class PlanCommand(click.Command):
         return complete(ctx, None, incomplete)
 
 
+# The core's commands, each imported when it runs (its module registers it on `cli`).
+COMMANDS = {name: "inspect" for name in ("list-steps", "describe", "graph", "plugins")}
+COMMANDS["run"] = "run"
+
+
 class FrameworkGroup(click.Group):
     """Adds the commands plugins register, and turns our errors into one line."""
 
@@ -101,11 +106,15 @@ class FrameworkGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands(ctx)))
+        return sorted(set(COMMANDS) | set(self._plugin_commands(ctx)))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        cmd = super().get_command(ctx, name)
-        return cmd if cmd is not None else self._plugin_commands(ctx).get(name)
+        if name in COMMANDS:
+            import importlib
+
+            importlib.import_module(f"framework.cli.{COMMANDS[name]}")
+            return super().get_command(ctx, name)
+        return self._plugin_commands(ctx).get(name)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -209,7 +218,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(3)
 
 
-# The command modules register themselves on `cli`; imported last, as they import it.
-from framework.cli import inspect, run  # noqa: E402
-
-__all__ = ["CONTEXT", "PlanCommand", "cli", "complete", "inspect", "main", "run"]
+__all__ = ["CONTEXT", "PlanCommand", "cli", "complete", "main"]
