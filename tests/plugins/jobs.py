@@ -73,12 +73,14 @@ def jobs_plugin(plugin_site):
     return plugin_site.add("jobs", JOBS_PLUGIN)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_cluster(tmp_path_factory):
     """A local Ray cluster (2 CPUs, no GPU) whose workers can import the `jobs` plugin.
 
     Workers inherit the environment Ray starts with, so the plugin's directory is on
-    PYTHONPATH only while Ray starts; tests load it through `ray_jobs`.
+    PYTHONPATH only while Ray starts; tests load it through `ray_jobs`. Shared by the
+    ray tests alone (package scope): Ray is shut down as soon as they end, so the rest of
+    the suite neither forks with Ray's threads nor waits for them when pytest exits.
     """
     ray = pytest.importorskip("ray")
     patch = pytest.MonkeyPatch()
@@ -95,8 +97,10 @@ def ray_cluster(tmp_path_factory):
         )
     finally:
         patch.undo()
-    yield site.root
-    ray.shutdown()
+    try:
+        yield site.root
+    finally:
+        ray.shutdown()
 
 
 @pytest.fixture
