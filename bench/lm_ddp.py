@@ -63,7 +63,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for name, extra in (("one", one_args), ("ddp", ddp_args)):  # lm.prepare, untimed
-            train(root, name, [*extra, "--max-steps", "1"])
+            if not args.quick:  # --quick times nothing: its one run per side prepares too
+                train(root, name, [*extra, "--max-steps", "1"])
         for i in range(args.repeat):
             pair = [("one", one_args, one_t), ("ddp", ddp_args, ddp_t)]
             for name, extra, times in pair if i % 2 == 0 else pair[::-1]:
