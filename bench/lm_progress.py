@@ -86,14 +86,16 @@ def bar_cost(steps: int = 20_000, renders: int = 200) -> tuple[float, float]:
     waits for a core too, which the bar does not cause."""
     import time
 
-    from framework.builtin.progress import ProgressBar
+    from framework.builtin.console.progress import StepTerminal
+    from framework.progress import ProgressBar
     from rich.console import Console
 
     metrics = {"loss": 2.0, "lr": 1e-3, "tokens_per_s": 12_345.0}
     with open(os.devnull, "w") as devnull:
         console = Console(file=devnull, force_terminal=True, width=160)
-        with ProgressBar(None, total=steps, description="lm.train", unit="step", view="bar",
-                         metrics=metrics, interval_s=10.0, console=console) as bar:  # fmt: skip
+        terminal = StepTerminal(console, interval_s=10.0)  # a terminal: a live bar
+        with ProgressBar(None, total=steps, description="lm.train", unit="step",
+                         metrics=metrics, terminal=terminal) as bar:  # fmt: skip
             start = time.thread_time()
             for i in range(steps):
                 bar.advance()
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
                 (bar_tps if bar else quiet_tps).append(rate)
             print(f"rep {i + 1}: bar {bar_tps[-1]:,.0f} tokens/s, quiet {quiet_tps[-1]:,.0f}")
     ratio = median([b / q for b, q in zip(bar_tps, quiet_tps, strict=True)])
-    from framework.builtin.progress import RENDERS_PER_S
+    from framework.builtin.console.progress import RENDERS_PER_S
 
     per_advance, per_render = bar_cost(*((2_000, 20) if args.quick else ()))
     steps_per_s = median(quiet_tps) / TOKENS_PER_STEP

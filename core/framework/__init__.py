@@ -27,7 +27,13 @@ if TYPE_CHECKING:
         Resources,
         run_jobs,
     )
-    from framework.builtin.executors.follow import follow_jobs, job_result
+    from framework.builtin.executors.follow import (
+        follow_jobs,
+        job_cancelled,
+        job_lost,
+        job_not_run,
+        job_result,
+    )
     from framework.builtin.executors.worker import request_to_dict, run_in_worker
     from framework.builtin.sweep.execution import SweepOptions, run_sweep
     from framework.builtin.sweep.execution import failure_message as sweep_failure
@@ -44,6 +50,7 @@ if TYPE_CHECKING:
         ModelRegister,
         RunInfo,
         RunStatus,
+        SchemaRegister,
         StepRecord,
         StepRegister,
         SweepRegister,
@@ -78,6 +85,7 @@ _LAZY = {
     "ModelRegister": "framework.hooktypes",
     "RunInfo": "framework.hooktypes",
     "RunStatus": "framework.hooktypes",
+    "SchemaRegister": "framework.hooktypes",
     "StepRecord": "framework.hooktypes",
     "StepRegister": "framework.hooktypes",
     "SweepRegister": "framework.hooktypes",
@@ -89,6 +97,9 @@ _LAZY = {
     "Resources": "framework.builtin.executors.batch",
     "follow_jobs": "framework.builtin.executors.follow",
     "job_result": "framework.builtin.executors.follow",
+    "job_lost": "framework.builtin.executors.follow",
+    "job_not_run": "framework.builtin.executors.follow",
+    "job_cancelled": "framework.builtin.executors.follow",
     "request_to_dict": "framework.builtin.executors.worker",
     "run_in_worker": "framework.builtin.executors.worker",
     # Sweeps from code (the built-in `sweep` plugin): what `framework sweep` does.
@@ -143,6 +154,7 @@ __all__ = [
     "RunLauncher",
     "RunRequest",
     "RunStatus",
+    "SchemaRegister",
     "SplitContractError",
     "Step",
     "StepContext",
@@ -161,6 +173,9 @@ __all__ = [
     "flatten_config",
     "follow_jobs",
     "hookimpl",
+    "job_cancelled",
+    "job_lost",
+    "job_not_run",
     "job_result",
     "plan_sweep",
     "preset_spec",

@@ -19,7 +19,8 @@ from framework.splits import SplitGuard
 from framework.steps import Step, check_relative_path, is_pattern
 
 if TYPE_CHECKING:
-    from framework.builtin.progress import ProgressBar, View
+    from framework.hooktypes import Terminal
+    from framework.progress import ProgressBar
 
 T = TypeVar("T")
 # The step's config class; covariant: a StepContext[TrainConfig] serves where a helper
@@ -59,6 +60,7 @@ class StepContext(Generic[C]):
         command: Iterable[str] = (),
         emit: Callable[[str, dict[str, Any]], None],
         metrics_hook: Callable[[dict[str, Any]], None],
+        terminal: Terminal | None = None,
     ) -> None:
         self.step = step
         self.config = config
@@ -73,6 +75,7 @@ class StepContext(Generic[C]):
         self.command = tuple(command)
         self._emit = emit
         self._metrics_hook = metrics_hook
+        self._terminal = terminal  # None: nothing is shown (--quiet, ranks but 0)
         self._device: str | None = None
         self._latest: dict[str, Any] = {}  # each metric's last value, shown by progress bars
 
@@ -164,50 +167,26 @@ class StepContext(Generic[C]):
         terminal it is a bar with rate and ETA; in a log file, a plain line at most every
         ``--progress-interval-s`` seconds.
         """
-        from framework.builtin.console import console
-        from framework.builtin.progress import ProgressBar
+        from framework.progress import ProgressBar
 
         return ProgressBar(
             iterable,
             total=total,
             description=description or self.step.id,
             unit=unit,
-            view=self._view(),
             metrics=self._latest,
-            interval_s=self.execution.progress_interval_s,
-            console=console(),
+            terminal=self._terminal,
         )
 
     def print(self, text: str) -> None:
         """Show `text` to the person running the step (rank 0 only, nothing with --quiet)."""
-        if self._view() != "off":
-            from framework.builtin.console import console
-
-            console().print(text, markup=False, highlight=False, soft_wrap=True)
+        if self._terminal is not None:
+            self._terminal.print(text)
 
     def table(self, rows: list[dict[str, Any]], title: str = "") -> None:
         """Show `rows` (one dict each, same keys) as a table, numbers to 4 digits."""
-        if self._view() == "off" or not rows:
-            return
-        from rich.table import Table
-
-        from framework.builtin.console import console
-        from framework.builtin.progress import format_value
-
-        # No rules: plain aligned columns read as well in a log file as on a terminal.
-        table = Table(title=title or None, title_justify="left", box=None, padding=(0, 2, 0, 0))
-        for name in rows[0]:
-            table.add_column(name, justify="left" if isinstance(rows[0][name], str) else "right")
-        for row in rows:
-            table.add_row(*(format_value(v) for v in row.values()))
-        console().print(table)
-
-    def _view(self) -> View:
-        if self.execution.quiet or not self.rank.is_main:
-            return "off"
-        from framework.builtin.console import console
-
-        return "bar" if console().is_terminal else "lines"
+        if self._terminal is not None and rows:
+            self._terminal.table(rows, title)
 
     # -- execution --------------------------------------------------------------------
 

@@ -124,13 +124,13 @@ def _name_and_version(info_dir: str) -> tuple[str | None, str | None]:
 def _parse(path: str, group: str) -> list[tuple[str, str]]:
     """(name, value) of each entry point of `group` in an entry_points.txt."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:  # bytes: most files are only searched, never decoded
+            data = fh.read()
+        if group.encode() not in data:  # most distributions: skip the line-by-line parse
+            return []
+        lines = data.decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return []
-    if group not in text:  # most distributions: skip the line-by-line parse
-        return []
-    lines = text.splitlines()
     found = []
     section = None
     for raw in lines:

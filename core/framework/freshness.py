@@ -35,11 +35,14 @@ class StepState:
     execution: dict[str, Any]
     inputs: dict[str, str]  # path -> digest
     dependencies: dict[str, str] = attrs.field(factory=dict)  # config field -> digest
+    unhashed: tuple[str, ...] = ()  # config fields declared with fingerprint=False
 
     def fingerprint(self) -> str:
         # The step id is part of it: two config-less steps without inputs must not share
         # outputs through the artifact store.
-        return fingerprint(**attrs.asdict(self, recurse=False))
+        values = attrs.asdict(self, recurse=False)
+        del values["unhashed"]
+        return fingerprint(**values)
 
 
 def fingerprint(
@@ -132,7 +135,7 @@ def what_changed(
         changes.append(f"code version {previous.get('code_version')} -> {now.code_version}")
     if previous.get("plugin_version") != now.plugin_version:
         changes.append(f"plugin version {previous.get('plugin_version')} -> {now.plugin_version}")
-    for key in sorted(set(old_config) | set(now.config)):
+    for key in sorted((set(old_config) | set(now.config)) - set(now.unhashed)):
         if old_config.get(key) != now.config.get(key):
             changes.append(f"{key} {old_config.get(key)!r} -> {now.config.get(key)!r}")
     old_execution = previous.get("execution") or {}

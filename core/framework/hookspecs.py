@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+    from click.shell_completion import CompletionItem
+
     from framework.hooktypes import (
         BridgeRegister,
         CliRegister,
@@ -23,9 +26,11 @@ if TYPE_CHECKING:
         ModelRegister,
         RunInfo,
         RunStatus,
+        SchemaRegister,
         StepRecord,
         StepRegister,
         SweepRegister,
+        Terminal,
     )
     from framework.steps import Step
 
@@ -39,6 +44,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def hookspec(function: F) -> F:
     """Mark a hook specification, its signature kept for the type checker."""
     return cast(F, _hookspec(function))
+
+
+def first_result(function: F) -> F:
+    """Mark a hook specification whose first non-None answer is the answer."""
+    return cast(F, _hookspec(firstresult=True)(function))
 
 
 # -- registration ---------------------------------------------------------------------
@@ -72,6 +82,12 @@ def register_executors(register: ExecutorRegister) -> None:
 @hookspec
 def register_sweeps(register: SweepRegister) -> None:
     """Call ``register(SweepPreset(...))`` for each named parameter matrix (a study)."""
+
+
+@hookspec
+def register_schemas(register: SchemaRegister) -> None:
+    """Call ``register("name.schema.json", "pkg.module:function")`` for each JSON Schema file
+    `framework schema` writes besides the core's; the function returns the schema."""
 
 
 # -- lifecycle ------------------------------------------------------------------------
@@ -110,3 +126,18 @@ def on_metrics(run: RunInfo, step: Step, metrics: Metrics) -> None:
 @hookspec
 def on_event(run: RunInfo, event: Event) -> None:
     """Any structured event (the ones above and those steps emit), as written to events.jsonl."""
+
+
+@first_result
+def step_terminal(run: RunInfo, step: Step) -> Terminal | None:
+    """Where `step`'s own output (``ctx.progress``, ``print``, ``table``) is shown; None passes."""
+
+
+# -- the shell ------------------------------------------------------------------------
+
+
+@first_result
+def complete_shell(
+    ctx: click.Context, param: click.Parameter | None, incomplete: str
+) -> list[CompletionItem] | None:
+    """A shell completes `param` of ``ctx.command`` (None: an option name); None passes."""

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import click
 
     from framework.execution import ExecutionSettings, RankInfo
+    from framework.progress import ProgressBar
     from framework.registrations import ConfigBridge, RunLauncher, SweepPreset
     from framework.steps import Step
 
@@ -60,6 +61,12 @@ class SweepRegister(Protocol):
     def __call__(self, preset: SweepPreset, /) -> None: ...
 
 
+class SchemaRegister(Protocol):
+    """``register("sweep_manifest.schema.json", "pkg.module:function")``, in ``register_schemas``."""
+
+    def __call__(self, name: str, path: str, /) -> None: ...
+
+
 # -- lifecycle: what a run looks like from a hook -------------------------------------
 
 RunStatus = Literal["completed", "failed", "interrupted"]
@@ -83,6 +90,25 @@ class RunInfo(Protocol):
 
     def emit(self, event: str, step: str | None = None, /, **fields: Any) -> None:
         """Send a structured event to every ``on_event`` hook (events.jsonl among them)."""
+
+
+class ProgressView(Protocol):
+    """How one progress bar is drawn; told of every change of its count."""
+
+    def update(self, restart: bool = False) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Terminal(Protocol):
+    """Where a step's own output is shown (``ctx.progress``, ``ctx.print``, ``ctx.table``),
+    as the ``step_terminal`` hook gives it."""
+
+    def view(self, bar: ProgressBar[Any], /) -> ProgressView: ...
+
+    def print(self, text: str, /) -> None: ...
+
+    def table(self, rows: list[dict[str, Any]], title: str, /) -> None: ...
 
 
 if TYPE_CHECKING:  # checked by mypy only: the runner's Run is what hooks are promised

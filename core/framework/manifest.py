@@ -284,3 +284,10 @@ class RunLock:
                 self._fh.truncate(0)
             self._fh.close()
             self._fh = None
+
+
+def format_metrics(metrics: dict[str, Any], digits: int = 6) -> str:
+    """``loss=0.0105761  accuracy=0.5`` (floats to `digits` significant digits)."""
+    return "  ".join(
+        f"{k}={v:.{digits}g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
+    )

@@ -40,6 +40,8 @@ BUILTIN_PLUGINS = {
     "launch": "framework.builtin.launch",
     "trackers": "framework.builtin.trackers",
     "schema": "framework.builtin.schema",
+    "history": "framework.builtin.history",
+    "completion": "framework.builtin.completion",
 }
 
 
@@ -85,7 +87,7 @@ def _recorder(calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> Callable[.
     return lambda *args, **kwargs: calls.append((args, kwargs))
 
 
-def _short_error(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
@@ -165,7 +167,7 @@ class Plugins:
 
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
         info.status = "failed"
-        info.error = _short_error(exc)
+        info.error = short_error(exc)
         import traceback  # only when a plugin fails: keeps start-up lean
 
         info.detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -205,14 +207,15 @@ class Plugins:
                 info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
                 if info.status == "failed":
                     continue
-                error = PluginError(f"hook {hook_name} raised {_short_error(exc)}")
+                error = PluginError(f"hook {hook_name} raised {short_error(exc)}")
                 error.__cause__ = exc
                 self.pm.unregister(name=impl.plugin_name)
                 self._fail(info, error)
 
     def collect_registrations(self) -> None:
         """Call every registration hook now, so a hook that raises is known (and reported) up front."""
-        for registry in ("cli_extensions", "steps", "models", "executors", "bridges", "sweeps"):
+        registries = ("cli_extensions", "steps", "models", "executors", "bridges", "sweeps")
+        for registry in (*registries, "schemas"):
             getattr(self, registry)
 
     @cached_property
@@ -263,6 +266,11 @@ class Plugins:
         return self._named("register_models", "model")
 
     @cached_property
+    def schemas(self) -> dict[str, tuple[str, str]]:
+        """Schema file name -> (the import path of the function that renders it, plugin)."""
+        return self._named("register_schemas", "schema")
+
+    @cached_property
     def executors(self) -> dict[str, tuple[str, str]]:
         """Executor name -> (class import path, plugin)."""
         return self._named("register_executors", "executor")
@@ -307,10 +315,12 @@ class Plugins:
         """
         key = (step_id, callable_too)
         if key not in self._problems:
+            from framework.step_call import callable_problem, config_class_problem
+
             spec = self.steps.get(step_id).spec
-            problem = _config_class_problem(spec.config) if spec.config else None
+            problem = config_class_problem(spec.config) if spec.config else None
             if problem is None and callable_too:
-                problem = _callable_problem(spec.run)
+                problem = callable_problem(spec.run)
             self._problems[key] = problem
         return self._problems[key]
 
@@ -361,35 +371,3 @@ class Plugins:
                 f"warning: plugin '{info.name}' was skipped: {info.error} (see 'framework plugins')",
                 file=stream,
             )
-
-
-def _config_class_problem(path: str) -> str | None:
-    try:
-        cls = import_object(path)
-    except Exception as exc:  # the plugin's import failed: any exception is its fault
-        return f"cannot import its config class {path}: {_short_error(exc)}"
-    import attrs
-
-    if not (isinstance(cls, type) and attrs.has(cls)):
-        return f"its config class {path} is not an attrs class (decorate it with @attrs.define)"
-    return None
-
-
-def _callable_problem(path: str) -> str | None:
-    try:
-        func = import_object(path)
-    except Exception as exc:
-        return f"cannot import its callable {path}: {_short_error(exc)}"
-    if not callable(func):
-        return f"its callable {path} is a {type(func).__name__}, not a function"
-    import inspect
-
-    try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):
-        return None  # a builtin or an extension: nothing to check
-    try:
-        signature.bind(object())
-    except TypeError:
-        return f"its callable {path}{signature} must take one argument, the step context"
-    return None

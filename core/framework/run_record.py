@@ -88,20 +88,19 @@ def step_record(
     )
     config = prepared.resolver.resolved().get(step_id, {})
     section = prepared.resolver.sections.get(step_id)
-    named = {
-        f.name: str(config[f.name])
-        for f in (section.fields() if section else ())
-        if f.dependency and config.get(f.name)
-    }
+    fields = section.fields() if section else ()
+    named = {f.name: str(config[f.name]) for f in fields if f.dependency and config.get(f.name)}
+    unhashed = tuple(f.name for f in fields if not f.fingerprint)
     dependencies = dependency_records(named, hashes)
     state = StepState(
         step=step_id,
         code_version=spec.version,
         plugin_version=entry.plugin_version,
-        config=config,
+        config={k: v for k, v in config.items() if k not in unhashed},
         execution=prepared.execution.fingerprint_values(rank),
         inputs={i["path"]: i["hash"] for i in inputs},
         dependencies={d["field"]: d["hash"] for d in dependencies},
+        unhashed=unhashed,
     )
     record: dict[str, Any] = {
         "status": "pending",

@@ -330,6 +330,7 @@ class PlanRunner:
                 command=self.p.request.command,
                 emit=lambda event, fields: run.emit(event, spec.id, **fields),
                 metrics_hook=lambda m: self._on_metrics(run, spec, record, m),
+                terminal=self.plugins.pm.hook.step_terminal(run=run, step=spec),
             )
             self.plugins.pm.hook.before_step(run=run, step=spec)
             func(ctx)

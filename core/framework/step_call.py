@@ -1,5 +1,6 @@
-"""What a step is called with, besides its config: its callable imported, the config
-bridges registered for it applied and recorded, and the splits its upstream steps saw."""
+"""What a step is called with, besides its config: its callable imported (and, before a
+run, what is wrong with it or its config class), the config bridges registered for it
+applied and recorded, and the splits its upstream steps saw."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from framework import dag
 from framework.config import canonical_json
 from framework.errors import UsageError
-from framework.plugins import Plugins, import_object
+from framework.plugins import Plugins, import_object, short_error
 from framework.steps import Step
 
 
@@ -61,3 +62,35 @@ def upstream_splits(
             for name, split in record.get("splits", {}).items():
                 seen.setdefault(name, (split["hash"], up))
     return seen
+
+
+def config_class_problem(path: str) -> str | None:
+    try:
+        cls = import_object(path)
+    except Exception as exc:  # the plugin's import failed: any exception is its fault
+        return f"cannot import its config class {path}: {short_error(exc)}"
+    import attrs
+
+    if not (isinstance(cls, type) and attrs.has(cls)):
+        return f"its config class {path} is not an attrs class (decorate it with @attrs.define)"
+    return None
+
+
+def callable_problem(path: str) -> str | None:
+    try:
+        func = import_object(path)
+    except Exception as exc:
+        return f"cannot import its callable {path}: {short_error(exc)}"
+    if not callable(func):
+        return f"its callable {path} is a {type(func).__name__}, not a function"
+    import inspect
+
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None  # a builtin or an extension: nothing to check
+    try:
+        signature.bind(object())
+    except TypeError:
+        return f"its callable {path}{signature} must take one argument, the step context"
+    return None

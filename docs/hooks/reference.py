@@ -166,11 +166,14 @@ def _field_rows(cls: type) -> list[str]:
 def hooks_reference() -> str:
     from framework import hookspecs
 
-    groups: dict[str, list[str]] = {"Registration hooks": [], "Lifecycle hooks": []}
+    answers = "Hooks that answer (the first plugin's answer counts)"
+    groups: dict[str, list[str]] = {"Registration hooks": [], "Lifecycle hooks": [], answers: []}
     for name, func in vars(hookspecs).items():
-        if not callable(func) or not hasattr(func, f"{hookspecs.PROJECT}_spec"):
+        spec = getattr(func, f"{hookspecs.PROJECT}_spec", None) if callable(func) else None
+        if spec is None:
             continue
         group = "Registration hooks" if name.startswith("register_") else "Lifecycle hooks"
+        group = answers if spec.get("firstresult") else group
         signature = str(inspect.signature(func)).replace("'", "")
         doc = inspect.getdoc(func) or ""
         groups[group] += [f"### `{name}{signature}`", "", doc, ""]

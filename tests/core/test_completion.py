@@ -255,3 +255,12 @@ def test_a_broken_plugin_does_not_print_into_the_command_line(pipeline, plugin_s
 
     assert result.stderr == ""
     assert "plain,pipe.train" in result.stdout.splitlines()
+
+
+def test_blocked_completion_completes_nothing_and_has_no_command(pipeline, cli, monkeypatch):
+    monkeypatch.setenv("FRAMEWORK_DISABLE_PLUGINS", "completion")
+
+    assert values("run", "") == set()
+    assert values("run", "pipe.train", "--") == set()
+    assert "completion" not in values("")
+    assert cli("completion", "bash").exit_code == 2

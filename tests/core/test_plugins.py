@@ -120,6 +120,8 @@ def test_autoload_off_loads_only_builtins_and_the_named_plugins(
         "launch",
         "trackers",
         "schema",
+        "history",
+        "completion",
         "good",
     }
     assert not (isolated / "imported-other.marker").exists()

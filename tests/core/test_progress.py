@@ -83,6 +83,15 @@ def test_quiet_shows_no_progress_lines(cli, counting):
     assert result.stdout == ""
 
 
+def test_with_the_console_plugin_blocked_a_run_shows_nothing_and_still_counts(cli, counting):
+    result = cli(
+        "--no-plugin", "console", "run", "bar.count", "--run-id", "r1", "--progress-interval-s", "0"
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+
+
 def test_on_a_terminal_a_bar_shows_rate_eta_and_metrics(cli, counting, terminal):
     result = cli("run", "bar.count", "--run-id", "r1")
 
@@ -102,22 +111,31 @@ def test_quiet_draws_no_bar_on_a_terminal(cli, counting, terminal):
 
 
 def test_only_rank_0_shows_progress(terminal, tmp_path):
+    from types import SimpleNamespace
+
     from framework import ExecutionSettings, RankInfo, Step
+    from framework.builtin.console import step_terminal
     from framework.context import StepContext
 
     def context(rank: int) -> StepContext:
+        step, execution = (
+            Step(id="bar.count", run="x:y"),
+            ExecutionSettings(progress_interval_s=0.0),
+        )
+        run = SimpleNamespace(execution=execution, rank=RankInfo(rank=rank, world_size=2))
         return StepContext(
-            step=Step(id="bar.count", run="x:y"),
+            step=step,
             config=None,
             run_id="r",
             run_dir=tmp_path,
-            execution=ExecutionSettings(progress_interval_s=0.0),
-            rank=RankInfo(rank=rank, world_size=2),
+            execution=execution,
+            rank=run.rank,
             splits=None,
             models=None,
             legacy={},
             emit=lambda event, fields: None,
             metrics_hook=lambda metrics: None,
+            terminal=step_terminal(run=run, step=step),
         )
 
     for rank in (1, 0):

@@ -215,6 +215,7 @@ from framework import Step, field, hookimpl
 class ReadConfig:
     data: str = field("", dependency=True, help="a file or folder to read")
     label: str = field("x", help="an ordinary value")
+    every: int = field(10, fingerprint=False, help="how often it would report")
 
 CALLS = []
 
@@ -261,6 +262,21 @@ def test_a_file_added_to_a_dependency_folder_makes_its_step_stale(cli, plugin_si
     run_ok(cli, *args)
     assert calls(module) == ["read", "read"]
     assert read_manifest(RUN)["steps"]["reader.read"]["dependencies"][0]["size"] == 2
+
+
+def test_a_field_left_out_of_the_fingerprint_does_not_make_its_step_stale(cli, plugin_site):
+    module = plugin_site.add("reader", READER)
+    run_ok(cli, "reader.read", "--run-id", "r1", "--every", "10")
+    fingerprint = read_manifest(RUN)["steps"]["reader.read"]["fingerprint"]
+    result = run_ok(cli, "reader.read", "--run-id", "r1", "--every", "500")
+    assert calls(module) == ["read"]
+    assert "up to date" in result.stdout
+    manifest = read_manifest(RUN)
+    assert manifest["steps"]["reader.read"]["fingerprint"] == fingerprint
+    assert manifest["config"]["reader.read"]["every"] == 500  # recorded all the same
+    result = run_ok(cli, "reader.read", "--run-id", "r1", "--every", "7", "--label", "y")
+    assert calls(module) == ["read", "read"]
+    assert "label 'x' -> 'y'" in result.stdout and "every" not in result.stdout
 
 
 def test_a_step_sees_the_command_that_started_the_run(cli, plugin_site):

@@ -155,3 +155,10 @@ def test_verify_reports_an_artifact_that_vanished(cli, two_runs):
     assert "missing  data/numbers.json  (step pipe.prepare)" in result.stdout
     assert len(result.err_lines) == 1, result.stderr
     assert "changed or vanished" in result.err_lines[0]
+
+
+def test_blocked_history_has_no_runs_commands_and_says_why(cli):
+    result = cli("--no-plugin", "history", "runs")
+
+    assert result.exit_code == 2
+    assert "history: disabled" in result.stderr

@@ -33,7 +33,7 @@ def test_the_site_builds_strictly(tmp_path):
     hooks = (tmp_path / "site" / "writing-plugins" / "index.html").read_text()
     assert "register_steps" in hooks and "on_metrics" in hooks
     architecture = (tmp_path / "site" / "architecture" / "index.html").read_text()
-    assert "framework.completion" in architecture and "register_sweeps" in architecture
+    assert "framework.builtin.completion" in architecture and "register_sweeps" in architecture
 
 
 def test_the_readme_stays_short_and_starts_with_the_two_commands():

@@ -7,11 +7,13 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from framework import RunRequest
+from framework import JobResult, RunRequest
 
-from tests.conftest import PluginSite
+from tests.conftest import PluginSite, read_manifest
 
 # The `jobs` plugin: one step whose `action` says how the job ends.
 JOBS_PLUGIN = """
@@ -67,18 +69,71 @@ class Updates(list):
         return [u for u in self if u.run_id == run_id][-1]
 
 
+# -- the executor contract, checked the same way for every cluster executor -------------
+# Each takes `run`: `run(requests, report=None, **options)` on the executor under test.
+
+
+def check_a_failing_job_fails_alone(run: Callable[..., list[JobResult]], runs: Path) -> None:
+    results = {r.run_id: r for r in run([job("bad", 7, "raise"), job("good")])}
+    bad, good = results["bad"], results["good"]
+    assert (bad.status, bad.exit_code) == ("failed", 1)
+    assert "asked to fail with value 7" in bad.error
+    assert "ValueError: asked to fail" in bad.traceback
+    assert good.status == "completed"
+    assert read_manifest(runs / "bad")["status"] == "failed"
+
+
+def check_fail_fast_cancels_what_runs_or_waits(
+    run: Callable[..., list[JobResult]], runs: Path
+) -> Updates:
+    updates = Updates()
+    # `slow` starts first, so it is inside its step when `bad` fails
+    requests = [job("slow", action="sleep"), job("bad", action="raise"), job("later")]
+    results = run(requests, report=updates.append, fail_fast=True, max_parallel=2)
+    assert [(r.run_id, r.status) for r in results] == [("bad", "failed")]
+    assert updates.final("slow").status == "cancelled"
+    assert updates.statuses("later") == ["queued", "cancelled"]
+    assert not (runs / "later").exists()
+    return updates
+
+
+def check_ctrl_c_cancels_the_outstanding_jobs(
+    run: Callable[..., list[JobResult]], runs: Path
+) -> None:
+    updates = Updates()
+
+    def report(update):  # Ctrl+C once `quick` is done: it waited for `slow` to be sleeping
+        updates.append(update)
+        if update.run_id == "quick" and update.status == "completed":
+            raise KeyboardInterrupt
+
+    sleeping = str(runs / "slow" / "sleeping")
+    with pytest.raises(KeyboardInterrupt):
+        run(
+            [job("slow", action="sleep"), job("quick", wait_for=sleeping), job("waiting")],
+            report=report,
+            max_parallel=2,
+        )
+    assert updates.final("slow").status == "cancelled"
+    assert updates.statuses("waiting") == ["queued", "cancelled"]
+    assert read_manifest(runs / "slow")["status"] == "interrupted"
+    assert not (runs / "waiting").exists()
+
+
 @pytest.fixture
 def jobs_plugin(plugin_site):
     """The `jobs` plugin, installed for this test and for the processes it starts."""
     return plugin_site.add("jobs", JOBS_PLUGIN)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_cluster(tmp_path_factory):
     """A local Ray cluster (2 CPUs, no GPU) whose workers can import the `jobs` plugin.
 
     Workers inherit the environment Ray starts with, so the plugin's directory is on
-    PYTHONPATH only while Ray starts; tests load it through `ray_jobs`.
+    PYTHONPATH only while Ray starts; tests load it through `ray_jobs`. Shared by the
+    ray tests alone (package scope): Ray is shut down as soon as they end, so the rest of
+    the suite neither forks with Ray's threads nor waits for them when pytest exits.
     """
     ray = pytest.importorskip("ray")
     patch = pytest.MonkeyPatch()
@@ -95,8 +150,10 @@ def ray_cluster(tmp_path_factory):
         )
     finally:
         patch.undo()
-    yield site.root
-    ray.shutdown()
+    try:
+        yield site.root
+    finally:
+        ray.shutdown()
 
 
 @pytest.fixture

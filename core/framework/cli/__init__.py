@@ -1,19 +1,24 @@
 """The `framework` command line: click commands only; the logic lives in the modules.
 
 This module holds the group, `main` (our errors as one line and an exit code) and the
-per-invocation plugin manager (with `--no-plugin`); each command group is a module:
-`inspect`, `run` (with `options`), `history`, `shell` (completion). Built-in plugins add the rest (`sweep`,
-`schema`, ...).
+per-invocation plugin manager (with `--no-plugin`); each command group is a module,
+imported when one of its commands runs: `inspect` and `run` (with `options`). Built-in plugins add the rest (`sweep`, `runs`,
+`schema`, `completion`, ...), and shell completion answers through the `complete_shell`
+hook.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from framework.errors import FrameworkError
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -57,6 +62,42 @@ def _no_plugin_in(args: list[str]) -> list[str]:
     return names
 
 
+def complete(
+    ctx: click.Context, param: click.Parameter | None, incomplete: str
+) -> list[CompletionItem]:
+    """A `shell_complete` callback (`param` None: an option name): a `complete_shell` hook answers."""
+    return _plugins(ctx).pm.hook.complete_shell(ctx=ctx, param=param, incomplete=incomplete) or []
+
+
+class PlanCommand(click.Command):
+    """A command that parses its own options, as they depend on its STEP (`run`, `sweep`).
+
+    `fixed_options(ctx)` are the options it always takes and `plan_target(ctx, args)` its
+    STEP, so that shell completion can offer the plan's options.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        fixed_options: Callable[[click.Context], list[click.Parameter]],
+        plan_target: Callable[[click.Context, list[str]], str | None],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fixed_options = fixed_options
+        self.plan_target = plan_target
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        if not incomplete.startswith("-"):
+            return super().shell_complete(ctx, incomplete)
+        return complete(ctx, None, incomplete)
+
+
+# The core's commands, each imported when it runs (its module registers it on `cli`).
+COMMANDS = {name: "inspect" for name in ("list-steps", "describe", "graph", "plugins")}
+COMMANDS["run"] = "run"
+
+
 class FrameworkGroup(click.Group):
     """Adds the commands plugins register, and turns our errors into one line."""
 
@@ -65,11 +106,15 @@ class FrameworkGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands(ctx)))
+        return sorted(set(COMMANDS) | set(self._plugin_commands(ctx)))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        cmd = super().get_command(ctx, name)
-        return cmd if cmd is not None else self._plugin_commands(ctx).get(name)
+        if name in COMMANDS:
+            import importlib
+
+            importlib.import_module(f"framework.cli.{COMMANDS[name]}")
+            return super().get_command(ctx, name)
+        return self._plugin_commands(ctx).get(name)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -173,7 +218,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(3)
 
 
-# The command modules register themselves on `cli`; imported last, as they import it.
-from framework.cli import history, inspect, run, shell  # noqa: E402
-
-__all__ = ["CONTEXT", "cli", "history", "inspect", "main", "run", "shell"]
+__all__ = ["CONTEXT", "PlanCommand", "cli", "complete", "main"]

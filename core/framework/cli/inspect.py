@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from framework.cli import _plugins, cli
-from framework.completion import complete_step
+from framework.cli import _plugins, cli, complete
 from framework.errors import UsageError
 
 
@@ -58,7 +57,7 @@ def list_steps(ctx: click.Context, plugin: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("step", shell_complete=complete_step)
+@click.argument("step", shell_complete=complete)
 @click.pass_context
 def describe(ctx: click.Context, step: str) -> None:
     """Show a step's config fields, inputs, outputs and dependencies."""
@@ -99,7 +98,7 @@ def describe(ctx: click.Context, step: str) -> None:
 
 
 @cli.command()
-@click.argument("step", shell_complete=complete_step)
+@click.argument("step", shell_complete=complete)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "mermaid"]), default="text", show_default=True
 )

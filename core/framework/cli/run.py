@@ -8,21 +8,31 @@ from typing import Any
 
 import click
 
-from framework.cli import _plugins, cli
+from framework.cli import PlanCommand, _plugins, cli, complete
 from framework.cli.options import RUN_STATIC, field_options, normalise_underscores, run_options
-from framework.completion import PlanCommand, complete_plan, complete_step
+
+
+def _fixed_options(ctx: click.Context) -> list[click.Parameter]:
+    """`run`'s own options and those plugins add (the launcher's, say)."""
+    return run_options(None) + _plugin_options(_plugins(ctx))
+
+
+def _plugin_options(plugins: Any) -> list[click.Parameter]:
+    return [item for item, _ in plugins.cli_extensions if isinstance(item, click.Option)]
 
 
 @cli.command(
     cls=PlanCommand,
+    fixed_options=_fixed_options,
+    plan_target=lambda ctx, args: ctx.params.get("target"),
     context_settings={
         "ignore_unknown_options": True,
         "allow_extra_args": True,
         "help_option_names": [],
     },
 )
-@click.argument("target", required=False, shell_complete=complete_step)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED, shell_complete=complete_plan)
+@click.argument("target", required=False, shell_complete=complete)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, shell_complete=complete)
 @click.pass_context
 def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     """Run STEP and everything upstream of it that is not up to date.
@@ -42,7 +52,7 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     plugins = _plugins(ctx)
     target_id, order = resolve_plan(plugins, target, only="--only" in args)
     sections = config_sections(plugins, order)
-    plugin_params = [item for item, _ in plugins.cli_extensions if isinstance(item, click.Option)]
+    plugin_params = _plugin_options(plugins)
     reserved = RUN_STATIC | {str(p.name) for p in plugin_params}
     field_params, flag_names = field_options(sections, reserved)
     params = run_options(str(artifact_root())) + field_params + plugin_params
@@ -105,7 +115,7 @@ def _plan_wide_command(plugins: Any) -> click.Command:
     from framework.request import artifact_root
 
     execution, _ = field_options([Section(EXECUTION, ExecutionSettings)])
-    added = [item for item, _ in plugins.cli_extensions if isinstance(item, click.Option)]
+    added = _plugin_options(plugins)
     return click.Command(
         "run",
         params=[

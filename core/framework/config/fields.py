@@ -26,6 +26,7 @@ def field(
     factory: Any = None,
     aliases: Iterable[str] = (),
     dependency: bool = False,
+    fingerprint: bool = True,
 ) -> Any:
     """An attrs field with the metadata the CLI, the schema and validation use.
 
@@ -35,12 +36,18 @@ def field(
     `dependency=True` marks a value that names a file or folder outside the run which
     the step reads (a corpus, a data folder): its content hash joins the step's
     fingerprint, so editing the data makes the step stale.
+
+    `fingerprint=False` leaves the value out of the step's fingerprint: for settings that
+    change how a run reports, not what it computes (a log cadence), so changing one does
+    not make a finished step stale. The manifest still records the value.
     """
     meta = {"help": help, "min": min, "max": max, "choices": tuple(choices) if choices else None}
     if aliases:
         meta["aliases"] = tuple(aliases)
     if dependency:
         meta["dependency"] = True
+    if not fingerprint:
+        meta["fingerprint"] = False
     if factory is not None:
         return attrs.field(factory=factory, metadata={META_KEY: meta})
     return attrs.field(default=default, metadata={META_KEY: meta})
@@ -59,6 +66,7 @@ class FieldInfo:
     choices: tuple[Any, ...] | None = None
     aliases: tuple[str, ...] = ()
     dependency: bool = False
+    fingerprint: bool = True
 
     @property
     def required(self) -> bool:
@@ -122,6 +130,7 @@ def config_fields(cls: type) -> tuple[FieldInfo, ...]:
                 choices=meta.get("choices"),
                 aliases=meta.get("aliases", ()),
                 dependency=meta.get("dependency", False),
+                fingerprint=meta.get("fingerprint", True),
             )
         )
     return tuple(out)

@@ -7,15 +7,21 @@ from framework import Resources, UsageError, run_jobs
 from framework_ray.executor import RaySettings
 
 from tests.conftest import read_manifest
-from tests.plugins.jobs import Updates, job
+from tests.plugins.jobs import (
+    Updates,
+    check_a_failing_job_fails_alone,
+    check_ctrl_c_cancels_the_outstanding_jobs,
+    check_fail_fast_cancels_what_runs_or_waits,
+    job,
+)
 
 ray = pytest.importorskip("ray")
 
 
 def run(requests, updates=None, **options):
-    return run_jobs(
-        requests, "ray", report=updates.append if updates is not None else None, **options
-    )
+    if updates is not None:
+        options["report"] = updates.append
+    return run_jobs(requests, "ray", **options)
 
 
 def test_each_job_is_a_ray_task_with_its_own_run_manifest_and_log(ray_jobs, isolated):
@@ -34,22 +40,11 @@ def test_each_job_is_a_ray_task_with_its_own_run_manifest_and_log(ray_jobs, isol
 
 
 def test_a_failing_job_is_failed_with_its_traceback_and_the_others_complete(ray_jobs, isolated):
-    results = {r.run_id: r for r in run([job("bad", 7, "raise"), job("good")])}
-    bad, good = results["bad"], results["good"]
-    assert (bad.status, bad.exit_code) == ("failed", 1)
-    assert "asked to fail with value 7" in bad.error
-    assert "ValueError: asked to fail" in bad.traceback
-    assert good.status == "completed"
+    check_a_failing_job_fails_alone(run, isolated / "runs")
 
 
 def test_fail_fast_cancels_the_jobs_still_running_or_waiting(ray_jobs, isolated):
-    updates = Updates()
-    requests = [job("slow", action="sleep"), job("bad", action="raise"), job("later")]
-    results = run(requests, updates, fail_fast=True, max_parallel=2)
-    assert [(r.run_id, r.status) for r in results] == [("bad", "failed")]
-    assert updates.final("slow").status == "cancelled"
-    assert updates.statuses("later") == ["queued", "cancelled"]
-    assert not (isolated / "runs" / "later").exists()
+    check_fail_fast_cancels_what_runs_or_waits(run, isolated / "runs")
 
 
 def test_a_worker_that_dies_is_lost_and_the_others_complete(ray_jobs, isolated):
@@ -60,24 +55,7 @@ def test_a_worker_that_dies_is_lost_and_the_others_complete(ray_jobs, isolated):
 
 
 def test_ctrl_c_cancels_the_outstanding_jobs_gently_and_reraises(ray_jobs, isolated):
-    updates = Updates()
-
-    def report(update):  # Ctrl+C once `quick` is done: it waited for `slow` to be sleeping
-        updates.append(update)
-        if update.run_id == "quick" and update.status == "completed":
-            raise KeyboardInterrupt
-
-    sleeping = str(isolated / "runs" / "slow" / "sleeping")
-    with pytest.raises(KeyboardInterrupt):
-        run_jobs(
-            [job("slow", action="sleep"), job("quick", wait_for=sleeping), job("waiting")],
-            "ray",
-            max_parallel=2,
-            report=report,
-        )
-    assert updates.final("slow").status == "cancelled"
-    assert updates.statuses("waiting") == ["queued", "cancelled"]
-    assert read_manifest(isolated / "runs" / "slow")["status"] == "interrupted"
+    check_ctrl_c_cancels_the_outstanding_jobs(run, isolated / "runs")
 
 
 def test_the_submitting_shells_framework_settings_reach_the_workers(

@@ -11,7 +11,13 @@ from framework import Resources, UsageError, run_jobs
 from framework_slurm.executor import SlurmSettings
 
 from tests.conftest import read_manifest
-from tests.plugins.jobs import Updates, job
+from tests.plugins.jobs import (
+    Updates,
+    check_a_failing_job_fails_alone,
+    check_ctrl_c_cancels_the_outstanding_jobs,
+    check_fail_fast_cancels_what_runs_or_waits,
+    job,
+)
 
 pytest.importorskip("submitit")
 
@@ -20,9 +26,9 @@ LOCAL = SlurmSettings(slurm_cluster="local", time_min=5)
 
 def run(requests, updates=None, **options):
     options.setdefault("settings", LOCAL)
-    return run_jobs(
-        requests, "slurm", report=updates.append if updates is not None else None, **options
-    )
+    if updates is not None:
+        options["report"] = updates.append
+    return run_jobs(requests, "slurm", **options)
 
 
 def test_each_job_is_a_submitit_job_with_its_own_run_and_manifest(jobs_plugin, isolated):
@@ -43,24 +49,11 @@ def test_each_job_is_a_submitit_job_with_its_own_run_and_manifest(jobs_plugin, i
 
 
 def test_a_failing_job_is_failed_with_its_traceback_and_the_others_complete(jobs_plugin, isolated):
-    results = {r.run_id: r for r in run([job("bad", 7, "raise"), job("good")])}
-    bad, good = results["bad"], results["good"]
-    assert (bad.status, bad.exit_code) == ("failed", 1)
-    assert "asked to fail with value 7" in bad.error
-    assert "ValueError: asked to fail" in bad.traceback
-    assert good.status == "completed"
-    assert read_manifest(isolated / "runs" / "bad")["status"] == "failed"
+    check_a_failing_job_fails_alone(run, isolated / "runs")
 
 
 def test_fail_fast_cancels_the_jobs_still_running_or_waiting(jobs_plugin, isolated):
-    updates = Updates()
-    # `slow` starts first, so it is inside its step when `bad` fails
-    requests = [job("slow", action="sleep"), job("bad", action="raise"), job("later")]
-    results = run(requests, updates, fail_fast=True, max_parallel=2)
-    assert [(r.run_id, r.status) for r in results] == [("bad", "failed")]
-    assert updates.final("slow").status == "cancelled"
-    assert updates.statuses("later") == ["queued", "cancelled"]
-    assert not (isolated / "runs" / "later").exists()
+    check_fail_fast_cancels_what_runs_or_waits(run, isolated / "runs")
     assert read_manifest(isolated / "runs" / "slow")["status"] == "interrupted"
 
 
@@ -75,26 +68,7 @@ def test_a_worker_that_dies_is_lost_and_says_where_its_log_is(jobs_plugin, isola
 
 
 def test_ctrl_c_cancels_the_outstanding_jobs_and_reraises(jobs_plugin, isolated):
-    updates = Updates()
-
-    def report(update):  # Ctrl+C once `quick` is done: it waited for `slow` to be sleeping
-        updates.append(update)
-        if update.run_id == "quick" and update.status == "completed":
-            raise KeyboardInterrupt
-
-    sleeping = str(isolated / "runs" / "slow" / "sleeping")
-    with pytest.raises(KeyboardInterrupt):
-        run_jobs(
-            [job("slow", action="sleep"), job("quick", wait_for=sleeping), job("waiting")],
-            "slurm",
-            settings=LOCAL,
-            max_parallel=2,
-            report=report,
-        )
-    assert updates.final("slow").status == "cancelled"
-    assert updates.statuses("waiting") == ["queued", "cancelled"]
-    assert read_manifest(isolated / "runs" / "slow")["status"] == "interrupted"
-    assert not (isolated / "runs" / "waiting").exists()
+    check_ctrl_c_cancels_the_outstanding_jobs(run, isolated / "runs")
 
 
 @pytest.fixture

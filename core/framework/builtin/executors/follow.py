@@ -1,6 +1,7 @@
-"""What every executor shares: how a worker's answer becomes a result, and the loop
-that starts jobs, collects the finished ones, stops at the first failure
-(``fail_fast``) and cancels what is outstanding on Ctrl+C.
+"""What every executor shares: how a worker's answer becomes a result (and how a job that
+got none is said: lost, not run, cancelled), and the loop that starts jobs, collects the
+finished ones, stops at the first failure (``fail_fast``) and cancels what is outstanding
+on Ctrl+C.
 
 An executor supplies an `Engine` (start some jobs, say which ended, stop the rest)
 and calls `follow_jobs`; the reporting contract of `Executor.run` is kept here once.
@@ -33,6 +34,38 @@ def job_result(
         where=answer.get("where") or where,
         traceback=answer.get("traceback"),
     )
+
+
+def job_lost(
+    request: RunRequest,
+    how: str,
+    log: object,
+    *,
+    where: str | None = None,
+    traceback: str | None = None,
+    exit_code: int = 1,
+) -> JobResult:
+    """A job whose worker ended without an answer: `how` (its exit, the engine's word)
+    and where its `log` is. The sweep may run it again (``--retries``)."""
+    error = f"the worker died without an answer ({how}); log: {log}"
+    return JobResult(
+        request, str(request.run_id), "lost", error, exit_code, where=where, traceback=traceback
+    )
+
+
+def job_not_run(
+    request: RunRequest, why: str, *, where: str | None = None, traceback: str | None = None
+) -> JobResult:
+    """A job its worker could not run (the node lacks a package, or cannot read the request)."""
+    error = f"the job could not run: {why}"
+    return JobResult(
+        request, str(request.run_id), "failed", error, 1, where=where, traceback=traceback
+    )
+
+
+def job_cancelled(run_id: str, where: str | None = None) -> JobUpdate:
+    """The final update of a started job that was cancelled before it ended."""
+    return JobUpdate(run_id, "cancelled", where, "cancelled")
 
 
 class Engine(Protocol):

@@ -22,7 +22,7 @@ from typing import IO, Any
 import attrs
 
 from framework.builtin.executors.batch import Batch, JobResult, JobUpdate, with_run_id
-from framework.builtin.executors.follow import follow_jobs, job_result
+from framework.builtin.executors.follow import follow_jobs, job_cancelled, job_lost, job_result
 from framework.builtin.executors.worker import request_to_dict
 from framework.request import RunRequest
 
@@ -107,7 +107,6 @@ class _Processes:
 
     def _collect(self, job: _Job) -> JobResult:
         job.log_file.close()
-        run_id = str(job.request.run_id)
         code = job.process.returncode
         try:
             answer: dict[str, Any] = json.loads(job.answer.read_text(encoding="utf-8"))
@@ -117,14 +116,7 @@ class _Processes:
                 if code < 0 and -code in signal.Signals._value2member_map_
                 else f"exit code {code}"
             )
-            return JobResult(
-                job.request,
-                run_id,
-                "lost",
-                f"worker process died without an answer ({how}); log: {job.log}",
-                code or 1,
-                where=job.where,
-            )
+            return job_lost(job.request, how, job.log, where=job.where, exit_code=code or 1)
         return job_result(job.request, answer, job.where)
 
     def cancel(self) -> list[JobUpdate]:
@@ -141,6 +133,6 @@ class _Processes:
                 job.process.kill()
                 job.process.wait()
             job.log_file.close()
-            updates.append(JobUpdate(run_id, "cancelled", job.where, "cancelled"))
+            updates.append(job_cancelled(run_id, job.where))
         self.running.clear()
         return updates

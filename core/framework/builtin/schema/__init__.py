@@ -1,7 +1,8 @@
 """Built-in plugin: `framework schema`, the JSON Schemas committed in schemas/ (the run
 and sweep manifests, the execution settings, every step's config), written or checked.
 
-`render` renders them from the code. Hooks: ``register_cli_options`` (the command).
+`render` renders them from the code: the core's, those of any plugin's ``register_schemas``
+and every step's config. Hooks: ``register_cli_options`` (the command).
 Blocked with ``--no-plugin schema``.
 """
 

@@ -24,21 +24,15 @@ def dump(schema: dict[str, Any]) -> str:
 
 def render_all(plugins: Any) -> dict[str, str]:
     """Relative path -> file text, for every schema the loaded plugins define."""
-    from framework.builtin.executors.batch import Resources
-    from framework.builtin.sweep.execution import SweepOptions
-    from framework.builtin.sweep.record import SWEEP_MANIFEST_SCHEMA
-    from framework.builtin.sweep.settings import executor_settings
+    from framework.entrypoints import import_object
     from framework.prepare import load_config_class
 
-    sweep_section = schema_for(SweepOptions, title="sweep: section of a config file")
-    for cls in (Resources, *executor_settings(plugins).values()):
-        sweep_section["properties"].update(schema_for(cls, top_level=False)["properties"])
     out = {
         "manifest.schema.json": dump(MANIFEST_SCHEMA),
-        "sweep_manifest.schema.json": dump(SWEEP_MANIFEST_SCHEMA),
-        "sweep_options.schema.json": dump(sweep_section),
         "execution.schema.json": dump(schema_for(ExecutionSettings, title="execution settings")),
     }
+    for name, (path, _) in sorted(plugins.schemas.items()):  # the sweep plugin's, say
+        out[name] = dump(import_object(path)())
     for entry in plugins.steps:
         # A step whose config class is broken is its plugin's failure (see `framework plugins`).
         if entry.spec.config and plugins.step_problem(entry.id, callable_too=False) is None:

@@ -8,7 +8,8 @@ sweeps` looks back at them. The modules, one concept each: `grid` (axes), `filte
 manifest), `execution` (running a planned sweep), `view` (the live table) and
 `commands` (the two click commands).
 
-Hooks: ``register_cli_options`` (the two commands). Presets come from any plugin's
+Hooks: ``register_cli_options`` (the two commands, completed through ``complete_shell``),
+``register_schemas`` (the sweep manifest and a config file's ``sweep:`` section). Presets come from any plugin's
 ``register_sweeps``; executors from ``register_executors``. Blocked with
 ``--no-plugin sweep``, and `framework sweep` is then not a command.
 """
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from framework.hooktypes import CliRegister
+    from framework.hooktypes import CliRegister, SchemaRegister
 
 SWEEP_HELP = """Run STEP over a grid of parameters: every job is its own run with its own manifest.
 
@@ -42,6 +43,12 @@ def register_cli_options(register: CliRegister) -> None:
     register(_sweeps_command())
 
 
+@hookimpl
+def register_schemas(register: SchemaRegister) -> None:
+    register("sweep_manifest.schema.json", "framework.builtin.sweep.record:manifest_schema")
+    register("sweep_options.schema.json", "framework.builtin.sweep.settings:options_schema")
+
+
 # The commands are declared here and their work imported when they run: every command
 # of the CLI (`framework list-steps` included) lists them.
 
@@ -49,19 +56,39 @@ def register_cli_options(register: CliRegister) -> None:
 def _sweep_command() -> Any:
     import click
 
-    from framework.completion import PlanCommand, complete_plan
+    from framework.cli import PlanCommand, complete
 
     def run(args: tuple[str, ...]) -> None:
         from framework.builtin.sweep.commands import sweep
 
         sweep(click.get_current_context(), args)
 
+    def fixed_options(ctx: click.Context) -> list[click.Parameter]:
+        import os
+
+        from framework.builtin.sweep.commands import _sweep_options
+
+        return _sweep_options(os.environ.get("FRAMEWORK_ARTIFACT_ROOT") or "runs")
+
+    def plan_target(ctx: click.Context, args: list[str]) -> str | None:
+        """The sweep's STEP: its first argument, or the step of the preset it names."""
+        if args and not args[0].startswith("-"):
+            return args[0]
+        from framework.builtin.sweep.commands import _preset_in
+        from framework.cli import _plugins
+
+        name = _preset_in(args)
+        presets = {p.name: p.step for p, _ in _plugins(ctx).sweeps} if name else {}
+        return presets.get(name or "")
+
     return PlanCommand(
         "sweep",
         help=SWEEP_HELP,
         callback=run,
+        fixed_options=fixed_options,
+        plan_target=plan_target,
         params=[
-            click.Argument(["args"], nargs=-1, type=click.UNPROCESSED, shell_complete=complete_plan)
+            click.Argument(["args"], nargs=-1, type=click.UNPROCESSED, shell_complete=complete)
         ],
         context_settings={
             "ignore_unknown_options": True,
@@ -74,7 +101,7 @@ def _sweep_command() -> Any:
 def _sweeps_command() -> Any:
     import click
 
-    from framework.completion import complete_sweep
+    from framework.cli import complete
 
     def show(sweep_id: str | None, as_json: bool, artifact_root: str | None) -> None:
         from framework.builtin.sweep.commands import sweeps
@@ -86,7 +113,7 @@ def _sweeps_command() -> Any:
         help="List sweeps, or show one (SWEEP_ID or 'latest'): each job's parameters, status, metrics.",
         callback=show,
         params=[
-            click.Argument(["sweep_id"], required=False, shell_complete=complete_sweep),
+            click.Argument(["sweep_id"], required=False, shell_complete=complete),
             click.Option(["--json", "as_json"], is_flag=True, help="Machine-readable output."),
             click.Option(
                 ["--artifact-root"],

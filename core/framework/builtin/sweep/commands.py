@@ -292,7 +292,7 @@ def sweeps(sweep_id: str | None, as_json: bool, artifact_root: str | None) -> No
         click.echo(json.dumps({**manifest, "jobs": rows}, indent=2))
         return
     from framework.builtin.sweep.view import count_line, describe
-    from framework.runs import format_metrics
+    from framework.manifest import format_metrics
 
     click.echo(
         f"sweep {manifest['sweep_id']}  [{manifest['status']}]  {manifest['target']}  "

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from framework.builtin.executors.batch import Batch, JobUpdate, Resources
+from framework import Batch, JobUpdate, Resources
 from framework.builtin.sweep.grid import plain
 from framework.builtin.sweep.planning import Sweep, up_to_date
 from framework.builtin.sweep.record import DONE, SweepRecord, read_sweep_manifest

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.atomic import atomic_write_text
-from framework.builtin.executors.batch import FINAL, JobUpdate
 from framework.builtin.sweep.grid import plain
 from framework.errors import ManifestError, UsageError
 from framework.manifest import utc_now
 from framework.steps import did_you_mean
 
 if TYPE_CHECKING:
+    from framework import JobUpdate
     from framework.builtin.sweep.planning import Sweep
 
 SWEEP_SCHEMA_VERSION = 1
@@ -24,7 +24,9 @@ SWEEP_MANIFEST = "sweep_manifest.json"
 SWEEPS_DIR = "sweeps"
 # A job's status in the sweep manifest: planned (dry run), the executor states, and
 # skipped (done and up to date before the sweep started).
-STATUSES = ("planned", "queued", "running", "skipped", *FINAL)
+# The final ones are an executor's (`framework.JobResult`); the file's vocabulary is fixed here.
+STATUSES: tuple[str, ...] = ("planned", "queued", "running", "skipped")
+STATUSES += ("completed", "failed", "interrupted", "lost", "cancelled")
 DONE = ("completed", "skipped")
 
 
@@ -249,3 +251,8 @@ def job_metrics(job: dict[str, Any], target: str) -> dict[str, Any]:
     except ManifestError:
         return {}
     return dict(run.get("steps", {}).get(target, {}).get("metrics", {}))
+
+
+def manifest_schema() -> dict[str, Any]:
+    """The sweep manifest's JSON Schema, as `framework schema` writes it."""
+    return SWEEP_MANIFEST_SCHEMA

@@ -80,3 +80,17 @@ def settings_flags(values: dict[str, Any], settings: dict[str, type]) -> dict[st
                 value = pairs
             flags[f.name] = Flag(value, flag)
     return flags
+
+
+def options_schema() -> dict[str, Any]:
+    """The JSON Schema of a config file's ``sweep:`` section: the sweep's own options, the
+    resources of a job and the settings of every loaded executor."""
+    from framework import Resources, SweepOptions
+    from framework.cli import _plugins
+    from framework.config import schema_for
+
+    section = schema_for(SweepOptions, title="sweep: section of a config file")
+    settings = executor_settings(_plugins(click.get_current_context()))
+    for cls in (Resources, *settings.values()):
+        section["properties"].update(schema_for(cls, top_level=False)["properties"])
+    return section

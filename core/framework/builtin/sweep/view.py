@@ -34,9 +34,9 @@ class SweepView:
     """Follows job updates; a rich Live table on a terminal, plain lines otherwise."""
 
     def __init__(self, sweep_id: str, jobs: list[dict[str, Any]], *, quiet: bool = False) -> None:
-        from framework.builtin.console import console
+        from rich.console import Console
 
-        self.console = console()
+        self.console = Console(highlight=False, soft_wrap=True)
         self.sweep_id = sweep_id
         self.jobs = {j["run_id"]: j for j in jobs}
         self.quiet = quiet

@@ -41,6 +41,9 @@ from framework import (
     UsageError,
     field,
     follow_jobs,
+    job_cancelled,
+    job_lost,
+    job_not_run,
     job_result,
     request_to_dict,
 )
@@ -268,31 +271,20 @@ class _Tasks:
             item = self.ray.get(next(task.generator))
         except exceptions.RayTaskError as exc:  # raised outside the job: the node lacks a package
             cause = exc.cause or exc
-            error = f"the job could not run: {type(cause).__name__}: {_first_line(cause)}"
-            return self._ended(task, "failed", error, str(exc))
+            why = f"{type(cause).__name__}: {_first_line(cause)}"
+            return job_not_run(task.request, why, where=task.where, traceback=str(exc))
         except exceptions.RuntimeEnvSetupError as exc:
-            return self._ended(
-                task, "failed", f"Ray could not set up the task's environment: {_first_line(exc)}"
-            )
+            error = f"Ray could not set up the task's environment: {_first_line(exc)}"
+            return JobResult(task.request, task.run_id, "failed", error, 1, where=task.where)
         except (exceptions.RayError, StopIteration) as exc:  # the worker or its node died
             logs = task.log or f"Ray's worker logs on {task.where or 'its node'}"
-            return self._ended(
-                task,
-                "lost",
-                f"the worker died without an answer ({type(exc).__name__}: {_first_line(exc)}); log: {logs}",
-            )
+            how = f"{type(exc).__name__}: {_first_line(exc)}"
+            return job_lost(task.request, how, logs, where=task.where)
         if task.where is None:
             task.where = str(item)
             self.batch.report(JobUpdate(task.run_id, "running", task.where))
             return None
         return job_result(task.request, item, task.where)
-
-    def _ended(
-        self, task: _Task, status: str, error: str, traceback: str | None = None
-    ) -> JobResult:
-        return JobResult(
-            task.request, task.run_id, status, error, 1, where=task.where, traceback=traceback
-        )
 
     def cancel(self) -> list[JobUpdate]:
         """Cancel what has not ended: gently first (a running job records that it was
@@ -308,7 +300,7 @@ class _Tasks:
             with contextlib.suppress(Exception):
                 self.ray.cancel(task.generator, force=True)
         self.active.clear()
-        return [JobUpdate(t.run_id, "cancelled", t.where, "cancelled") for t in tasks]
+        return [job_cancelled(t.run_id, t.where) for t in tasks]
 
 
 def _still_running(task: _Task) -> bool:

@@ -32,6 +32,9 @@ from framework import (
     UsageError,
     field,
     follow_jobs,
+    job_cancelled,
+    job_lost,
+    job_not_run,
     job_result,
     request_to_dict,
     run_in_worker,
@@ -258,30 +261,14 @@ class _Array:
             answer: dict[str, Any] = job.result()
         except Exception as exc:  # raised outside the job: the node's framework cannot read it
             trace = _trace(exc)
-            return JobResult(
-                request,
-                tracked.run_id,
-                "failed",
-                f"the job could not run: {trace.splitlines()[-1].strip()}; log: {job.paths.stdout}",
-                1,
-                where=self._where(job),
-                traceback=trace,
-            )
+            why = f"{trace.splitlines()[-1].strip()}; log: {job.paths.stdout}"
+            return job_not_run(request, why, where=self._where(job), traceback=trace)
         return job_result(request, {**answer, "where": self._where(job, answer.get("where"))})
 
     def _lost(self, tracked: _Job) -> JobResult:
-        job = tracked.job
-        state = job.state
-        log = job.paths.stdout
-        return JobResult(
-            tracked.request,
-            tracked.run_id,
-            "lost",
-            f"the worker died without an answer (job {job.job_id}, state {state}); log: {log}",
-            1,
-            where=self._where(job),
-            traceback=_tail(log),
-        )
+        job, log = tracked.job, tracked.job.paths.stdout
+        how = f"job {job.job_id}, state {job.state}"
+        return job_lost(tracked.request, how, log, where=self._where(job), traceback=_tail(log))
 
     # -- cancelling -----------------------------------------------------------------
 
@@ -302,10 +289,7 @@ class _Array:
             while time.monotonic() < deadline and not all(j.job.done() for j in jobs):
                 time.sleep(POLL_S["local"])
         self.active.clear()
-        return [
-            JobUpdate(tracked.run_id, "cancelled", self._where(tracked.job), "cancelled")
-            for tracked in jobs
-        ]
+        return [job_cancelled(tracked.run_id, self._where(tracked.job)) for tracked in jobs]
 
 
 def _cores(batch: Batch) -> int:

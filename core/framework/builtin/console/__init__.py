@@ -1,17 +1,20 @@
-"""Built-in plugin: the human view of a run on the terminal (silent with --quiet)."""
+"""Built-in plugin: the human view of a run on the terminal (silent with --quiet).
+
+Hooks: ``before_run``, ``before_step``, ``after_step``, ``after_run`` (a line each), and
+``step_terminal``: where a step's progress bars, prints and tables go (`progress`).
+Blocked with ``--no-plugin console``: runs then show nothing, as with --quiet.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from framework.hooktypes import RunInfo, RunStatus, StepRecord
+    from framework.hooktypes import RunInfo, RunStatus, StepRecord, Terminal
     from framework.steps import Step
 
-T = TypeVar("T")
 _console: Any = None
 
 MARKS = {
@@ -64,7 +67,7 @@ def after_step(run: RunInfo, step: Step, result: StepRecord) -> None:
     )
     console().print(f"  {MARKS.get(status, status)} {step.id}{took}  [dim]{detail}[/]")
     if result.get("metrics"):
-        from framework.runs import format_metrics  # at run time, not at CLI start-up
+        from framework.manifest import format_metrics  # at run time, not at CLI start-up
 
         console().print(f"      [dim]{format_metrics(result['metrics'], digits=4)}[/]")
 
@@ -77,15 +80,10 @@ def after_run(run: RunInfo, status: RunStatus) -> None:
         )
 
 
-def track(
-    iterable: Iterable[T], *, total: int | None, description: str, quiet: bool
-) -> Iterator[T]:
-    """A rich progress bar around `iterable`, shown only on a terminal."""
-    if quiet or not console().is_terminal:
-        yield from iterable
-        return
-    from rich.progress import track as rich_track
+@hookimpl
+def step_terminal(run: RunInfo, step: Step) -> Terminal | None:
+    if _quiet(run):
+        return None
+    from framework.builtin.console.progress import StepTerminal
 
-    yield from rich_track(
-        iterable, total=total, description=description, console=console(), transient=True
-    )
+    return StepTerminal(console(), run.execution.progress_interval_s)

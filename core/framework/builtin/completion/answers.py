@@ -1,9 +1,9 @@
-"""Shell completion: step ids, a plan's generated options and their values, run and sweep ids.
+"""The answers to a shell: step ids, a plan's generated options and their values, run and
+sweep ids.
 
-Click drives completion (``_FRAMEWORK_COMPLETE=bash_complete framework ...``); the
-callbacks here answer from the plugins' registrations, the config classes of the plan's
-steps and the folder names under the artifact root. None of them imports torch, numpy or
-a step's code, so an answer costs about what ``framework list-steps`` costs.
+They come from the plugins' registrations, the config classes of the plan's steps and the
+folder names under the artifact root; none imports torch, numpy or a step's code, so an
+answer costs about what ``framework list-steps`` costs.
 """
 
 from __future__ import annotations
@@ -18,19 +18,9 @@ import click
 if TYPE_CHECKING:  # click imports its completion module only when a shell asks
     from click.shell_completion import CompletionItem
 
-SHELLS = ("bash", "zsh", "fish")
-COMPLETE_VAR = "_FRAMEWORK_COMPLETE"
+    from framework.cli import PlanCommand
+
 LATEST = "latest"
-
-
-def script(command: click.Command, shell: str) -> str:
-    """The completion script `shell` evaluates to complete `framework`."""
-    from click.shell_completion import get_completion_class
-
-    cls = get_completion_class(shell)
-    if cls is None:  # click.Choice has already refused it; kept for direct callers
-        raise click.BadParameter(f"unknown shell {shell!r}; choose one of {', '.join(SHELLS)}")
-    return cls(command, {}, "framework", COMPLETE_VAR).source()
 
 
 def _items(pairs: Iterable[tuple[str, str | None]], incomplete: str) -> list[CompletionItem]:
@@ -50,6 +40,26 @@ def _plugins(ctx: click.Context) -> Any:
     from framework.cli import _plugins as plugins_of
 
     return plugins_of(ctx)
+
+
+def answer(
+    ctx: click.Context, param: click.Parameter | None, incomplete: str
+) -> list[CompletionItem] | None:
+    """What completes `param` of ``ctx.command`` (None: an option name), by the param's name."""
+    from framework.cli import PlanCommand
+
+    command = ctx.command
+    if param is None:
+        return plan_options(ctx, command, incomplete) if isinstance(command, PlanCommand) else None
+    if param.name in ("target", "step"):
+        return complete_step(ctx, param, incomplete)
+    if param.name == "args" and isinstance(command, PlanCommand):
+        return complete_plan(ctx, command, param, incomplete)
+    if param.name == "run":
+        return run_ids(_artifact_root(ctx), incomplete)
+    if param.name == "sweep_id":
+        return sweep_ids(_artifact_root(ctx), incomplete)
+    return None
 
 
 # -- steps --------------------------------------------------------------------------------
@@ -120,63 +130,41 @@ def sweep_ids(root: Path, incomplete: str) -> list[CompletionItem]:
     return _newest_first(_folders_with(root / "sweeps", "sweep_manifest.json"), incomplete, "sweep")
 
 
-def complete_run(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
-    return run_ids(_artifact_root(ctx), incomplete)
-
-
-def complete_sweep(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
-    return sweep_ids(_artifact_root(ctx), incomplete)
-
-
 # -- the plan's options after `run STEP` and `sweep STEP` ----------------------------------
 
 
 class Plan:
-    """The options `framework run STEP` (or `sweep STEP`) accepts, with what completes each value."""
+    """The options a `PlanCommand` (`framework run STEP`, `sweep STEP`) accepts, with what
+    completes each value."""
 
-    def __init__(
-        self, ctx: click.Context, command: str, target: str | None, *, fields: bool = True
-    ) -> None:
+    def __init__(self, ctx: click.Context, target: str | None, *, fields: bool = True) -> None:
         """`fields=False` leaves out the config fields: no config class is imported."""
-        from framework.cli import options
+        from framework.cli import PlanCommand, options
 
-        sweep = command == "sweep"
+        assert isinstance(ctx.command, PlanCommand)
         self.ctx = ctx
         self.plugins = _plugins(ctx)
-        self.order: list[str] = []
+        self.order: list[str] = self._order(target) if target is not None else []
         self.fields: dict[str, Any] = {}
         self.step_fields: list[tuple[str, str]] = []  # (step id, field) for --set
-        if sweep:
-            from framework.builtin.sweep.commands import _sweep_options
-
-            static = _sweep_options(os.environ.get("FRAMEWORK_ARTIFACT_ROOT") or "runs")
-        else:
-            static = options.run_options(None)
-        # a plugin's options of `run` (the launcher's, say) are no config fields there
-        extra = [] if sweep else self._plugin_options()
-        reserved = options.RUN_STATIC | {str(p.name) for p in extra}
+        fixed = ctx.command.fixed_options(ctx)
         field_params: list[click.Parameter] = []
-        if target is not None:
-            self.order = self._order(target)
         if self.order and fields:
             sections = self._sections()
+            reserved = options.RUN_STATIC | {str(p.name) for p in fixed}
             field_params, _ = options.field_options(sections, reserved)
             for section in sections:
                 for f in section.fields():
                     self.fields.setdefault(f.name, f)
                     if section.key != "execution":
                         self.step_fields.append((section.key, f.name))
-        if sweep:
-            taken = {o for p in static for o in getattr(p, "opts", [])}
+            taken = {o for p in fixed for o in getattr(p, "opts", [])}
             field_params = [p for p in field_params if not set(getattr(p, "opts", [])) & taken]
-        self.params = [p for p in static + field_params + extra if isinstance(p, click.Option)]
-
-    def _plugin_options(self) -> list[click.Option]:
-        return [i for i, _ in self.plugins.cli_extensions if isinstance(i, click.Option)]
+        # the options plugins add to the command (the launcher's) come last, as in its help
+        added = [i for i, _ in self.plugins.cli_extensions if isinstance(i, click.Option)]
+        own = [p for p in fixed if not any(p is a for a in added)]
+        extra = [p for p in fixed if any(p is a for a in added)]
+        self.params = [p for p in own + field_params + extra if isinstance(p, click.Option)]
 
     def _order(self, target: str) -> list[str]:
         """The plan's step ids, as `run` resolves them; none for a name that resolves to none."""
@@ -260,54 +248,29 @@ class Plan:
 
 
 def complete_plan(
-    ctx: click.Context, param: click.Parameter, incomplete: str
+    ctx: click.Context, command: PlanCommand, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """Values in the free-form arguments of `run STEP ...` and `sweep [STEP] ...`."""
-    command = ctx.command.name or "run"
     args = [str(a) for a in ctx.params.get(param.name or "args") or ()]
-    if command == "sweep":  # its STEP is the first of the free-form arguments
-        if not args:
-            return complete_step(ctx, param, incomplete)
-        target = _sweep_target(ctx, args)
-    else:
-        target = ctx.params.get("target")
+    if not args and "target" not in ctx.params:  # the STEP is the first free-form argument
+        return complete_step(ctx, param, incomplete)
+    target = command.plan_target(ctx, args)
     if args and args[-1].startswith("-"):
-        plan = Plan(ctx, command, target, fields=False)  # the fixed options answer fastest
+        plan = Plan(ctx, target, fields=False)  # the fixed options answer fastest
         option = plan.option(args[-1])
         if option is None or option.name in ("params", "sets"):  # needs the plan's fields
-            plan = Plan(ctx, command, target)
+            plan = Plan(ctx, target)
             option = plan.option(args[-1])
         if option is not None and not option.is_flag and not option.count:
             return plan.values(option, incomplete, args)
     return []
 
 
-class PlanCommand(click.Command):
-    """A command whose options depend on its STEP (`run`, `sweep`): completes the plan's."""
-
-    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
-        if not incomplete.startswith("-"):
-            return super().shell_complete(ctx, incomplete)
-        args = [str(a) for a in ctx.params.get("args") or ()]
-        target = ctx.params.get("target")
-        if self.name == "sweep":
-            target = _sweep_target(ctx, args)
-        plan = Plan(ctx, self.name or "run", target)
-        given = [a.partition("=")[0] for a in args]
-        found = plan.option_names(incomplete, given)
-        return found + [i for i in _help(incomplete) if i.value not in {f.value for f in found}]
-
-
-def _sweep_target(ctx: click.Context, args: list[str]) -> str | None:
-    """A sweep's STEP: its first argument, or the step of the preset it names."""
-    if args and not args[0].startswith("-"):
-        return args[0]
-    from framework.builtin.sweep.commands import _preset_in
-
-    name = _preset_in(args)
-    presets = {p.name: p.step for p, _ in _plugins(ctx).sweeps} if name else {}
-    return presets.get(name or "")
-
-
-def _help(incomplete: str) -> list[CompletionItem]:
-    return _items([("--help", "Show this message and exit.")], incomplete)
+def plan_options(ctx: click.Context, command: PlanCommand, incomplete: str) -> list[CompletionItem]:
+    """The option names of `run STEP` or `sweep STEP`: the fixed ones and the plan's fields."""
+    args = [str(a) for a in ctx.params.get("args") or ()]
+    plan = Plan(ctx, command.plan_target(ctx, args))
+    given = [a.partition("=")[0] for a in args]
+    found = plan.option_names(incomplete, given)
+    help_ = _items([("--help", "Show this message and exit.")], incomplete)
+    return found + [i for i in help_ if i.value not in {f.value for f in found}]

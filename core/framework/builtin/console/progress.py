@@ -1,21 +1,23 @@
-"""How a step's progress is shown: a rich bar on a terminal, plain lines elsewhere, or nothing.
+"""How a step's output is shown: a rich bar on a terminal, plain lines elsewhere.
 
 A step asks its context for a bar (``ctx.progress``) and advances it; which view it gets
-is decided once, when the bar is made: ``bar`` on a terminal, ``lines`` when stdout is a
-file or a pipe (CI, Slurm logs, ``| tee``), ``off`` with ``--quiet`` and on every rank but
-0. Both views show the step's latest metrics, read from the dict the context keeps up to
-date in ``log_metrics``: showing them costs no host sync, the trainer already logged them.
+is decided once, when the bar is made: a live bar on a terminal, plain lines when stdout
+is a file or a pipe (CI, Slurm logs, ``| tee``); none with ``--quiet`` and on every rank
+but 0 (the plugin gives such a run no terminal). Both views show the step's latest
+metrics, read from the dict the context keeps up to date in ``log_metrics``: showing them
+costs no host sync, the trainer already logged them.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Generic, Literal, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-T = TypeVar("T")
-View = Literal["bar", "lines", "off"]
+if TYPE_CHECKING:
+    from framework.hooktypes import ProgressView
+    from framework.progress import ProgressBar
 
 # Metrics shown first when a step logs them; the others follow in the order they came.
 PREFERRED = ("epoch", "loss", "train_loss", "val_loss", "tokens_per_s")
@@ -54,72 +56,31 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-class ProgressBar(Generic[T]):
-    """What ``ctx.progress`` returns: iterate over it, or advance it by hand.
+class StepTerminal:
+    """The terminal of one step on rank 0 (what ``ctx.progress``, ``print`` and ``table`` use)."""
 
-    ``for batch in ctx.progress(batches, description="features")`` or
-    ``with ctx.progress(total=n, description="train", unit="step") as bar: bar.advance()``.
-    """
+    def __init__(self, console: Any, interval_s: float) -> None:
+        self.console = console
+        self.interval_s = interval_s
 
-    def __init__(
-        self,
-        iterable: Iterable[T] | None,
-        *,
-        total: int | None,
-        description: str,
-        unit: str,
-        view: View,
-        metrics: Mapping[str, Any],
-        interval_s: float,
-        console: Any = None,
-    ) -> None:
-        if total is None and iterable is not None and hasattr(iterable, "__len__"):
-            total = len(iterable)  # type: ignore[arg-type]
-        self.iterable = iterable
-        self.total = total
-        self.completed = 0
-        self.description = description
-        self.unit = unit
-        self.metrics = metrics
-        self._view: _Lines | _Bar | None = None
-        if view == "lines":
-            self._view = _Lines(self, interval_s, console)
-        elif view == "bar":
-            self._view = _Bar(self, console)
+    def view(self, bar: ProgressBar[Any]) -> ProgressView:
+        if self.console.is_terminal:
+            return _Bar(bar, self.console)
+        return _Lines(bar, self.interval_s, self.console)
 
-    def __iter__(self) -> Iterator[T]:
-        if self.iterable is None:
-            raise TypeError("this progress bar has no iterable: call advance() instead")
-        with self:
-            for item in self.iterable:
-                yield item
-                self.advance()
+    def print(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
-    def __enter__(self) -> ProgressBar[T]:
-        return self
+    def table(self, rows: list[dict[str, Any]], title: str) -> None:
+        from rich.table import Table
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def advance(self, n: int = 1) -> None:
-        """`n` more units done."""
-        self.completed += n
-        if self._view is not None:
-            self._view.update()
-
-    def update(self, completed: int | None = None, total: int | None = None) -> None:
-        """Set the count (a resumed loop starts at its step) or the total."""
-        if total is not None:
-            self.total = total
-        if completed is not None:
-            self.completed = completed
-        if self._view is not None:
-            self._view.update(restart=completed is not None)
-
-    def close(self) -> None:
-        if self._view is not None:
-            self._view.close()
-            self._view = None
+        # No rules: plain aligned columns read as well in a log file as on a terminal.
+        table = Table(title=title or None, title_justify="left", box=None, padding=(0, 2, 0, 0))
+        for name in rows[0]:
+            table.add_column(name, justify="left" if isinstance(rows[0][name], str) else "right")
+        for row in rows:
+            table.add_row(*(format_value(v) for v in row.values()))
+        self.console.print(table)
 
 
 class _Lines:

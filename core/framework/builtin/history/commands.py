@@ -1,11 +1,10 @@
-"""`framework runs`, `show` and `verify`: the recorded runs."""
+"""`framework runs`, `show` and `verify`: the click commands."""
 
 from __future__ import annotations
 
 import click
 
-from framework.cli import cli
-from framework.completion import complete_run
+from framework.cli import complete
 
 _root_option = click.option(
     "--artifact-root",
@@ -15,12 +14,12 @@ _root_option = click.option(
 )
 
 
-@cli.command()
+@click.command()
 @_root_option
 def runs(artifact_root: str | None) -> None:
     """List runs: id, date, target, status."""
+    from framework.builtin.history.runs import list_runs
     from framework.request import artifact_root as root_of
-    from framework.runs import list_runs
 
     found = list_runs(root_of(artifact_root))
     if not found:
@@ -31,17 +30,17 @@ def runs(artifact_root: str | None) -> None:
         click.echo(f"{r.run_id:<{width}}  {r.created_at:<24}  {r.status:<11}  {r.target}")
 
 
-@cli.command()
-@click.argument("run", shell_complete=complete_run)
+@click.command()
+@click.argument("run", shell_complete=complete)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest itself.")
 @_root_option
 def show(run: str, as_json: bool, artifact_root: str | None) -> None:
     """Summarise a run's manifest (RUN is an id, a path, or 'latest')."""
     import json
 
+    from framework.builtin.history.runs import find_run, summary_lines
     from framework.manifest import read_manifest
     from framework.request import artifact_root as root_of
-    from framework.runs import find_run, summary_lines
 
     manifest = read_manifest(find_run(root_of(artifact_root), run))
     if as_json:
@@ -51,15 +50,15 @@ def show(run: str, as_json: bool, artifact_root: str | None) -> None:
         click.echo(line)
 
 
-@cli.command()
-@click.argument("run", shell_complete=complete_run)
+@click.command()
+@click.argument("run", shell_complete=complete)
 @_root_option
 def verify(run: str, artifact_root: str | None) -> None:
     """Re-hash every artifact of a run; exit 1 if any changed or vanished."""
+    from framework.builtin.history.runs import find_run
+    from framework.builtin.history.runs import verify as verify_run
     from framework.errors import VerifyError
     from framework.request import artifact_root as root_of
-    from framework.runs import find_run
-    from framework.runs import verify as verify_run
 
     run_dir = find_run(root_of(artifact_root), run)
     result = verify_run(run_dir)

@@ -10,7 +10,7 @@ import attrs
 
 from framework.errors import ManifestError, UsageError
 from framework.hashing import hash_file
-from framework.manifest import MANIFEST_NAME, RunLock, read_manifest
+from framework.manifest import MANIFEST_NAME, RunLock, format_metrics, read_manifest
 
 
 @attrs.frozen
@@ -161,10 +161,3 @@ def summary_lines(manifest: dict[str, Any]) -> list[str]:
         for out in rec.get("outputs", []):
             lines.append(f"      {out['path']}  {out['size']} B  {out['hash'][:19]}")
     return lines
-
-
-def format_metrics(metrics: dict[str, Any], digits: int = 6) -> str:
-    """``loss=0.0105761  accuracy=0.5`` (floats to `digits` significant digits)."""
-    return "  ".join(
-        f"{k}={v:.{digits}g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
-    )

@@ -1,0 +1,78 @@
+"""What ``ctx.progress`` returns: a count of a long loop's units, shown by a view.
+
+The view comes from the plugin that answers ``step_terminal`` (the built-in `console`: a
+rich bar on a terminal, plain lines in a log); with none (``--quiet``, ranks but 0, the
+console plugin blocked) the bar only counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from framework.hooktypes import Terminal
+
+T = TypeVar("T")
+
+
+class ProgressBar(Generic[T]):
+    """What ``ctx.progress`` returns: iterate over it, or advance it by hand.
+
+    ``for batch in ctx.progress(batches, description="features")`` or
+    ``with ctx.progress(total=n, description="train", unit="step") as bar: bar.advance()``.
+    """
+
+    def __init__(
+        self,
+        iterable: Iterable[T] | None,
+        *,
+        total: int | None,
+        description: str,
+        unit: str,
+        metrics: Mapping[str, Any],
+        terminal: Terminal | None = None,
+    ) -> None:
+        if total is None and iterable is not None and hasattr(iterable, "__len__"):
+            total = len(iterable)  # type: ignore[arg-type]
+        self.iterable = iterable
+        self.total = total
+        self.completed = 0
+        self.description = description
+        self.unit = unit
+        self.metrics = metrics
+        self._view = terminal.view(self) if terminal is not None else None
+
+    def __iter__(self) -> Iterator[T]:
+        if self.iterable is None:
+            raise TypeError("this progress bar has no iterable: call advance() instead")
+        with self:
+            for item in self.iterable:
+                yield item
+                self.advance()
+
+    def __enter__(self) -> ProgressBar[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def advance(self, n: int = 1) -> None:
+        """`n` more units done."""
+        self.completed += n
+        if self._view is not None:
+            self._view.update()
+
+    def update(self, completed: int | None = None, total: int | None = None) -> None:
+        """Set the count (a resumed loop starts at its step) or the total."""
+        if total is not None:
+            self.total = total
+        if completed is not None:
+            self.completed = completed
+        if self._view is not None:
+            self._view.update(restart=completed is not None)
+
+    def close(self) -> None:
+        if self._view is not None:
+            self._view.close()
+            self._view = None
