@@ -159,6 +159,8 @@ def test_bundled_plugins_presets_and_engine_choices():
     assert "sweep_thresholds" in values("run", "sweep_t")
     assert {"local", "process", "slurm", "ray"} <= values("sweep", "lm.train", "--executor", "")
     assert "--nproc-per-node" in values("run", "lm.train", "--npr")  # the launcher's option
+    # the cluster executors' own options, as `sweep STEP --help` lists them
+    assert {"--partition", "--slurm-arg", "--ray-address"} <= values("sweep", "lm.train", "--")
 
 
 def test_resume_offers_run_ids_and_files(tmp_path, monkeypatch):

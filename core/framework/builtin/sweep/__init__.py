@@ -64,11 +64,18 @@ def _sweep_command() -> Any:
         sweep(click.get_current_context(), args)
 
     def fixed_options(ctx: click.Context) -> list[click.Parameter]:
+        """The sweep's own options with every executor's (``--partition``), as its help
+        lists them once a STEP is given: what the shell completes."""
         import os
 
         from framework.builtin.sweep.commands import _sweep_options
+        from framework.builtin.sweep.settings import executor_settings, settings_options
+        from framework.cli import _plugins
 
-        return _sweep_options(os.environ.get("FRAMEWORK_ARTIFACT_ROOT") or "runs")
+        static = _sweep_options(os.environ.get("FRAMEWORK_ARTIFACT_ROOT") or "runs")
+        taken = {n for p in static for n in getattr(p, "opts", [])}
+        static[-2:-2] = settings_options(executor_settings(_plugins(ctx)), taken)
+        return static
 
     def plan_target(ctx: click.Context, args: list[str]) -> str | None:
         """The sweep's STEP: its first argument, or the step of the preset it names."""
