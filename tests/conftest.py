@@ -60,12 +60,19 @@ def cli():
     return invoke
 
 
+@pytest.fixture(scope="session")
+def user_cache(tmp_path_factory) -> Path:
+    """The suite's own user cache folder (entry points), not the home directory's."""
+    return tmp_path_factory.mktemp("user-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
+def isolated(tmp_path, monkeypatch, user_cache):
     """Each test runs in its own directory with no FRAMEWORK_* settings leaking in."""
     for key in list(os.environ):
         if key.startswith("FRAMEWORK_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("FRAMEWORK_CACHE_DIR", str(user_cache))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -6,14 +6,25 @@ and the import of ``module:attr`` paths that entry points and Step specs name.
 entry_points.txt, name and version of each distribution. Where that shortcut could
 miss a distribution (a zip file on sys.path, an import hook that supplies its own
 distributions) discovery falls back to ``importlib.metadata``.
+
+What the scan finds is cached per environment, keyed on the modification times of the
+sys.path directories, as Python's own import system caches directory listings: a
+distribution that is installed or removed adds or removes a folder in one of them and so
+changes the key. A directory modified within the last few seconds of writing is not
+trusted to the cache (timestamps have a coarse tick: a change in the same tick would go
+unseen), the way git treats a file as racily clean. ``FRAMEWORK_CACHE_DIR`` moves the
+cache (default ``$XDG_CACHE_HOME/framework``, else ``~/.cache/framework``); an empty value
+turns it off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,10 +70,79 @@ def import_object(path: str) -> Any:
     return obj
 
 
+CACHE_ENV = "FRAMEWORK_CACHE_DIR"
+_RACY_S = 2.0  # a directory modified this recently is not cached
+
+
 def entry_points(group: str) -> list[EntryPoint]:
     """The group's entry points, one distribution per name (the first on sys.path wins)."""
     if _needs_importlib_metadata():
         return _from_importlib_metadata(group)
+    cache, key = _cache_file(group), _path_key()
+    found = _read_cache(cache, key, group) if cache and key else None
+    if found is None:
+        found = _scan(group)
+        if cache and key and all(time.time() - m > _RACY_S for _, m in key):
+            _write_cache(cache, key, found)
+    return found
+
+
+def _path_key() -> list[tuple[str, float]] | None:
+    """(directory, modification time) of each sys.path entry; None if one cannot be read."""
+    key = []
+    for entry in sys.path:
+        try:
+            key.append((entry, os.stat(entry or ".").st_mtime))
+        except OSError:
+            if os.path.lexists(entry or "."):
+                return None
+            key.append((entry, 0.0))  # absent: appearing changes the key
+    return key
+
+
+def _cache_file(group: str) -> str | None:
+    folder = os.environ.get(CACHE_ENV)
+    if folder is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "framework")
+    if not folder:
+        return None
+    import zlib
+
+    tag = zlib.crc32(f"{sys.prefix}\0{sys.version}\0{group}".encode())
+    return os.path.join(folder, f"entry-points-{tag:08x}.txt")
+
+
+def _read_cache(path: str, key: list[tuple[str, float]], group: str) -> list[EntryPoint] | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            if fh.readline() != f"{key!r}\n":
+                return None
+            rows = [line.rstrip("\n").split("\t") for line in fh]
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not all(len(r) == 4 for r in rows):
+        return None
+    return [EntryPoint(n, v, group, d or None, ver or None) for n, v, d, ver in rows]
+
+
+def _write_cache(path: str, key: list[tuple[str, float]], found: list[EntryPoint]) -> None:
+    rows = [(e.name, e.value, e.distribution or "", e.version or "") for e in found]
+    if any("\t" in f or "\n" in f for row in rows for f in row):
+        return
+    text = f"{key!r}\n" + "".join("\t".join(row) + "\n" for row in rows)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)  # whole or not at all, with parallel writers
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+
+
+def _scan(group: str) -> list[EntryPoint]:
     found: list[EntryPoint] = []
     seen: set[str] = set()
     for info_dir in _info_dirs():

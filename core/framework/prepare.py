@@ -25,6 +25,7 @@ RESERVED_ENV = {
     "FRAMEWORK_PLUGINS",
     "FRAMEWORK_STRICT_PLUGINS",
     "FRAMEWORK_LAUNCHED_COMMAND",
+    "FRAMEWORK_CACHE_DIR",  # where entry-point scans are cached
     ARTIFACT_ROOT_ENV,
 }
 

@@ -79,3 +79,68 @@ def test_load_imports_the_named_object(tmp_path, monkeypatch):
 
     (ep,) = entry_points("fwtest.load")
     assert ep.load() == 42
+
+
+def install(site, name: str, group: str = "fwtest.cache") -> None:
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{name} = {name}_mod\n")
+
+
+def age(path, seconds: float) -> None:
+    """Move a directory's modification time into the past (out of the racy window)."""
+    import os
+    import time
+
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+@pytest.fixture
+def cached_site(tmp_path, monkeypatch):
+    """sys.path is one site folder; the cache lives in its own folder."""
+    import sys
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setenv("FRAMEWORK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "path", [str(site)])
+    return site
+
+
+def names(group: str = "fwtest.cache") -> set[str]:
+    return {ep.name for ep in entry_points(group)}
+
+
+def test_the_scan_is_cached_until_a_distribution_is_installed(cached_site, tmp_path):
+    install(cached_site, "fwa")
+    age(cached_site, 60)
+    assert names() == {"fwa"}
+    (cache,) = (tmp_path / "cache").iterdir()
+    # The cache answers while the folder is unchanged: a planted row proves it is read.
+    cache.write_text(cache.read_text() + "planted\tplanted_mod\t\t\n")
+    assert names() == {"fwa", "planted"}
+    install(cached_site, "fwb")  # a new folder changes the site's modification time
+    assert names() == {"fwa", "fwb"}
+
+
+def test_a_folder_modified_just_now_is_not_cached(cached_site, tmp_path):
+    install(cached_site, "fwa")  # within the racy window: a change in the same tick
+    assert names() == {"fwa"}
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_damaged_cache_is_ignored_and_an_empty_setting_turns_it_off(
+    cached_site, tmp_path, monkeypatch
+):
+    install(cached_site, "fwa")
+    age(cached_site, 60)
+    assert names() == {"fwa"}
+    (cache,) = (tmp_path / "cache").iterdir()
+    key = cache.read_text().splitlines()[0]
+    cache.write_text(key + "\nnot four fields\n")
+    assert names() == {"fwa"}
+    monkeypatch.setenv("FRAMEWORK_CACHE_DIR", "")
+    cache.unlink()
+    assert names() == {"fwa"} and not cache.exists()
