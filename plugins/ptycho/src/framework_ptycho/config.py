@@ -138,13 +138,20 @@ class InferConfig:
 
 
 Engine = Literal[
-    "builtin-epie", "builtin-rpie", "builtin-ml", "ptychi-lsqml", "ptychi-epie", "ptychi-dm"
+    "builtin-epie",
+    "builtin-rpie",
+    "builtin-ml",
+    "builtin-lsqml",
+    "ptychi-lsqml",
+    "ptychi-epie",
+    "ptychi-dm",
 ]
 RefineChoice = Literal[
     "none",
     "builtin-epie",
     "builtin-rpie",
     "builtin-ml",
+    "builtin-lsqml",
     "ptychi-lsqml",
     "ptychi-epie",
     "ptychi-dm",
@@ -155,7 +162,8 @@ RefineChoice = Literal[
 class EpieConfig:
     engine: Engine = field(
         "builtin-epie",
-        help="iterative engine: built-in ePIE, rPIE or maximum likelihood (ml); "
+        help="iterative engine: built-in ePIE, rPIE, maximum likelihood by gradient (ml) "
+        "or least-squares maximum likelihood (lsqml); "
         "ptychi-* need the framework-ptycho[ptychi] extra",
     )
     iterations: int = field(50, min=1, help="passes over all scan positions")
@@ -170,7 +178,7 @@ class EpieConfig:
 @attrs.define
 class RefineConfig:
     refine_engine: Engine = field(
-        "builtin-ml", help="engine that refines the PINN's object (choices as --engine)"
+        "builtin-lsqml", help="engine that refines the PINN's object (choices as --engine)"
     )
     refine_iterations: int = field(10, min=1, help="refinement passes over all scan positions")
     step_size: float = field(
