@@ -66,6 +66,7 @@ def reconstruct(
     preconditioner: str = "all",
     per_position: bool = False,
     step_scale: float = 1.0,
+    momentum: float = 0.5,
     device: str = "cpu",
     seed: int = 0,
     on_iteration: Callable[[int, float], None] | None = None,
@@ -78,7 +79,10 @@ def reconstruct(
     of random batches of 32-128). `preconditioner` "all" sums the probe
     intensity over every position (fixed), "batch" over the batch's own positions.
     `per_position` weights each position's contribution by its own least-squares step
-    instead of moving the whole batch by the mean one.
+    instead of moving the whole batch by the mean one. `momentum` carries that fraction
+    of the last step into the next (heavy ball), dropped when the two disagree. The
+    defaults were chosen on validation objects (blobs, natural, polygons; other seeds
+    than the bench's test scans): delta 0.3 over 0.03-0.1, momentum 0.5 over 0, 0.8, 0.9.
     """
     import torch
 
@@ -99,6 +103,7 @@ def reconstruct(
     power = probes.real**2 + probes.imag**2
     everywhere = _scatter(power, index, size)
     generator = torch.Generator().manual_seed(seed)
+    velocity = torch.zeros_like(obj)
     total = float(counts.sum())
     errors: list[float] = []
     passes = progress(range(iterations), total=iterations) if progress else range(iterations)
@@ -122,9 +127,15 @@ def reconstruct(
             )
             alpha = alpha.clamp_min(0) * step_scale
             if per_position:
-                obj = obj + _scatter(alpha[:, None, None] * raw, where, size) / damping
+                step = _scatter(alpha[:, None, None] * raw, where, size) / damping
             else:
-                obj = obj + _trimmed_mean(alpha) * direction
+                step = _trimmed_mean(alpha) * direction
+            if momentum > 0:
+                # Heavy ball, restarted when the new step turns against the velocity.
+                keep = (velocity.conj() * step).real.sum() > 0
+                velocity = torch.where(keep, momentum * velocity, 0) + step
+                step = velocity
+            obj = obj + step
         errors.append(float(err) / total)  # one host sync a pass
         if on_iteration:
             on_iteration(it, errors[-1])
