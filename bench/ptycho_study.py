@@ -130,7 +130,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     if args.quick:
-        data = ["--object-size", "128", "--overlap", "0.5"]
+        data = ["--object-size", "128", "--overlap", "0.5", "--refine-iterations", "3"]
         train = ["--gridsize", "1", "--max-epochs", "1", "--n-filters-scale", "0.25"]
         doses, iterations = [1e4], 3
     else:
