@@ -61,7 +61,7 @@ def run_dose(
     metrics = json.loads((run / "metrics.json").read_text())
     rows = {
         "pinn": metrics["pinn"],
-        f"pinn + {metrics['refined']['engine']}": metrics["refined"],
+        metrics["refined"]["engine"]: metrics["refined"],  # e.g. pinn+builtin-lsqml-20
         "builtin-epie": metrics["baseline"],
     }
     for name, options in VARIANTS.items():
