@@ -4,10 +4,11 @@ For each family and dose, one test scan (N = 64, known probe: radius 0.25 N, def
 a random aberration; grid scan at 0.8 overlap; seeds never used in training or
 validation) is reconstructed on the same patterns and device by: the pretrained PINN
 (`--bundle pretrained`, trained without the ``blobs`` family), the PINN refined by the
-built-in maximum-likelihood engine and by ePIE for K passes, the built-in ePIE and ML
-engines from ones, and pty-chi LSQML / ePIE where pty-chi imports. Reported: amplitude
-and phase SSIM, FRC50 and seconds (PINN + refinement seconds together). Settings (ML
-step, K) were chosen on validation objects, not on these.
+built-in LSQML, maximum-likelihood and ePIE engines for K passes, the built-in engines
+from ones, and pty-chi LSQML / ePIE where pty-chi imports. Reported: amplitude and phase
+SSIM, FRC50 and seconds (PINN + refinement seconds together). Settings (ML step, LSQML
+batch and damping, K) were chosen on validation objects, not on these. Each engine and
+K is one ``engine:K`` entry of ``--refine`` (from the PINN) or ``--from-ones``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ def engines_available(wanted: list[str]) -> list[str]:
         print(f"pty-chi not usable here: {exc}", file=sys.stderr)
         return []
     return [f"ptychi-{name}" for name in wanted]
+
+
+def engine_runs(text: str) -> list[tuple[str, int]]:
+    """``"builtin-lsqml:20,builtin-epie:50"`` -> [("builtin-lsqml", 20), ("builtin-epie", 50)]."""
+    runs = []
+    for item in (part for part in text.split(",") if part):
+        engine, _, k = item.partition(":")
+        runs.append((engine, int(k or 10)))
+    return runs
 
 
 def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> dict:
@@ -86,21 +96,17 @@ def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> 
     )
     record("pinn", pinn.obj, pinn.seconds)
     start = engines.start_from(problem, pinn.obj, pinn.coverage)
-    for engine in ("builtin-ml", "builtin-epie"):
+    for engine, k in args.refine:
         began = time.perf_counter()
-        obj, _ = engines.run(engine, problem, iterations=args.refine_iterations, init=start)
-        record(
-            f"pinn + {engine} {args.refine_iterations}",
-            obj,
-            pinn.seconds + time.perf_counter() - began,
-        )
-    for engine in (*args.from_ones, *ptychi):
-        iterations = args.ptychi_iterations if engine.startswith("ptychi") else args.iterations
-        if engine.startswith("ptychi") and dose not in args.ptychi_doses:
-            continue
+        obj, _ = engines.run(engine, problem, iterations=k, init=start)
+        record(f"pinn + {engine} {k}", obj, pinn.seconds + time.perf_counter() - began)
+    runs = [*args.from_ones]
+    if dose in args.ptychi_doses:
+        runs += [(engine, args.ptychi_iterations) for engine in ptychi]
+    for engine, k in runs:
         began = time.perf_counter()
-        obj, _ = engines.run(engine, problem, iterations=iterations)
-        record(f"{engine} {iterations}", obj, time.perf_counter() - began)
+        obj, _ = engines.run(engine, problem, iterations=k)
+        record(f"{engine} {k}", obj, time.perf_counter() - began)
     return rows
 
 
@@ -109,11 +115,16 @@ def main() -> None:
     p.add_argument("--families", default=",".join(FAMILIES))
     p.add_argument("--doses", default="1e3,1e4,1e5")
     p.add_argument("--object-size", type=int, default=160)
-    p.add_argument("--iterations", type=int, default=50, help="built-in engines from ones")
-    p.add_argument("--refine-iterations", type=int, default=10)
+    p.add_argument(
+        "--refine",
+        default="builtin-lsqml:5,builtin-lsqml:10,builtin-lsqml:20,builtin-ml:10,builtin-epie:10",
+        help="engine:K refinements of the PINN's object",
+    )
     p.add_argument("--ptychi-iterations", type=int, default=100)
     p.add_argument(
-        "--from-ones", default="builtin-epie,builtin-ml", help="built-in engines from ones"
+        "--from-ones",
+        default="builtin-epie:50,builtin-ml:50,builtin-lsqml:100,builtin-lsqml:20",
+        help="engine:K built-in engines from ones",
     )
     p.add_argument("--ptychi-engines", default="lsqml,epie")
     p.add_argument("--ptychi-doses", default="1e3,1e4,1e5", help="doses pty-chi runs at")
@@ -121,7 +132,8 @@ def main() -> None:
     p.add_argument("--csv", type=Path, help="also write every row here")
     args = p.parse_args()
     args.ptychi_doses = [float(d) for d in args.ptychi_doses.split(",")]
-    args.from_ones = [e for e in args.from_ones.split(",") if e]
+    args.from_ones = engine_runs(args.from_ones)
+    args.refine = engine_runs(args.refine)
     import torch
 
     torch.set_num_threads(args.threads)

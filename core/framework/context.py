@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from framework.atomic import atomic_path
 from framework.errors import ArtifactError, UsageError
@@ -242,6 +242,6 @@ class StepContext(Generic[C]):
 
         distributed.barrier()
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         """Stop the step with a message for the user (no traceback)."""
         raise UsageError(f"step {self.step.id}: {message}")

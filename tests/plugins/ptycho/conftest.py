@@ -44,7 +44,7 @@ TRAIN = [
     "--n-filters-scale",
     "0.25",
     "--max-epochs",
-    "12",
+    "10",
     "--batch-size",
     "4",
     "--learning-rate",

@@ -68,7 +68,7 @@ def test_the_pretrained_bundle_loads_and_its_hashes_check(tmp_path):
 
 def test_reconstructs_an_unseen_family_far_above_a_blank_object(tmp_path, scan_file):
     result = reconstruct(
-        tmp_path, scan_file, "--refine-engine", "builtin-ml", "--refine-iterations", "3"
+        tmp_path, scan_file, "--refine-engine", "builtin-lsqml", "--refine-iterations", "3"
     )
     assert result.exit_code == 0, result.stderr
     run = tmp_path / "rec"
@@ -80,7 +80,7 @@ def test_reconstructs_an_unseen_family_far_above_a_blank_object(tmp_path, scan_f
     assert (run / "reconstructed_amplitude.png").stat().st_size > 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["pinn"]["amplitude"]["ssim"] > AMPLITUDE_FLOOR
-    assert metrics["pinn + builtin-ml 3"]["amplitude"]["ssim"] > AMPLITUDE_FLOOR
+    assert metrics["pinn + builtin-lsqml 3"]["amplitude"]["ssim"] > AMPLITUDE_FLOOR
 
 
 def test_random_weights_fall_below_the_floor(tmp_path, scan_file):

@@ -1,4 +1,4 @@
-"""The iterative engines behind one call: built-in ePIE/rPIE and maximum likelihood, and
+"""The iterative engines behind one call: built-in ePIE/rPIE, ML and LSQML, and
 pty-chi's LSQML/ePIE/DM where it imports; each from ones or from a given start.
 
 A start from a network (`start_from`) is rescaled first: ptychography fixes the
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 import attrs
 import numpy as np
 
-BUILTIN = ("builtin-epie", "builtin-rpie", "builtin-ml")
+BUILTIN = ("builtin-epie", "builtin-rpie", "builtin-ml", "builtin-lsqml")
 PTYCHI = ("ptychi-lsqml", "ptychi-epie", "ptychi-dm")
 ENGINES = BUILTIN + PTYCHI
 
@@ -80,6 +80,18 @@ def run(
             iterations=iterations,
             init=init,
             step_size=ml_learning_rate,
+            device=device,
+            seed=seed,
+            on_iteration=on_iteration,
+            progress=progress,
+        )
+    if engine == "builtin-lsqml":
+        from framework_ptycho import lsqml
+
+        return lsqml.reconstruct(
+            *args,
+            iterations=iterations,
+            init=init,
             device=device,
             seed=seed,
             on_iteration=on_iteration,

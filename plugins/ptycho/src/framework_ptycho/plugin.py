@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from framework import Step, hookimpl
+from framework import (
+    BridgeRegister,
+    CliRegister,
+    ModelRegister,
+    Step,
+    StepRegister,
+    SweepRegister,
+    hookimpl,
+)
 
 DATA = ["data/train.npz", "data/test.npz", "data/ground_truth.npz"]
 RECON = ["reconstruction.npz", "reconstructed_amplitude.png", "reconstructed_phase.png"]
 
 
 @hookimpl
-def register_steps(register):
+def register_steps(register: StepRegister) -> None:
     register(
         Step(
             id="ptycho.simulate",
@@ -105,12 +113,12 @@ def register_steps(register):
 
 
 @hookimpl
-def register_models(register):
+def register_models(register: ModelRegister) -> None:
     register("ptycho.pinn", "framework_ptycho.model:build")
 
 
 @hookimpl
-def register_config_bridges(register):
+def register_config_bridges(register: BridgeRegister) -> None:
     from framework import ConfigBridge
 
     register(
@@ -121,7 +129,7 @@ def register_config_bridges(register):
 
 
 @hookimpl
-def register_sweeps(register):
+def register_sweeps(register: SweepRegister) -> None:
     from framework import SweepPreset
 
     from framework_ptycho.presets import DOSES, VIEWS
@@ -137,7 +145,7 @@ def register_sweeps(register):
 
 
 @hookimpl
-def register_cli_options(register):
+def register_cli_options(register: CliRegister) -> None:
     from framework_ptycho.cli import study_command
 
     register(study_command)

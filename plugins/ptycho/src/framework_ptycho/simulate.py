@@ -5,6 +5,8 @@ Everything is drawn from one numpy Generator, so a seed fixes the whole dataset.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy import ndimage
 
@@ -88,7 +90,7 @@ def simulate(
     seed: int,
     probe_defocus: float = 5.0,
     train_objects: int = 1,
-    train_kinds: list[str] | None = None,
+    train_kinds: Sequence[str] | None = None,
     probe_aberration: float = 0.0,
 ) -> tuple[PtychoData, PtychoData, np.ndarray]:
     """A train and a test dataset, and the test object (of family `object_kind`).

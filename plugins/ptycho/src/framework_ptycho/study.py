@@ -172,7 +172,7 @@ def run_study(
     path = _write(folder, manifest)
     click.echo(f"study manifest: {path}")
     if outcome is not None:
-        click.echo(f"summary: {manifest['summary']['csv']}  {manifest['summary']['png']}")
+        click.echo(f"summary: {csv_path}  {png_path}")
     error = sweep_failure(outcome) if outcome is not None else None
     if error is not None:
         raise StudyFailed(error.message, hint=error.hint)

@@ -106,11 +106,12 @@ def evaluate_loss(
     return total / max(count, 1)
 
 
-def _summed(total: float, count: float, rank: RankInfo) -> tuple[float, float]:
+def _summed(total: float, count: int, rank: RankInfo) -> tuple[float, int]:
+    """`total` and `count` summed over the ranks (a float loss sum, an int sample count)."""
     if rank.world_size == 1:
         return total, count
-    summed = distributed.reduce({"total": total, "count": count}, op="sum")
-    return summed["total"], summed["count"]
+    summed = distributed.reduce({"total": total, "count": float(count)}, op="sum")
+    return float(summed["total"]), round(summed["count"])
 
 
 def fit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from framework import StepContext
 
 from framework_ptycho.dataset import PtychoData, load_npz, save_npz
 
@@ -12,7 +13,7 @@ TRAIN_FILE, TEST_FILE, TRUTH_FILE = "data/train.npz", "data/test.npz", "data/gro
 BUNDLE = "model/bundle.zip"
 
 
-def record_splits(ctx: Any, train: PtychoData, test: PtychoData) -> None:
+def record_splits(ctx: StepContext[Any], train: PtychoData, test: PtychoData) -> None:
     ctx.splits.record(
         {
             "TRAIN": [f"train:{i}" for i in range(len(train))],
@@ -21,12 +22,12 @@ def record_splits(ctx: Any, train: PtychoData, test: PtychoData) -> None:
     )
 
 
-def write_npz(ctx: Any, rel: str, data: PtychoData) -> None:
+def write_npz(ctx: StepContext[Any], rel: str, data: PtychoData) -> None:
     with ctx.output(rel) as tmp:
         save_npz(tmp, data)
 
 
-def autocast_for(ctx: Any, device: str) -> Any:
+def autocast_for(ctx: StepContext[Any], device: str) -> Any:
     import functools
 
     import torch
@@ -38,7 +39,7 @@ def autocast_for(ctx: Any, device: str) -> Any:
     return functools.partial(torch.autocast, device_type=device.split(":")[0], dtype=dtype)
 
 
-def load_test(ctx: Any) -> tuple[PtychoData, int]:
+def load_test(ctx: StepContext[Any]) -> tuple[PtychoData, int]:
     test = ctx.splits.read("TEST", load_npz, ctx.input(TEST_FILE))
     ctx.splits.record({"TEST": [f"test:{i}" for i in range(len(test))]})
     with np.load(ctx.input(TRUTH_FILE), allow_pickle=False) as truth:
@@ -52,7 +53,12 @@ def load_test(ctx: Any) -> tuple[PtychoData, int]:
 
 
 def write_reconstruction(
-    ctx: Any, folder: str, obj: np.ndarray, test: PtychoData, seconds: float, **extra: Any
+    ctx: StepContext[Any],
+    folder: str,
+    obj: np.ndarray,
+    test: PtychoData,
+    seconds: float,
+    **extra: Any,
 ) -> None:
     from framework_ptycho.plots import save_image
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from framework import ArtifactError, UsageError
+from framework import ArtifactError, StepContext, UsageError
 
+from framework_ptycho.config import SimulateConfig
 from framework_ptycho.dataset import PtychoData, load_npz
 from framework_ptycho.steps.common import (
     TEST_FILE,
@@ -17,7 +16,9 @@ from framework_ptycho.steps.common import (
 )
 
 
-def _user_data(ctx: Any) -> tuple[PtychoData, PtychoData, np.ndarray | None]:
+def _user_data(
+    ctx: StepContext[SimulateConfig],
+) -> tuple[PtychoData, PtychoData, np.ndarray | None]:
     cfg = ctx.config
     if cfg.train_data_file is None or cfg.test_data_file is None:
         ctx.fail("give both --train-data-file and --test-data-file (or neither, to simulate)")
@@ -31,7 +32,7 @@ def _user_data(ctx: Any) -> tuple[PtychoData, PtychoData, np.ndarray | None]:
     return train, test, truth
 
 
-def simulate(ctx: Any) -> None:
+def simulate(ctx: StepContext[SimulateConfig]) -> None:
     """Simulate a dataset (or validate the user's files) into data/*.npz."""
     from framework_ptycho.simulate import simulate as make
 

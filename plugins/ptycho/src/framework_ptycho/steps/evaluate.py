@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from framework import StepContext
 
+from framework_ptycho.config import EvaluateConfig
 from framework_ptycho.dataset import load_npz
 from framework_ptycho.steps.common import TEST_FILE, TRUTH_FILE
 
@@ -20,7 +22,7 @@ RECONSTRUCTIONS = {
 }
 
 
-def evaluate(ctx: Any) -> None:
+def evaluate(ctx: StepContext[EvaluateConfig]) -> None:
     """Metrics of the PINN, the refined PINN and the baseline, and a comparison figure."""
     from framework_ptycho.metrics import align, scanned_box, score
     from framework_ptycho.plots import save_comparison

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from framework import StepContext
+
+from framework_ptycho.config import InferConfig
 from framework_ptycho.steps.common import BUNDLE, autocast_for, load_test, write_reconstruction
 
 
-def restore_config(ctx: Any, bundle: Any) -> dict[str, Any]:
+def restore_config(ctx: StepContext[Any], bundle: Any) -> dict[str, Any]:
     """The train config from the bundle, bridged again; it must give the stored params."""
     from framework_ptycho.bridge import to_params, with_data
     from framework_ptycho.config import TrainConfig
@@ -23,7 +26,7 @@ def restore_config(ctx: Any, bundle: Any) -> dict[str, Any]:
     return params
 
 
-def infer(ctx: Any) -> None:
+def infer(ctx: StepContext[InferConfig]) -> None:
     """Reconstruct the test data with the trained bundle and stitch the full object."""
     import torch
     from framework import autocast_dtype

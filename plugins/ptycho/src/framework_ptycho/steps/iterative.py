@@ -12,12 +12,14 @@ import time
 from typing import Any
 
 import numpy as np
+from framework import StepContext
 
+from framework_ptycho.config import EpieConfig, RefineConfig
 from framework_ptycho.steps.common import load_test, write_reconstruction
 
 
 def iterate(
-    ctx: Any, engine: str, test: Any, size: int, iterations: int, init: Any, what: str
+    ctx: StepContext[Any], engine: str, test: Any, size: int, iterations: int, init: Any, what: str
 ) -> tuple[np.ndarray, list[float], float]:
     """One engine run with progress, per-iteration metrics and engine messages to events."""
     from framework_ptycho import engines
@@ -44,7 +46,7 @@ def iterate(
     return obj, errors, time.perf_counter() - started
 
 
-def epie(ctx: Any) -> None:
+def epie(ctx: StepContext[EpieConfig]) -> None:
     """The iterative baseline on the same test data (object starts as ones, known probe)."""
     cfg = ctx.config
     test, size = load_test(ctx)
@@ -61,7 +63,7 @@ def epie(ctx: Any) -> None:
     ctx.log_metrics(reconstruction_seconds=seconds, engine=cfg.engine)
 
 
-def refine(ctx: Any) -> None:
+def refine(ctx: StepContext[RefineConfig]) -> None:
     """The PINN's object refined by an iterative engine on the same test data."""
     cfg = ctx.config
     test, size = load_test(ctx)

@@ -13,14 +13,15 @@ import time
 from typing import Any
 
 import numpy as np
-from framework import ArtifactError, UsageError
+from framework import ArtifactError, StepContext, UsageError
 
+from framework_ptycho.config import ReconstructConfig
 from framework_ptycho.steps.common import write_reconstruction
 
 OUTPUTS = ["reconstruction.npz", "reconstructed_amplitude.png", "reconstructed_phase.png"]
 
 
-def _load(ctx: Any) -> Any:
+def _load(ctx: StepContext[ReconstructConfig]) -> Any:
     from framework_ptycho.dataset import load_npz
 
     if ctx.config.data_file is None:
@@ -37,7 +38,7 @@ def _object_size(data: Any) -> int:
     return int(np.ceil(max(data.xcoords.max(), data.ycoords.max()))) + data.n
 
 
-def reconstruct(ctx: Any) -> None:
+def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     """Reconstruct --data-file with --bundle, refine if asked, score if the file has truth."""
     import torch
     from framework import autocast_dtype
@@ -72,7 +73,8 @@ def reconstruct(ctx: Any) -> None:
         autocast=autocast_for(ctx, device),
         dtype=autocast_dtype(ctx.execution) or torch.float32,
     )
-    obj, refine_seconds, errors = result.obj, 0.0, []
+    obj, refine_seconds = result.obj, 0.0
+    errors: list[float] = []
     if cfg.refine_engine != "none":
         problem = engines.Problem(data.diffraction, data.probe, data.xcoords, data.ycoords, size)
         start = engines.start_from(problem, result.obj, result.coverage)

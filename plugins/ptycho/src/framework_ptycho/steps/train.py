@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from framework import StepContext
 
+from framework_ptycho.config import TrainConfig
 from framework_ptycho.dataset import PtychoData, load_npz
 from framework_ptycho.steps.common import BUNDLE, TRAIN_FILE, autocast_for
 
@@ -23,7 +25,7 @@ def _state(model: Any) -> dict[str, Any]:
 class Checkpoints:
     """``checkpoints/last.safetensors`` every epoch; the top-k by val loss kept as best-*."""
 
-    def __init__(self, ctx: Any, top_k: int) -> None:
+    def __init__(self, ctx: StepContext[TrainConfig], top_k: int) -> None:
         self.ctx, self.top_k = ctx, top_k
         self.best: list[tuple[float, str]] = []
 
@@ -51,7 +53,7 @@ class Checkpoints:
         return improved
 
 
-def _train_groups(ctx: Any, data: PtychoData, scale: float) -> tuple[Any, Any]:
+def _train_groups(ctx: StepContext[TrainConfig], data: PtychoData, scale: float) -> tuple[Any, Any]:
     from framework_ptycho.grouping import make_groups
     from framework_ptycho.training import grouped
 
@@ -82,7 +84,7 @@ def _train_groups(ctx: Any, data: PtychoData, scale: float) -> tuple[Any, Any]:
     return sets[0], sets[1]
 
 
-def train(ctx: Any) -> None:
+def train(ctx: StepContext[TrainConfig]) -> None:
     """Fit the PINN on data/train.npz; write the bundle, checkpoints and loss history."""
     import attrs
     import torch
