@@ -122,18 +122,43 @@ def reconstruct(data: Path, root: Path, run_id: str, refine: list[str]) -> dict:
     return json.loads((root / run_id / "metrics.json").read_text())
 
 
+def from_ones(data: Path, engine: str, iterations: int) -> dict:
+    """An iterative engine of the plugin's from a blank object (no network), scored as
+    ``ptycho.reconstruct`` scores: the baseline that the network's start must beat."""
+    import time
+
+    from framework_ptycho import engines
+    from framework_ptycho.metrics import scanned_box, score
+
+    with np.load(data, allow_pickle=False) as f:
+        scan = {k: f[k] for k in f.files}
+    truth = scan["objectGuess"]
+    problem = engines.Problem(
+        scan["diffraction"], scan["probeGuess"], scan["xcoords"], scan["ycoords"], truth.shape[0]
+    )
+    began = time.perf_counter()
+    obj, _ = engines.run(engine, problem, iterations=iterations)
+    seconds = time.perf_counter() - began
+    box = scanned_box(scan["xcoords"], scan["ycoords"], N, truth.shape[0])
+    return {f"{engine} {iterations}": {**score(truth, obj, box), "seconds": seconds}}
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--kinds", default="grains,star")
     p.add_argument("--doses", default="1e4")
     p.add_argument("--seeds", type=int, default=2, help="scans of each kind and dose")
-    p.add_argument("--refine", default="builtin-ml:10", help="ENGINE:K,... after the PINN")
+    p.add_argument("--refine", default="builtin-lsqml:20", help="ENGINE:K,... after the PINN")
+    p.add_argument(
+        "--from-ones", default="builtin-lsqml:100", help="ENGINE:K,... from a blank object"
+    )
     p.add_argument("--quick", action="store_true", help="one scan, no refinement")
     args = p.parse_args()
     kinds, doses = args.kinds.split(","), [float(d) for d in args.doses.split(",")]
     refines = [r.split(":") for r in args.refine.split(",") if r]
+    blanks = [r.split(":") for r in args.from_ones.split(",") if r]
     if args.quick:
-        kinds, doses, args.seeds, refines = kinds[:1], doses[:1], 1, []
+        kinds, doses, args.seeds, refines, blanks = kinds[:1], doses[:1], 1, [], []
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -145,12 +170,11 @@ def main() -> None:
                     for engine, k in [("none", "0"), *refines]:
                         extra = [] if engine == "none" else ["--refine-engine", engine,
                                                              "--refine-iterations", k]  # fmt: skip
-                        m = reconstruct(data, root, f"{data.stem}-{engine}", extra)
-                        rows.append({"kind": kind, "dose": dose, "seed": seed, "engine": engine,
-                                     "iterations": int(k), "metrics": m})  # fmt: skip
-                        print(
-                            kind, f"{dose:g}", seed, engine, k, json.dumps(headline(m)), flush=True
-                        )
+                        m = reconstruct(data, root, f"{data.stem}-{engine}-{k}", extra)
+                        rows.append(row(kind, dose, seed, engine, k, m))
+                    for engine, k in blanks:
+                        rows.append(row(kind, dose, seed, f"ones+{engine}", k,
+                                        from_ones(data, engine, int(k))))  # fmt: skip
     table = summarise(rows)
     for line in table:
         print(line)
@@ -165,10 +189,16 @@ def main() -> None:
     )
 
 
+def row(kind: str, dose: float, seed: int, engine: str, k: str, metrics: dict) -> dict:
+    print(kind, f"{dose:g}", seed, engine, k, json.dumps(headline(metrics)), flush=True)
+    return {"kind": kind, "dose": dose, "seed": seed, "engine": engine, "iterations": int(k),
+            "metrics": metrics}  # fmt: skip
+
+
 def headline(metrics: dict) -> dict:
     """Amplitude and phase SSIM of the final reconstruction in a reconstruct metrics.json."""
-    refined = [k for k in metrics if k.startswith("pinn + ")]
-    final = metrics[refined[0] if refined else "pinn"]
+    scored = {k: v for k, v in metrics.items() if isinstance(v, dict) and "amplitude" in v}
+    final = next((v for k, v in scored.items() if k != "pinn"), metrics["pinn"])
     return {
         "amp_ssim": final["amplitude"]["ssim"],
         "phase_ssim": final["phase"]["ssim"],
@@ -191,10 +221,17 @@ def summary(rows: list[dict]) -> list[dict]:
     return out
 
 
+def label(engine: str, k: int) -> str:
+    if engine == "none":
+        return "PINN"
+    if engine.startswith("ones+"):
+        return f"{engine[5:]}-{k} from ones"
+    return f"PINN+{engine}-{k}"
+
+
 def summarise(rows: list[dict]) -> list[str]:
     return [
-        f"{s['kind']} {s['dose']:g} {'PINN' if s['engine'] == 'none' else 'PINN+' + s['engine'] + '-' + str(s['k'])}: "
-        f"{s['amp']:.3f} / {s['phase']:.3f}"
+        f"{s['kind']} {s['dose']:g} {label(s['engine'], s['k'])}: {s['amp']:.3f} / {s['phase']:.3f}"
         for s in summary(rows)
     ]
 
