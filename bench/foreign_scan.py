@@ -198,7 +198,8 @@ def row(kind: str, dose: float, seed: int, engine: str, k: str, metrics: dict) -
 def headline(metrics: dict) -> dict:
     """Amplitude and phase SSIM of the final reconstruction in a reconstruct metrics.json."""
     scored = {k: v for k, v in metrics.items() if isinstance(v, dict) and "amplitude" in v}
-    final = next((v for k, v in scored.items() if k != "pinn"), metrics["pinn"])
+    final = next((v for k, v in scored.items() if k != "pinn"), scored.get("pinn"))
+    assert final is not None, metrics
     return {
         "amp_ssim": final["amplitude"]["ssim"],
         "phase_ssim": final["phase"]["ssim"],
