@@ -65,6 +65,30 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl+C or SIGTERM that arrives while the end of a run is written waits until it is
+    written, then acts as it would have: a second signal (Ctrl+C reaches a sweep and its
+    workers at once, and the sweep then stops each worker) must not leave a run that was
+    interrupted recorded as 'running'."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is not None:  # None: set outside Python, cannot be put back
+            previous[signum] = signal.signal(signum, lambda n, _: caught.append(n))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
 def step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:
     """The one-line error the CLI shows for a step that raised `exc`."""
     if isinstance(exc, FrameworkError):

@@ -20,6 +20,7 @@ from framework.execution import ExecutionSettings, RankInfo, seed_everything
 from framework.failures import (
     describe,
     make_run_dir,
+    signals_held,
     sigterm_as_interrupt,
     step_error,
     storage_error,
@@ -187,10 +188,11 @@ class PlanRunner:
                 status = "interrupted"
                 raise
             finally:
-                manifest["status"] = status
-                self._save(manifest)
-                if self.rank.is_main:
-                    self.hashes.save()
+                with signals_held():
+                    manifest["status"] = status
+                    self._save(manifest)
+                    if self.rank.is_main:
+                        self.hashes.save()
                 run.emit("run_finished", status=status)
                 hook.after_run(run=run, status=status)
                 if self.backend is not None:
@@ -344,13 +346,14 @@ class PlanRunner:
             )
         except BaseException as exc:
             message = "interrupted" if isinstance(exc, KeyboardInterrupt) else describe(exc)
-            record.update(
-                status="failed",
-                error=message,
-                finished_at=utc_now(),
-                duration_s=round(time.perf_counter() - started, 6),
-            )
-            self._save(manifest)
+            with signals_held():
+                record.update(
+                    status="failed",
+                    error=message,
+                    finished_at=utc_now(),
+                    duration_s=round(time.perf_counter() - started, 6),
+                )
+                self._save(manifest)
             run.emit("step_failed", spec.id, error=message)
             self.plugins.pm.hook.on_step_error(run=run, step=spec, error=exc)
             if not isinstance(exc, Exception):

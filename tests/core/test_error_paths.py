@@ -160,3 +160,21 @@ def test_verify_failure_says_what_it_counted(cli, pipeline):
     os.chmod(RUN / "report.txt", 0o644)
     (RUN / "report.txt").write_text("edited")
     expect_error(cli("verify", "r1"), 1, "1 of the 3 outputs and 0 inputs")
+
+
+def test_a_signal_while_the_end_of_a_run_is_written_waits_until_it_is_written():
+    # Ctrl+C reaches a sweep's workers and the sweep, which then stops each worker with
+    # SIGTERM: that second signal must not cut the write of 'interrupted' short.
+    import signal
+
+    from framework.failures import signals_held, sigterm_as_interrupt
+
+    written = []
+    with pytest.raises(KeyboardInterrupt), sigterm_as_interrupt():
+        with signals_held():
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)
+            written.append("manifest")  # still runs: the signals wait
+        written.append("after")  # never: the held signal acts on leaving the block
+    assert written == ["manifest"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
