@@ -22,9 +22,13 @@ if TYPE_CHECKING:
 # Metrics shown first when a step logs them; the others follow in the order they came.
 PREFERRED = ("epoch", "loss", "train_loss", "val_loss", "tokens_per_s")
 SHOWN = 6  # at most this many metrics on a bar or a line
-# Renders of the bar a second: each takes the GIL for a few milliseconds, which the step's
-# thread may be waiting for (bench/lm_progress.py measures the cost).
+# Renders of the bar a second, drawn by the step's own thread as it advances the bar. A
+# render from another thread costs a training loop several times the render's own CPU
+# (the two threads hand the GIL back and forth: 5 % at 2 renders a second in
+# bench/lm_progress.py), so a thread draws only a bar that has not moved for STALE_S.
 RENDERS_PER_S = 2
+STALE_S = 1.0
+MAX_PAUSE_S = 8.0  # the longest the watcher sleeps while the step's thread draws
 
 
 def format_value(value: Any) -> str:
@@ -126,11 +130,18 @@ class _Lines:
 
 
 class _Bar:
-    """A task on the one live rich display that every open bar of the process shares."""
+    """A task on the one live rich display that every open bar of the process shares.
+
+    The step's thread draws the display when it advances a bar and the last drawing is
+    older than 1 / RENDERS_PER_S; a watcher thread draws it only when nothing did for
+    STALE_S (a long step between advances), so the clock and ETA still move, within
+    MAX_PAUSE_S of a stall at worst."""
 
     _lock = threading.Lock()
     _live: Any = None
     _open = 0
+    _drawn = 0.0  # time.monotonic() of the last drawing
+    _stop: threading.Event | None = None
 
     def __init__(self, bar: ProgressBar[Any], console: Any) -> None:
         self.bar = bar
@@ -138,23 +149,48 @@ class _Bar:
             if _Bar._live is None:
                 _Bar._live = _display(console)
                 _Bar._live.start()
+                _Bar._stop = threading.Event()
+                threading.Thread(
+                    target=_Bar._watch, args=(_Bar._live, _Bar._stop), daemon=True
+                ).start()
             _Bar._open += 1
             self.live = _Bar._live
         self.task = self.live.add_task(
             bar.description, total=bar.total, unit=bar.unit, metrics=bar.metrics
         )
 
+    @staticmethod
+    def _watch(live: Any, stop: threading.Event) -> None:
+        # Each wake takes the GIL from the step's thread, which costs a training loop far
+        # more than the wake's own work: while the step draws, wake ever more rarely.
+        pause = STALE_S
+        while not stop.wait(pause):
+            if time.monotonic() - _Bar._drawn >= STALE_S:
+                _Bar._draw(live)
+                pause = STALE_S
+            else:
+                pause = min(2 * pause, MAX_PAUSE_S)
+
+    @staticmethod
+    def _draw(live: Any) -> None:
+        _Bar._drawn = time.monotonic()
+        live.refresh()
+
     def update(self, restart: bool = False) -> None:
         if restart:
             self.live.reset(self.task, total=self.bar.total, completed=self.bar.completed)
         else:
             self.live.update(self.task, completed=self.bar.completed, total=self.bar.total)
+        if time.monotonic() - _Bar._drawn >= 1 / RENDERS_PER_S:
+            _Bar._draw(self.live)
 
     def close(self) -> None:
         self.live.remove_task(self.task)
         with self._lock:
             _Bar._open -= 1
             if _Bar._open == 0:
+                assert _Bar._stop is not None
+                _Bar._stop.set()
                 _Bar._live.stop()
                 _Bar._live = None
 
@@ -193,5 +229,5 @@ def _display(console: Any) -> Any:
         Metrics(),
         console=console,
         transient=True,
-        refresh_per_second=RENDERS_PER_S,
+        auto_refresh=False,  # drawn by _Bar: the step's thread, or the watcher when stale
     )
