@@ -89,3 +89,29 @@ def test_no_progress_bar_when_output_is_not_a_terminal(cli, bar):
 def test_quiet_hides_the_progress_bar_on_a_terminal_too(bar, isolated):
     shown = run_on_a_terminal(isolated, "run", "bar.count", "--run-id", "r1", "--quiet")
     assert shown.strip() == ""
+
+
+def test_a_bar_that_stops_moving_is_still_redrawn_and_the_thread_ends():
+    # The step's thread draws as it advances; while it does not (a long step), the
+    # watcher redraws, so the elapsed time keeps moving. Closing the bar ends the watcher.
+    import io
+    import threading
+    import time as clock
+
+    from framework.builtin.console.progress import StepTerminal
+    from framework.progress import ProgressBar
+    from rich.console import Console
+
+    out = io.StringIO()
+    terminal = StepTerminal(Console(file=out, force_terminal=True, width=100), interval_s=10.0)
+    before = threading.active_count()
+    with ProgressBar(None, total=5, description="stalled", unit="it", metrics={},
+                     terminal=terminal) as bar:  # fmt: skip
+        bar.advance()
+        drawn = out.getvalue().count("stalled")
+        clock.sleep(2.5)  # no advance: only the watcher can draw
+        assert out.getvalue().count("stalled") > drawn
+    deadline = clock.monotonic() + 10
+    while threading.active_count() > before and clock.monotonic() < deadline:
+        clock.sleep(0.1)
+    assert threading.active_count() == before
