@@ -73,6 +73,21 @@ class Updates(list):
 # Each takes `run`: `run(requests, report=None, **options)` on the executor under test.
 
 
+def check_each_job_completes_in_its_own_run(
+    run: Callable[..., list[JobResult]], runs: Path, **options: object
+) -> tuple[list[JobResult], Updates]:
+    """Two jobs, each a run of its own with its own config and the three updates."""
+    updates = Updates()
+    results = run([job("a", 3), job("b", 5)], report=updates.append, **options)
+    assert sorted((r.run_id, r.status) for r in results) == [("a", "completed"), ("b", "completed")]
+    for run_id, value in (("a", 3), ("b", 5)):
+        manifest = read_manifest(runs / run_id)
+        assert manifest["status"] == "completed"
+        assert manifest["config"]["jobs.echo"]["value"] == value
+        assert updates.statuses(run_id) == ["queued", "running", "completed"]
+    return results, updates
+
+
 def check_a_failing_job_fails_alone(run: Callable[..., list[JobResult]], runs: Path) -> None:
     results = {r.run_id: r for r in run([job("bad", 7, "raise"), job("good")])}
     bad, good = results["bad"], results["good"]

@@ -11,6 +11,7 @@ from tests.plugins.jobs import (
     Updates,
     check_a_failing_job_fails_alone,
     check_ctrl_c_cancels_the_outstanding_jobs,
+    check_each_job_completes_in_its_own_run,
     check_fail_fast_cancels_what_runs_or_waits,
     job,
 )
@@ -25,14 +26,10 @@ def run(requests, updates=None, **options):
 
 
 def test_each_job_is_a_ray_task_with_its_own_run_manifest_and_log(ray_jobs, isolated):
-    updates = Updates()
-    results = run([job("a", 3), job("b", 5)], updates, log_dir=isolated / "logs")
-    assert sorted((r.run_id, r.status) for r in results) == [("a", "completed"), ("b", "completed")]
+    _, updates = check_each_job_completes_in_its_own_run(
+        run, isolated / "runs", log_dir=isolated / "logs"
+    )
     for run_id, value in (("a", 3), ("b", 5)):
-        manifest = read_manifest(isolated / "runs" / run_id)
-        assert manifest["status"] == "completed"
-        assert manifest["config"]["jobs.echo"]["value"] == value
-        assert updates.statuses(run_id) == ["queued", "running", "completed"]
         assert f"echo {value} ok" in (isolated / "logs" / f"{run_id}.log").read_text()
     running = [u for u in updates if u.status == "running"]
     assert all(u.where and ":" in u.where for u in running)  # host:pid of the Ray worker

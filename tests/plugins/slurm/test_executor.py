@@ -15,6 +15,7 @@ from tests.plugins.jobs import (
     Updates,
     check_a_failing_job_fails_alone,
     check_ctrl_c_cancels_the_outstanding_jobs,
+    check_each_job_completes_in_its_own_run,
     check_fail_fast_cancels_what_runs_or_waits,
     job,
 )
@@ -32,14 +33,9 @@ def run(requests, updates=None, **options):
 
 
 def test_each_job_is_a_submitit_job_with_its_own_run_and_manifest(jobs_plugin, isolated):
-    updates = Updates()
-    results = run([job("a", 3), job("b", 5)], updates, log_dir=isolated / "logs")
-    assert sorted((r.run_id, r.status) for r in results) == [("a", "completed"), ("b", "completed")]
-    for run_id, value in (("a", 3), ("b", 5)):
-        manifest = read_manifest(isolated / "runs" / run_id)
-        assert manifest["status"] == "completed"
-        assert manifest["config"]["jobs.echo"]["value"] == value
-        assert updates.statuses(run_id) == ["queued", "running", "completed"]
+    results, _ = check_each_job_completes_in_its_own_run(
+        run, isolated / "runs", log_dir=isolated / "logs"
+    )
     where = {r.run_id: r.where for r in results}
     job_ids = {w.split("@")[0] for w in where.values()}
     assert len(job_ids) == 2 and all(str(os.getpid()) not in w for w in where.values())
