@@ -39,6 +39,29 @@ def _forward_parts(
     return probes.astype(np.complex64), rows[:, :, None] * size + cols[:, None, :]
 
 
+def start_tensors(
+    diffraction: np.ndarray,
+    probe: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    size: int,
+    init: np.ndarray | None,
+    device: str,
+) -> tuple[Any, Any, Any, Any]:
+    """What both built-in likelihood engines start from, on `device`: per-position probes,
+    flat object indices, measured amplitudes and the flat starting object (ones or `init`)."""
+    import torch
+
+    probes, index = _forward_parts(probe, diffraction, xs, ys, size)
+    start = np.ones((size, size), np.complex64) if init is None else init.astype(np.complex64)
+    return (
+        torch.from_numpy(probes).to(device),
+        torch.from_numpy(index).to(device),
+        torch.from_numpy(diffraction.astype(np.float32)).to(device),
+        torch.from_numpy(start.copy()).to(device).reshape(-1),
+    )
+
+
 def fourier_error(far: Any, measured: Any) -> Any:
     """Sum over the batch of (|far| - measured)^2 (a tensor, no host sync)."""
     return ((far.abs() - measured) ** 2).sum()
@@ -71,13 +94,9 @@ def reconstruct(
 
     from framework_ptycho.physics import fft2c
 
-    probes_np, index_np = _forward_parts(probe, diffraction, xs, ys, size)
-    probes = torch.from_numpy(probes_np).to(device)
-    index = torch.from_numpy(index_np).to(device)
-    measured = torch.from_numpy(diffraction.astype(np.float32)).to(device)
+    probes, index, measured, start = start_tensors(diffraction, probe, xs, ys, size, init, device)
     counts = measured**2
-    start = np.ones((size, size), np.complex64) if init is None else init.astype(np.complex64)
-    obj = torch.nn.Parameter(torch.from_numpy(start.copy()).to(device).reshape(-1))
+    obj = torch.nn.Parameter(start)
     optimizer = torch.optim.Adam([obj], lr=step_size)
     generator = torch.Generator().manual_seed(seed)
     total = float(counts.sum())

@@ -86,20 +86,15 @@ def reconstruct(
     """
     import torch
 
-    from framework_ptycho.likelihood import _forward_parts, fourier_error
+    from framework_ptycho.likelihood import fourier_error, start_tensors
     from framework_ptycho.physics import fft2c, ifft2c
 
     if noise not in NOISE:
         raise ValueError(f"noise must be one of {NOISE}, not {noise!r}")
     if preconditioner not in ("all", "batch"):
         raise ValueError(f"preconditioner must be 'all' or 'batch', not {preconditioner!r}")
-    probes_np, index_np = _forward_parts(probe, diffraction, xs, ys, size)
-    probes = torch.from_numpy(probes_np).to(device)
-    index = torch.from_numpy(index_np).to(device)
-    measured = torch.from_numpy(diffraction.astype(np.float32)).to(device)
+    probes, index, measured, obj = start_tensors(diffraction, probe, xs, ys, size, init, device)
     counts = measured**2
-    start = np.ones((size, size), np.complex64) if init is None else init.astype(np.complex64)
-    obj = torch.from_numpy(start.copy()).to(device).reshape(-1)
     power = probes.real**2 + probes.imag**2
     everywhere = _scatter(power, index, size)
     generator = torch.Generator().manual_seed(seed)
