@@ -39,6 +39,32 @@ def autocast_for(ctx: StepContext[Any], device: str) -> Any:
     return functools.partial(torch.autocast, device_type=device.split(":")[0], dtype=dtype)
 
 
+def network_pass(
+    ctx: StepContext[Any], bundle: Any, data: PtychoData, size: int, intensity_scale: float
+) -> Any:
+    """The bundle's network on `data`'s patterns, stitched into a (size, size) object on
+    the run's device and precision (`inference.reconstruct`'s result)."""
+    import torch
+    from framework import autocast_dtype
+
+    from framework_ptycho import inference
+
+    cfg, device = ctx.config, ctx.device
+    model = inference.load_model(ctx.models, bundle, data.probe, device)
+    index = inference.choose_groups(data, bundle.gridsize, cfg, ctx.execution.seed)
+    return inference.reconstruct(
+        model,
+        data,
+        index,
+        size=size,
+        intensity_scale=intensity_scale,
+        options=cfg,
+        device=device,
+        autocast=autocast_for(ctx, device),
+        dtype=autocast_dtype(ctx.execution) or torch.float32,
+    )
+
+
 def load_test(ctx: StepContext[Any]) -> tuple[PtychoData, int]:
     test = ctx.splits.read("TEST", load_npz, ctx.input(TEST_FILE))
     ctx.splits.record({"TEST": [f"test:{i}" for i in range(len(test))]})

@@ -7,7 +7,7 @@ from typing import Any
 from framework import StepContext
 
 from framework_ptycho.config import InferConfig
-from framework_ptycho.steps.common import BUNDLE, autocast_for, load_test, write_reconstruction
+from framework_ptycho.steps.common import BUNDLE, load_test, network_pass, write_reconstruction
 
 
 def restore_config(ctx: StepContext[Any], bundle: Any) -> dict[str, Any]:
@@ -28,13 +28,8 @@ def restore_config(ctx: StepContext[Any], bundle: Any) -> dict[str, Any]:
 
 def infer(ctx: StepContext[InferConfig]) -> None:
     """Reconstruct the test data with the trained bundle and stitch the full object."""
-    import torch
-    from framework import autocast_dtype
-
-    from framework_ptycho import inference
     from framework_ptycho.bundle import load_bundle
 
-    cfg = ctx.config
     bundle = load_bundle(ctx.input(BUNDLE))
     restore_config(ctx, bundle)
     test, size = load_test(ctx)
@@ -42,20 +37,7 @@ def infer(ctx: StepContext[InferConfig]) -> None:
         ctx.fail(
             f"test patterns are {test.n}x{test.n} but the model was trained on {bundle.n}x{bundle.n}"
         )
-    device = ctx.device
-    model = inference.load_model(ctx.models, bundle, test.probe, device)
-    index = inference.choose_groups(test, bundle.gridsize, cfg, ctx.execution.seed)
-    result = inference.reconstruct(
-        model,
-        test,
-        index,
-        size=size,
-        intensity_scale=bundle.intensity_scale,
-        options=cfg,
-        device=device,
-        autocast=autocast_for(ctx, device),
-        dtype=autocast_dtype(ctx.execution) or torch.float32,
-    )
+    result = network_pass(ctx, bundle, test, size, bundle.intensity_scale)
     write_reconstruction(ctx, "", result.obj, test, result.seconds, coverage=result.coverage)
     ctx.log_metrics(
         inference_seconds=result.seconds,

@@ -16,7 +16,7 @@ import numpy as np
 from framework import ArtifactError, StepContext, UsageError
 
 from framework_ptycho.config import ReconstructConfig
-from framework_ptycho.steps.common import write_reconstruction
+from framework_ptycho.steps.common import network_pass, write_reconstruction
 
 OUTPUTS = ["reconstruction.npz", "reconstructed_amplitude.png", "reconstructed_phase.png"]
 
@@ -40,14 +40,10 @@ def _object_size(data: Any) -> int:
 
 def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     """Reconstruct --data-file with --bundle, refine if asked, score if the file has truth."""
-    import torch
-    from framework import autocast_dtype
-
-    from framework_ptycho import engines, inference, pretrained
+    from framework_ptycho import engines, pretrained
     from framework_ptycho.bundle import load_bundle
     from framework_ptycho.dataset import intensity_scale
     from framework_ptycho.report import headline
-    from framework_ptycho.steps.common import autocast_for
 
     cfg = ctx.config
     data = _load(ctx)
@@ -59,20 +55,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         raise UsageError(exc.message, hint=exc.hint) from None
     pretrained.check_serves(bundle, data, where)
     size = _object_size(data)
-    device = ctx.device
-    model = inference.load_model(ctx.models, bundle, data.probe, device)
-    index = inference.choose_groups(data, bundle.gridsize, cfg, ctx.execution.seed)
-    result = inference.reconstruct(
-        model,
-        data,
-        index,
-        size=size,
-        intensity_scale=intensity_scale(data.diffraction),
-        options=cfg,
-        device=device,
-        autocast=autocast_for(ctx, device),
-        dtype=autocast_dtype(ctx.execution) or torch.float32,
-    )
+    result = network_pass(ctx, bundle, data, size, intensity_scale(data.diffraction))
     obj, refine_seconds = result.obj, 0.0
     errors: list[float] = []
     if cfg.refine_engine != "none":
@@ -86,7 +69,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
             init=start,
             step_size=cfg.step_size,
             ml_learning_rate=cfg.ml_learning_rate,
-            device=device,
+            device=ctx.device,
             seed=ctx.execution.seed,
             progress=lambda items, total: ctx.progress(
                 items, total=total, description=f"refine {cfg.refine_engine}"
