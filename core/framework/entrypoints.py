@@ -107,10 +107,10 @@ def _cache_file(group: str) -> str | None:
         folder = os.path.join(base, "framework")
     if not folder:
         return None
-    import zlib
-
-    tag = zlib.crc32(f"{sys.prefix}\0{sys.version}\0{group}".encode())
-    return os.path.join(folder, f"entry-points-{tag:08x}.txt")
+    # One file per environment, Python and group, named after them (no hashing module to
+    # import on every command); the key inside still checks every sys.path folder.
+    where = f"{sys.prefix}-py{sys.version_info[0]}.{sys.version_info[1]}-{group}"
+    return os.path.join(folder, "entry-points-" + re.sub(r"[^\w.]+", "-", where)[-160:] + ".txt")
 
 
 def _read_cache(path: str, key: list[tuple[str, float]], group: str) -> list[EntryPoint] | None:
