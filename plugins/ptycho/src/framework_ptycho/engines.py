@@ -10,6 +10,7 @@ energy (the probe being power-constrained to the data, as every engine here has 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -72,55 +73,28 @@ def run(
 ) -> tuple[np.ndarray, list[float]]:
     """The reconstructed object and its Fourier error per iteration (empty for pty-chi)."""
     args = (problem.diffraction, problem.probe, problem.xs, problem.ys, problem.size)
+    common: dict[str, Any] = {"iterations": iterations, "init": init, "seed": seed,
+                              "progress": progress}  # fmt: skip
     if engine == "builtin-ml":
         from framework_ptycho import likelihood
 
         return likelihood.reconstruct(
-            *args,
-            iterations=iterations,
-            init=init,
-            step_size=ml_learning_rate,
-            device=device,
-            seed=seed,
-            on_iteration=on_iteration,
-            progress=progress,
+            *args, **common, step_size=ml_learning_rate, device=device, on_iteration=on_iteration
         )
     if engine == "builtin-lsqml":
         from framework_ptycho import lsqml
 
-        return lsqml.reconstruct(
-            *args,
-            iterations=iterations,
-            init=init,
-            device=device,
-            seed=seed,
-            on_iteration=on_iteration,
-            progress=progress,
-        )
+        return lsqml.reconstruct(*args, **common, device=device, on_iteration=on_iteration)
     if engine in ("builtin-epie", "builtin-rpie"):
         from framework_ptycho import epie
 
+        variant = engine.removeprefix("builtin-")
         return epie.reconstruct(
-            *args,
-            iterations=iterations,
-            step_size=step_size,
-            variant=engine.removeprefix("builtin-"),
-            seed=seed,
-            on_iteration=on_iteration,
-            init=init,
-            progress=progress,
+            *args, **common, step_size=step_size, variant=variant, on_iteration=on_iteration
         )
     from framework_ptycho import ptychi_engine
 
     # Its log lines (about padding and position centring, harmless here) go to the sink.
     with ptychi_engine.messages_to(on_message or (lambda level, text: None)):
-        obj = ptychi_engine.reconstruct(
-            engine,
-            *args,
-            iterations=iterations,
-            device=device,
-            seed=seed,
-            init=init,
-            progress=progress,
-        )
+        obj = ptychi_engine.reconstruct(engine, *args, **common, device=device)
     return obj, []
