@@ -91,14 +91,20 @@ def test_quiet_hides_the_progress_bar_on_a_terminal_too(bar, isolated):
     assert shown.strip() == ""
 
 
-def test_a_bar_that_stops_moving_is_still_redrawn_and_the_thread_ends():
+def test_a_bar_that_stops_moving_is_still_redrawn_and_the_thread_ends(monkeypatch):
     # The step's thread draws as it advances; while it does not (a long step), the
     # watcher redraws, so the elapsed time keeps moving. Closing the bar ends the watcher.
+    # The watcher backs off while the step draws, so it notices a stall within
+    # MAX_PAUSE_S: both are shortened here, leaving the sleep below several wakes of margin.
     import io
     import threading
     import time as clock
 
+    from framework.builtin.console import progress
     from framework.builtin.console.progress import StepTerminal
+
+    monkeypatch.setattr(progress, "STALE_S", 0.2)
+    monkeypatch.setattr(progress, "MAX_PAUSE_S", 0.4)
     from framework.progress import ProgressBar
     from rich.console import Console
 
