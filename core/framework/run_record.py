@@ -1,8 +1,12 @@
-"""What a run records before its steps run: the manifest it starts from, the fields of its
-`run_started` event, and each step's record-to-be with the state that fingerprints it."""
+"""What a run records before its steps run: the manifest it starts from (with where the
+run came from: git state and versions), the fields of its `run_started` event, and each
+step's record-to-be with the state that fingerprints it."""
 
 from __future__ import annotations
 
+import platform
+import subprocess
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +17,6 @@ from framework.hashing import ALGORITHM, HashCache
 from framework.manifest import SCHEMA_VERSION, utc_now
 from framework.plugins import Plugins
 from framework.prepare import EXECUTION, Prepared
-from framework.provenance import git_state, versions
 
 
 def initial_manifest(
@@ -21,17 +24,19 @@ def initial_manifest(
     plugins: Plugins,
     run_id: str,
     previous: dict[str, Any] | None,
-    distributed: dict[str, Any] | None = None,
+    rank: RankInfo,
+    backend: str | None,
 ) -> dict[str, Any]:
-    """The manifest as the run starts: this plan's config over what `previous` recorded."""
+    """The manifest as the run starts: this plan's config over what `previous` recorded;
+    `backend` is the process group's when the run is several processes."""
+    previous = previous or {}
     resolved = prepared.resolver.resolved()
-    step_configs = {k: v for k, v in resolved.items() if k != EXECUTION}
     plugin_versions = {i.name: i.version for i in plugins.active() if i.status == "loaded"}
     manifest: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "status": "running",
-        "created_at": previous["created_at"] if previous else utc_now(),
+        "created_at": previous.get("created_at", utc_now()),
         "updated_at": utc_now(),
         "command": list(prepared.request.command),
         "target": prepared.target,
@@ -39,18 +44,60 @@ def initial_manifest(
         "hash_algorithm": ALGORITHM,
         "versions": versions(plugin_versions),
         "git": git_state(),
-        "config": {**(previous or {}).get("config", {}), **step_configs},
+        "config": {
+            **previous.get("config", {}),
+            **{k: v for k, v in resolved.items() if k != EXECUTION},
+        },
         "config_hash": config_hash(resolved),
         "execution": resolved[EXECUTION],
-        "bridges": dict((previous or {}).get("bridges", {})),
-        "splits": dict((previous or {}).get("splits", {})),
-        "steps": dict((previous or {}).get("steps", {})),
+        "bridges": dict(previous.get("bridges", {})),
+        "splits": dict(previous.get("splits", {})),
+        "steps": dict(previous.get("steps", {})),
     }
     for step_id in prepared.plan:
         manifest["steps"].setdefault(step_id, {"status": "pending"})
-    if distributed is not None:
-        manifest["distributed"] = distributed
+    if backend is not None:
+        manifest["distributed"] = {
+            "world_size": rank.world_size,
+            "nproc_per_node": rank.local_world_size,
+            "backend": backend,
+        }
     return manifest
+
+
+def git_state() -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` for the working directory."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], capture_output=True, text=True, timeout=10, check=True
+        )
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit or None, "dirty": dirty}
+
+
+def versions(plugins: dict[str, str | None]) -> dict[str, Any]:
+    """The framework's, Python's, torch's (None: not installed) and each plugin's version."""
+    from framework import __version__
+
+    def installed(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "framework": installed("framework") or __version__,
+        "python": platform.python_version(),
+        "torch": installed("torch"),
+        "plugins": dict(sorted(plugins.items())),
+    }
 
 
 def start_fields(

@@ -1,6 +1,6 @@
-"""What a step is called with, besides its config: its callable imported (and, before a
-run, what is wrong with it or its config class), the config bridges registered for it
-applied and recorded, and the splits its upstream steps saw."""
+"""What a step is called with, besides its config: the config bridges registered for it
+applied and recorded, and the splits its upstream steps saw; and, before a run, what is
+wrong with its callable or its config class."""
 
 from __future__ import annotations
 
@@ -10,24 +10,8 @@ from typing import Any
 from framework import dag
 from framework.config import canonical_json
 from framework.errors import UsageError
+from framework.freshness import DONE
 from framework.plugins import Plugins, import_object, short_error
-from framework.steps import Step
-
-
-def import_callable(spec: Step) -> Any:
-    """The step's function; an import that fails is the plugin's, said in one line."""
-    try:
-        func = import_object(spec.run)
-    except ImportError as exc:
-        raise UsageError(
-            f"step {spec.id}: cannot import {spec.run}: {exc}",
-            hint="is the plugin installed with its dependencies?",
-        ) from exc
-    except AttributeError as exc:
-        raise UsageError(f"step {spec.id}: {spec.run} does not exist: {exc}") from exc
-    if not callable(func):
-        raise UsageError(f"step {spec.id}: {spec.run} is not callable")
-    return func
 
 
 def apply_bridges(run: Any, step_id: str, config: Any) -> dict[str, dict[str, Any]]:
@@ -58,7 +42,7 @@ def upstream_splits(
     seen: dict[str, tuple[str, str]] = {}
     for up in sorted(dag.upstream(plugins.steps, step_id) - {step_id}):
         record = manifest["steps"].get(up, {})
-        if record.get("status") in ("completed", "skipped", "reused"):
+        if record.get("status") in DONE:
             for name, split in record.get("splits", {}).items():
                 seen.setdefault(name, (split["hash"], up))
     return seen
