@@ -49,9 +49,8 @@ def config_sections(plugins: Plugins, step_ids: list[str]) -> list[Section]:
     sections = []
     for step_id in step_ids:
         spec = plugins.steps.get(step_id).spec
-        cls = load_config_class(spec.config, step_id) if spec.config else None
-        if cls is not None:
-            sections.append(Section(step_id, cls))
+        if spec.config:
+            sections.append(Section(step_id, load_config_class(spec.config, step_id)))
     sections.append(Section(EXECUTION, ExecutionSettings))
     return sections
 

@@ -209,8 +209,6 @@ class PlanRunner:
         Reads the run dir and writes nothing: a sweep asks this before resubmitting a job.
         """
         previous = self._previous()
-        if previous is None:
-            return [(s, "never ran") for s in self.p.plan]
         stale = []
         for step_id in self.p.plan:
             try:

@@ -121,7 +121,6 @@ class ArtifactStore:
         for rel, digest in outputs.items():
             if not self.intact(digest) and not self._add(run_dir / rel, digest):
                 return  # the file changed since it was hashed: record nothing
-        self._record(fingerprint).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
             self._record(fingerprint),
             json.dumps({"outputs": outputs, "extra": extra or {}}, sort_keys=True),
