@@ -1,8 +1,10 @@
 """A run request resolved against the registry before anything runs: the plan, and each
-step's config from defaults, file, environment and command line, validated."""
+step's config from defaults, file, environment and command line, validated; and what is
+wrong with a step's config class or callable, found before it is planned or run."""
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,7 +16,7 @@ from framework import dag
 from framework.config import ConfigResolver, Section, load_config_file
 from framework.errors import MissingInputsError, UsageError
 from framework.execution import ExecutionSettings
-from framework.plugins import Plugins, import_object
+from framework.plugins import Plugins, import_object, short_error
 from framework.request import ARTIFACT_ROOT_ENV, RunRequest
 from framework.steps import RegisteredStep, is_pattern
 
@@ -60,6 +62,36 @@ def load_config_class(path: str, step_id: str) -> type:
         return import_object(path)
     except (ImportError, AttributeError) as exc:
         raise UsageError(f"step {step_id}: cannot import its config class {path}: {exc}") from exc
+
+
+def config_class_problem(path: str) -> str | None:
+    """What is wrong with a step's config class, said for its plugin's error; None: nothing."""
+    try:
+        cls = import_object(path)
+    except Exception as exc:  # the plugin's import failed: any exception is its fault
+        return f"cannot import its config class {path}: {short_error(exc)}"
+    if not (isinstance(cls, type) and attrs.has(cls)):
+        return f"its config class {path} is not an attrs class (decorate it with @attrs.define)"
+    return None
+
+
+def callable_problem(path: str) -> str | None:
+    """What is wrong with a step's callable (it must take the context); None: nothing."""
+    try:
+        func = import_object(path)
+    except Exception as exc:
+        return f"cannot import its callable {path}: {short_error(exc)}"
+    if not callable(func):
+        return f"its callable {path} is a {type(func).__name__}, not a function"
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None  # a builtin or an extension: nothing to check
+    try:
+        signature.bind(object())
+    except TypeError:
+        return f"its callable {path}{signature} must take one argument, the step context"
+    return None
 
 
 def short_names(plugins: Plugins, step_ids: list[str]) -> dict[str, str]:

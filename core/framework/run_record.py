@@ -1,21 +1,25 @@
-"""What a run records before its steps run: the manifest it starts from (with where the
-run came from: git state and versions), the fields of its `run_started` event, and each
-step's record-to-be with the state that fingerprints it."""
+"""What a run records: the manifest it starts from (with where the run came from: git
+state and versions), the fields of its `run_started` event, each step's record-to-be with
+the state that fingerprints it, and the config bridges and upstream splits a step is
+called with."""
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from framework.config import config_hash
+from framework import dag
+from framework.config import canonical_json, config_hash
+from framework.errors import UsageError
 from framework.execution import RankInfo
-from framework.freshness import StepState, dependency_records, file_records
+from framework.freshness import DONE, StepState, dependency_records, file_records
 from framework.hashing import ALGORITHM, HashCache
 from framework.manifest import SCHEMA_VERSION, utc_now
-from framework.plugins import Plugins
+from framework.plugins import Plugins, import_object
 from framework.prepare import EXECUTION, Prepared
 
 
@@ -122,6 +126,40 @@ def start_fields(
             "overrides": {k: v for k, v in overrides.items() if v},
         },
     }
+
+
+def apply_bridges(run: Any, step_id: str, config: Any) -> dict[str, dict[str, Any]]:
+    """Each bridge registered for this step, applied exactly once, recorded in the manifest."""
+    legacy: dict[str, dict[str, Any]] = {}
+    for bridge, plugin in run.plugins.bridges:
+        if step_id not in bridge.steps:
+            continue
+        values = import_object(bridge.function)(config)
+        if not isinstance(values, dict):
+            raise UsageError(
+                f"config bridge {bridge.name} ({plugin}) returned {type(values).__name__}, not a dict"
+            )
+        plain = json.loads(canonical_json(values))
+        legacy[bridge.name] = values
+        run.manifest["bridges"].setdefault(step_id, {})[bridge.name] = {
+            "plugin": plugin,
+            "values": plain,
+        }
+        run.emit("bridge_applied", step_id, bridge=bridge.name, keys=sorted(plain))
+    return legacy
+
+
+def upstream_splits(
+    plugins: Plugins, step_id: str, manifest: dict[str, Any]
+) -> dict[str, tuple[str, str]]:
+    """Split name -> (hash, step) as recorded by the completed steps `step_id` depends on."""
+    seen: dict[str, tuple[str, str]] = {}
+    for up in sorted(dag.upstream(plugins.steps, step_id) - {step_id}):
+        record = manifest["steps"].get(up, {})
+        if record.get("status") in DONE:
+            for name, split in record.get("splits", {}).items():
+                seen.setdefault(name, (split["hash"], up))
+    return seen
 
 
 def step_record(

@@ -40,9 +40,14 @@ from framework.manifest import (
 from framework.plugins import Plugins, import_object
 from framework.prepare import Prepared, check_only_inputs, prepare
 from framework.request import RunRequest, artifact_root
-from framework.run_record import initial_manifest, start_fields, step_record
+from framework.run_record import (
+    apply_bridges,
+    initial_manifest,
+    start_fields,
+    step_record,
+    upstream_splits,
+)
 from framework.splits import SplitGuard
-from framework.step_call import apply_bridges, upstream_splits
 from framework.steps import Step
 from framework.store import ArtifactStore
 
@@ -248,46 +253,29 @@ class PlanRunner:
 
     def _reuse(self, run: Run, step_id: str, record: dict[str, Any], because: str) -> bool:
         """Take the step's outputs from the artifact store; False when it has none."""
-        found = self._restore(step_id, record["fingerprint"]) if self.rank.is_main else None
+        found = self.store.fetch(record["fingerprint"], self.run_dir) if self.rank.is_main else None
         if not distributed.broadcast(found is not None):
             return False
         if found is None:  # not rank 0: it put the files into the run dir all ranks share
             record.update(status="reused", reason="rank 0 restored the outputs")
             run.manifest["steps"][step_id] = record
             return True
-        outputs, carried = found
+        stored, carried = found
         record.update(
             status="reused",
             reason=f"identical outputs found in the artifact store ({because})",
-            outputs=outputs,
+            outputs=file_records(
+                self.run_dir,
+                tuple(sorted(stored)),
+                self.hashes,
+                required=True,
+                what=f"step {step_id}: reused output",
+            ),
             reused_from=record["fingerprint"],
             **{k: v for k, v in carried.items() if k in CARRIED},
         )
         self._finish(run, step_id, record)
         return True
-
-    def _restore(
-        self, step_id: str, fingerprint: str
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-        """The stored outputs for `fingerprint` put into the run dir (their records, and
-        what their step's record carries); None when the store has none, or what arrived
-        is not what it promised (an object changed meanwhile): the step runs instead."""
-        cached = self.store.lookup(fingerprint)
-        if cached is None:
-            return None
-        stored, carried = cached
-        try:
-            self.store.restore(stored, self.run_dir)
-        except OSError:  # an object vanished since the lookup (another run dropped it)
-            return None
-        outputs = file_records(
-            self.run_dir,
-            tuple(sorted(stored)),
-            self.hashes,
-            required=True,
-            what=f"step {step_id}: reused output",
-        )
-        return (outputs, carried) if all(o["hash"] == stored[o["path"]] for o in outputs) else None
 
     def _run_step(self, run: Run, spec: Step, record: dict[str, Any], reason: str) -> None:
         manifest = run.manifest
