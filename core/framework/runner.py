@@ -230,7 +230,7 @@ class PlanRunner:
         record, state = self._record(step_id)
         # Several processes: rank 0 decides for all, so every rank runs the same steps.
         decision: Decision = distributed.broadcast(
-            self._decide(step_id, previous, state) if self.rank.is_main else None
+            self._decide(step_id, previous, state) if self.rank.is_main else Decision(False, "")
         )
         if decision.fresh:
             self._skip(run, step_id, record, previous, decision.why)
