@@ -42,7 +42,8 @@ class StepState:
         steps without inputs must not share outputs through the artifact store."""
         payload = attrs.asdict(self, recurse=False)
         del payload["unhashed"]
-        if not self.dependencies:  # absent when empty, so older fingerprints stay put
+        # Absent when empty, so the fingerprints of steps without any stay put.
+        if not self.dependencies:
             del payload["dependencies"]
         return hash_bytes(canonical_json(payload).encode())
 

@@ -35,6 +35,7 @@ def initial_manifest(
     `backend` is the process group's when the run is several processes."""
     previous = previous or {}
     resolved = prepared.resolver.resolved()
+    step_configs = {k: v for k, v in resolved.items() if k != EXECUTION}
     plugin_versions = {i.name: i.version for i in plugins.active() if i.status == "loaded"}
     manifest: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -48,10 +49,7 @@ def initial_manifest(
         "hash_algorithm": ALGORITHM,
         "versions": versions(plugin_versions),
         "git": git_state(),
-        "config": {
-            **previous.get("config", {}),
-            **{k: v for k, v in resolved.items() if k != EXECUTION},
-        },
+        "config": {**previous.get("config", {}), **step_configs},
         "config_hash": config_hash(resolved),
         "execution": resolved[EXECUTION],
         "bridges": dict(previous.get("bridges", {})),
