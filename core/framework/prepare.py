@@ -143,11 +143,7 @@ def prepare(
     for assignment in request.sets:
         resolver.apply_set(assignment)
     resolver.validate()
-    configs = {
-        key: resolver.build(key)
-        for key in resolver.sections
-        if key != EXECUTION and resolver.sections[key].cls
-    }
+    configs = {key: resolver.build(key) for key in resolver.sections if key != EXECUTION}
     return Prepared(
         request=request,
         target=target,
