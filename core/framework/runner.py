@@ -233,16 +233,16 @@ class PlanRunner:
             self._decide(step_id, previous, state) if self.rank.is_main else Decision(False, "")
         )
         if decision.fresh:
-            self._skip(run, step_id, record, previous, decision.why)
+            # Other ranks may have read an older manifest than the one rank 0 decided on.
+            last = (previous or {}).get("steps", {}).get(step_id) or {}
+            self._skip(run, step_id, record, last, decision.why)
         elif step_id in self.p.forced or not self._reuse(run, step_id, record, decision.why):
             self._run_step(run, self.p.steps[step_id].spec, record, decision.why)
 
     def _skip(
-        self, run: Run, step_id: str, record: dict[str, Any], previous: Any, why: str
+        self, run: Run, step_id: str, record: dict[str, Any], last: dict[str, Any], why: str
     ) -> None:
-        """Keep the outputs of an up-to-date step, and what its last record said of them."""
-        # Other ranks may have read an older manifest than the one rank 0 decided on.
-        last = (previous or {}).get("steps", {}).get(step_id) or {}
+        """Keep the outputs of an up-to-date step, and what its `last` record said of them."""
         kept = {
             k: last[k] for k in ("started_at", "finished_at", "duration_s", *CARRIED) if k in last
         }
