@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.atomic import atomic_write_text
-from framework.errors import ManifestError, RunLockedError
+from framework.errors import ManifestError, RunLockedError, UsageError
 
 MANIFEST_NAME = "manifest.json"
 EVENTS_NAME = "events.jsonl"
@@ -51,8 +51,6 @@ def new_run_id() -> str:
 
 
 def check_run_id(run_id: str) -> str:
-    from framework.errors import UsageError
-
     if (
         not run_id
         or run_id.startswith(".")
