@@ -10,7 +10,6 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from framework.errors import (
     ArtifactError,
@@ -48,17 +47,12 @@ def make_run_dir(root: Path, run_dir: Path) -> None:
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (`kill`, a scheduler's time limit) ends a run like Ctrl+C does: the step
     and the run are recorded as interrupted instead of being left 'running'."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    in_main = threading.current_thread() is threading.main_thread()
+    if not in_main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield  # only the main thread sets handlers; a launcher may have set one already
         return
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield  # someone (a launcher, a test harness) already handles it
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    # Python's own Ctrl+C handler: it raises KeyboardInterrupt.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         yield
     finally:
@@ -89,6 +83,10 @@ def signals_held() -> Iterator[None]:
             signal.raise_signal(caught[0])
 
 
+# The artifact root's faults, not the step's: no space, no quota, a read-only filesystem.
+FULL_OR_READ_ONLY = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+
+
 def step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:
     """The one-line error the CLI shows for a step that raised `exc`."""
     if isinstance(exc, FrameworkError):
@@ -104,10 +102,6 @@ def step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:
     )
 
 
-# The artifact root's faults, not the step's: no space, no quota, a read-only filesystem.
-FULL_OR_READ_ONLY = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
-
-
 def storage_error(exc: OSError, run_dir: Path, who: str) -> StorageError:
     reason = exc.strerror or os.strerror(exc.errno or 0)
     return StorageError(
@@ -117,8 +111,8 @@ def storage_error(exc: OSError, run_dir: Path, who: str) -> StorageError:
 
 
 def describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
+    """The exception in one line: our own errors as they are, others with their type."""
     if isinstance(exc, FrameworkError):
         return str(exc)
+    first = next(iter(str(exc).strip().splitlines()), "")
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -38,34 +38,19 @@ class StepState:
     unhashed: tuple[str, ...] = ()  # config fields declared with fingerprint=False
 
     def fingerprint(self) -> str:
-        # The step id is part of it: two config-less steps without inputs must not share
-        # outputs through the artifact store.
-        values = attrs.asdict(self, recurse=False)
-        del values["unhashed"]
-        return fingerprint(**values)
+        """The hash of it all but `unhashed`. The step id is part of it: two config-less
+        steps without inputs must not share outputs through the artifact store."""
+        payload = attrs.asdict(self, recurse=False)
+        del payload["unhashed"]
+        # Absent when empty, so the fingerprints of steps without any stay put.
+        if not self.dependencies:
+            del payload["dependencies"]
+        return hash_bytes(canonical_json(payload).encode())
 
 
-def fingerprint(
-    *,
-    step: str,
-    code_version: str,
-    plugin_version: str | None,
-    config: dict[str, Any],
-    execution: dict[str, Any],
-    inputs: dict[str, str],
-    dependencies: dict[str, str] | None = None,
-) -> str:
-    payload = {
-        "step": step,
-        "code_version": code_version,
-        "plugin_version": plugin_version,
-        "config": config,
-        "execution": execution,
-        "inputs": dict(sorted(inputs.items())),
-    }
-    if dependencies:  # absent when empty, so fingerprints of steps without any stay put
-        payload["dependencies"] = dict(sorted(dependencies.items()))
-    return hash_bytes(canonical_json(payload).encode())
+def fingerprint(**fields: Any) -> str:
+    """The fingerprint of the `StepState` with these fields."""
+    return StepState(**fields).fingerprint()
 
 
 def file_records(
@@ -124,35 +109,6 @@ def _visible_files(folder: Path) -> list[Path]:
     return [f for f in found if f.is_file()]
 
 
-def what_changed(
-    previous: dict[str, Any] | None, old_config: dict[str, Any], now: StepState
-) -> str:
-    """The parts of the fingerprint that differ from the last record, in words ('' if none)."""
-    if not previous or "fingerprint" not in previous:
-        return ""
-    changes = []
-    if previous.get("code_version") != now.code_version:
-        changes.append(f"code version {previous.get('code_version')} -> {now.code_version}")
-    if previous.get("plugin_version") != now.plugin_version:
-        changes.append(f"plugin version {previous.get('plugin_version')} -> {now.plugin_version}")
-    for key in sorted((set(old_config) | set(now.config)) - set(now.unhashed)):
-        if old_config.get(key) != now.config.get(key):
-            changes.append(f"{key} {old_config.get(key)!r} -> {now.config.get(key)!r}")
-    old_execution = previous.get("execution") or {}
-    for key in sorted(set(old_execution) | set(now.execution)):
-        if old_execution.get(key) != now.execution.get(key):
-            was = old_execution.get(key, "not recorded")
-            changes.append(f"{key} {was} -> {now.execution.get(key, 'not recorded')}")
-    old_inputs = {i["path"]: i["hash"] for i in previous.get("inputs", [])}
-    changes.extend(f"input {p}" for p, digest in now.inputs.items() if old_inputs.get(p) != digest)
-    old_deps = {d["field"]: d["hash"] for d in previous.get("dependencies", [])}
-    changes.extend(
-        f"content of {name}" for name, digest in now.dependencies.items()
-        if old_deps.get(name, digest) != digest
-    )  # fmt: skip
-    return "changed: " + ", ".join(changes) if changes else ""
-
-
 @attrs.frozen
 class Decision:
     """Whether a step runs, and why: ``fresh`` steps keep their outputs (skipped)."""
@@ -170,22 +126,62 @@ def decide(
     *,
     forced: bool = False,
 ) -> Decision:
-    """The one freshness decision: forced steps run, else the verdict on their last record.
+    """The one freshness decision: forced steps run, else the verdict on the step's last
+    record in `previous` (the run's last manifest; None: it never ran).
 
-    `previous` is the step's last record (None: it never ran). Several processes call it
-    on rank 0 only and broadcast the answer, so every rank runs the same steps.
+    A stale step says what changed in its fingerprint, else why its record is not
+    enough (an output missing, say). Several processes call it on rank 0 only and
+    broadcast the answer, so every rank runs the same steps.
     """
     if forced:
         return Decision(False, "forced")
-    status = (previous or {}).get("status", "pending")
-    if previous is None or status not in DONE:
-        return Decision(False, "not run before" if status == "pending" else f"last status {status}")
-    if previous.get("fingerprint") != state.fingerprint():
-        return Decision(False, "fingerprint changed")
-    for out in previous.get("outputs", []):
+    record = (previous or {}).get("steps", {}).get(step) or {}
+    status = record.get("status", "pending")
+    if status not in DONE:
+        why = "not run before" if status == "pending" else f"last status {status}"
+    elif record.get("fingerprint") != state.fingerprint():
+        why = "fingerprint changed"
+    else:
+        why = _outputs_changed(record, run_dir, hashes)
+        if not why:
+            return Decision(True, "fingerprint and outputs match")
+    old_config = (previous or {}).get("config", {}).get(step, {})
+    return Decision(False, _what_changed(record, old_config, state) or why)
+
+
+def _outputs_changed(record: dict[str, Any], run_dir: Path, hashes: HashCache) -> str:
+    """The first recorded output missing or edited on disk, in words ('' if none)."""
+    for out in record.get("outputs", []):
         full = run_dir / out["path"]
         if not full.is_file():
-            return Decision(False, f"output {out['path']} is missing")
+            return f"output {out['path']} is missing"
         if hashes.digest(full) != out["hash"]:
-            return Decision(False, f"output {out['path']} changed on disk")
-    return Decision(True, "fingerprint and outputs match")
+            return f"output {out['path']} changed on disk"
+    return ""
+
+
+def _what_changed(record: dict[str, Any], old_config: dict[str, Any], now: StepState) -> str:
+    """The parts of the fingerprint that differ from the last record, in words ('' if none)."""
+    if "fingerprint" not in record:
+        return ""
+    changes = []
+    if record.get("code_version") != now.code_version:
+        changes.append(f"code version {record.get('code_version')} -> {now.code_version}")
+    if record.get("plugin_version") != now.plugin_version:
+        changes.append(f"plugin version {record.get('plugin_version')} -> {now.plugin_version}")
+    for key in sorted((set(old_config) | set(now.config)) - set(now.unhashed)):
+        if old_config.get(key) != now.config.get(key):
+            changes.append(f"{key} {old_config.get(key)!r} -> {now.config.get(key)!r}")
+    old_execution = record.get("execution") or {}
+    for key in sorted(set(old_execution) | set(now.execution)):
+        if old_execution.get(key) != now.execution.get(key):
+            was = old_execution.get(key, "not recorded")
+            changes.append(f"{key} {was} -> {now.execution.get(key, 'not recorded')}")
+    old_inputs = {i["path"]: i["hash"] for i in record.get("inputs", [])}
+    changes.extend(f"input {p}" for p, digest in now.inputs.items() if old_inputs.get(p) != digest)
+    old_deps = {d["field"]: d["hash"] for d in record.get("dependencies", [])}
+    changes.extend(
+        f"content of {name}" for name, digest in now.dependencies.items()
+        if old_deps.get(name, digest) != digest
+    )  # fmt: skip
+    return "changed: " + ", ".join(changes) if changes else ""

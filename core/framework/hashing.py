@@ -5,6 +5,7 @@ Every digest is written as ``"<algorithm>:<hex>"`` so the algorithm travels with
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,43 +23,32 @@ def hash_bytes(data: bytes) -> str:
 def hash_file(path: str | os.PathLike[str]) -> str:
     """sha256 of a file's content, read in 1 MiB chunks."""
     with open(path, "rb") as fh:
-        digest = (
-            hashlib.file_digest(fh, ALGORITHM) if hasattr(hashlib, "file_digest") else _digest(fh)
-        )
+        if hasattr(hashlib, "file_digest"):
+            return f"{ALGORITHM}:{hashlib.file_digest(fh, ALGORITHM).hexdigest()}"
+        digest = hashlib.sha256()  # Python 3.10
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
     return f"{ALGORITHM}:{digest.hexdigest()}"
-
-
-def _digest(fh) -> hashlib._Hash:  # Python < 3.11
-    h = hashlib.sha256()
-    for chunk in iter(lambda: fh.read(CHUNK), b""):
-        h.update(chunk)
-    return h
-
-
-def _stat_key(st: os.stat_result) -> list[int]:
-    return [st.st_ino, st.st_mtime_ns, st.st_size]
 
 
 class HashCache:
     """Digests keyed by (path, inode, mtime, size); persisted as one JSON file."""
 
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        self.path = Path(path) if path else None
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
         self._entries: dict[str, list] = {}
         self._dirty = False
         self._lock = threading.Lock()
-        if self.path and self.path.exists():
-            try:
-                data = json.loads(self.path.read_text())
-                if data.get("algorithm") == ALGORITHM:
-                    self._entries = data.get("entries", {})
-            except (OSError, ValueError):
-                self._entries = {}  # a damaged cache is only a slower run
+        # A missing or damaged cache is only a slower run.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            data = json.loads(self.path.read_text())
+            if data.get("algorithm") == ALGORITHM:
+                self._entries = data.get("entries", {})
 
     def digest(self, path: str | os.PathLike[str]) -> str:
         real = os.path.realpath(path)
         st = os.stat(real)
-        key = _stat_key(st)
+        key = [st.st_ino, st.st_mtime_ns, st.st_size]
         with self._lock:
             hit = self._entries.get(real)
         if hit and hit[:3] == key:
@@ -70,7 +60,7 @@ class HashCache:
         return value
 
     def save(self) -> None:
-        if not (self.path and self._dirty):
+        if not self._dirty:
             return
         from framework.atomic import atomic_write_text
 
@@ -78,8 +68,5 @@ class HashCache:
             live = {p: e for p, e in self._entries.items() if os.path.exists(p)}
             text = json.dumps({"algorithm": ALGORITHM, "entries": live}, separators=(",", ":"))
             self._dirty = False
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # a cache not saved is only a slower next run
             atomic_write_text(self.path, text)
-        except OSError:
-            pass  # a cache that cannot be saved is only a slower next run

@@ -1,173 +1,42 @@
-"""Run directories and their manifest: schema, atomic read/write, lock, fingerprints."""
+"""Run directories and their manifest: run ids, atomic read/write checked against the
+schema (shipped as ``framework/schemas/manifest.schema.json``), and the run lock."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import json
 import os
 import secrets
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from framework.atomic import atomic_write_text
-from framework.errors import ManifestError, RunLockedError
-from framework.hashing import ALGORITHM
+from framework.errors import ManifestError, RunLockedError, UsageError
 
 MANIFEST_NAME = "manifest.json"
 EVENTS_NAME = "events.jsonl"
 LOCK_NAME = ".lock"
 SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_FILE = "manifest.schema.json"
 
-_DIGEST = {"type": "string", "pattern": "^[a-z0-9]+:[0-9a-f]+$"}
-_FILE = {
-    "type": "object",
-    "required": ["path", "size", "hash"],
-    "properties": {
-        "path": {"type": "string"},
-        "size": {"type": "integer", "minimum": 0},
-        "hash": _DIGEST,
-    },
-    "additionalProperties": False,
-}
-_TIME = {"type": ["string", "null"]}
-STEP_STATUSES = ["pending", "running", "completed", "skipped", "reused", "failed"]
-RUN_STATUSES = ["running", "completed", "failed", "interrupted"]
 
-MANIFEST_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "framework run manifest",
-    "type": "object",
-    "required": [
-        "schema_version",
-        "run_id",
-        "status",
-        "created_at",
-        "updated_at",
-        "command",
-        "target",
-        "plan",
-        "versions",
-        "git",
-        "config",
-        "config_hash",
-        "execution",
-        "steps",
-        "hash_algorithm",
-    ],
-    "$defs": {
-        "split": {
-            "type": "object",
-            "required": ["count", "hash"],
-            "properties": {"count": {"type": "integer", "minimum": 0}, "hash": _DIGEST},
-        },
-    },
-    "properties": {
-        "schema_version": {"const": SCHEMA_VERSION},
-        "run_id": {"type": "string", "minLength": 1},
-        "status": {"enum": RUN_STATUSES},
-        "created_at": {"type": "string"},
-        "updated_at": {"type": "string"},
-        "command": {"type": "array", "items": {"type": "string"}},
-        "target": {"type": "string"},
-        "plan": {"type": "array", "items": {"type": "string"}},
-        "hash_algorithm": {"const": ALGORITHM},
-        "versions": {
-            "type": "object",
-            "required": ["framework", "python", "plugins"],
-            "properties": {
-                "framework": {"type": "string"},
-                "python": {"type": "string"},
-                "torch": {"type": ["string", "null"]},
-                "plugins": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
-            },
-        },
-        "git": {
-            "type": "object",
-            "required": ["commit", "dirty"],
-            "properties": {
-                "commit": {"type": ["string", "null"]},
-                "dirty": {"type": ["boolean", "null"]},
-            },
-        },
-        "config": {"type": "object", "additionalProperties": {"type": "object"}},
-        "distributed": {
-            "description": "present when the run was started by torch's launcher (torchrun)",
-            "type": "object",
-            "required": ["world_size", "backend"],
-            "properties": {
-                "world_size": {"type": "integer", "minimum": 1},
-                "nproc_per_node": {"type": "integer", "minimum": 1},
-                "backend": {"enum": ["gloo", "nccl"]},
-            },
-        },
-        "config_hash": _DIGEST,
-        "execution": {"type": "object"},
-        "bridges": {
-            "description": "step id -> bridge name -> the legacy dict it produced",
-            "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "additionalProperties": {
-                    "type": "object",
-                    "required": ["plugin", "values"],
-                    "properties": {"plugin": {"type": "string"}, "values": {"type": "object"}},
-                },
-            },
-        },
-        "splits": {
-            "description": "the latest recorded membership of each data split",
-            "type": "object",
-            "additionalProperties": {"$ref": "#/$defs/split"},
-        },
-        "steps": {
-            "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "required": ["status"],
-                "properties": {
-                    "status": {"enum": STEP_STATUSES},
-                    "started_at": _TIME,
-                    "finished_at": _TIME,
-                    "duration_s": {"type": ["number", "null"]},
-                    "code_version": {"type": "string"},
-                    "plugin_version": {"type": ["string", "null"]},
-                    "config_hash": _DIGEST,
-                    "fingerprint": _DIGEST,
-                    "inputs": {"type": "array", "items": _FILE},
-                    "dependencies": {
-                        "description": "outside files or folders the step's config names",
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["field", "path", "size", "hash"],
-                            "properties": {
-                                "field": {"type": "string"},
-                                "path": {"type": "string"},
-                                "size": {"type": "integer", "minimum": 0},
-                                "hash": {"anyOf": [_DIGEST, {"const": "missing"}]},
-                            },
-                            "additionalProperties": False,
-                        },
-                    },
-                    "outputs": {"type": "array", "items": _FILE},
-                    "reason": {"type": "string"},
-                    "metrics": {
-                        "description": "the last value of each metric the step logged",
-                        "type": "object",
-                    },
-                    "splits": {
-                        "description": "membership of the data splits the step recorded",
-                        "type": "object",
-                        "additionalProperties": {"$ref": "#/$defs/split"},
-                    },
-                    "error": {"type": ["string", "null"]},
-                    "reused_from": {"type": "string"},
-                },
-            },
-        },
-    },
-}
+@functools.cache
+def manifest_schema() -> dict[str, Any]:
+    """The JSON Schema every manifest matches, read when one is first validated."""
+    schema: dict[str, Any] = json.loads(
+        resources.files("framework").joinpath(f"schemas/{MANIFEST_SCHEMA_FILE}").read_text()
+    )
+    return schema
+
+
+def __getattr__(name: str) -> Any:
+    """``MANIFEST_SCHEMA``: the schema as a dict, loaded on first use."""
+    if name == "MANIFEST_SCHEMA":
+        return manifest_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def utc_now() -> str:
@@ -182,8 +51,6 @@ def new_run_id() -> str:
 
 
 def check_run_id(run_id: str) -> str:
-    from framework.errors import UsageError
-
     if (
         not run_id
         or run_id.startswith(".")
@@ -211,14 +78,11 @@ def read_manifest(run_dir: Path, *, validate: bool = True) -> dict[str, Any]:
     if validate:
         import jsonschema
 
-        errors = list(jsonschema.Draft202012Validator(MANIFEST_SCHEMA).iter_errors(data))
+        errors = list(jsonschema.Draft202012Validator(manifest_schema()).iter_errors(data))
         if errors:
-            err = min(errors, key=lambda e: len(list(e.absolute_path)))
-            where = "$" + "".join(
-                f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path
-            )
+            err = min(errors, key=lambda e: len(e.absolute_path))
             raise ManifestError(
-                f"{path} does not match the manifest schema at {where}: {err.message}",
+                f"{path} does not match the manifest schema at {err.json_path}: {err.message}",
                 hint="move it away to start over, or use another --run-id",
             )
     return data

@@ -315,7 +315,7 @@ class Plugins:
         """
         key = (step_id, callable_too)
         if key not in self._problems:
-            from framework.step_call import callable_problem, config_class_problem
+            from framework.prepare import callable_problem, config_class_problem
 
             spec = self.steps.get(step_id).spec
             problem = config_class_problem(spec.config) if spec.config else None

@@ -1,8 +1,10 @@
 """A run request resolved against the registry before anything runs: the plan, and each
-step's config from defaults, file, environment and command line, validated."""
+step's config from defaults, file, environment and command line, validated; and what is
+wrong with a step's config class or callable, found before it is planned or run."""
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,7 +16,7 @@ from framework import dag
 from framework.config import ConfigResolver, Section, load_config_file
 from framework.errors import MissingInputsError, UsageError
 from framework.execution import ExecutionSettings
-from framework.plugins import Plugins, import_object
+from framework.plugins import Plugins, import_object, short_error
 from framework.request import ARTIFACT_ROOT_ENV, RunRequest
 from framework.steps import RegisteredStep, is_pattern
 
@@ -49,9 +51,8 @@ def config_sections(plugins: Plugins, step_ids: list[str]) -> list[Section]:
     sections = []
     for step_id in step_ids:
         spec = plugins.steps.get(step_id).spec
-        cls = load_config_class(spec.config, step_id) if spec.config else None
-        if cls is not None:
-            sections.append(Section(step_id, cls))
+        if spec.config:
+            sections.append(Section(step_id, load_config_class(spec.config, step_id)))
     sections.append(Section(EXECUTION, ExecutionSettings))
     return sections
 
@@ -61,6 +62,36 @@ def load_config_class(path: str, step_id: str) -> type:
         return import_object(path)
     except (ImportError, AttributeError) as exc:
         raise UsageError(f"step {step_id}: cannot import its config class {path}: {exc}") from exc
+
+
+def config_class_problem(path: str) -> str | None:
+    """What is wrong with a step's config class, said for its plugin's error; None: nothing."""
+    try:
+        cls = import_object(path)
+    except Exception as exc:  # the plugin's import failed: any exception is its fault
+        return f"cannot import its config class {path}: {short_error(exc)}"
+    if not (isinstance(cls, type) and attrs.has(cls)):
+        return f"its config class {path} is not an attrs class (decorate it with @attrs.define)"
+    return None
+
+
+def callable_problem(path: str) -> str | None:
+    """What is wrong with a step's callable (it must take the context); None: nothing."""
+    try:
+        func = import_object(path)
+    except Exception as exc:
+        return f"cannot import its callable {path}: {short_error(exc)}"
+    if not callable(func):
+        return f"its callable {path} is a {type(func).__name__}, not a function"
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None  # a builtin or an extension: nothing to check
+    try:
+        signature.bind(object())
+    except TypeError:
+        return f"its callable {path}{signature} must take one argument, the step context"
+    return None
 
 
 def short_names(plugins: Plugins, step_ids: list[str]) -> dict[str, str]:
@@ -112,11 +143,7 @@ def prepare(
     for assignment in request.sets:
         resolver.apply_set(assignment)
     resolver.validate()
-    configs = {
-        key: resolver.build(key)
-        for key in resolver.sections
-        if key != EXECUTION and resolver.sections[key].cls
-    }
+    configs = {key: resolver.build(key) for key in resolver.sections if key != EXECUTION}
     return Prepared(
         request=request,
         target=target,

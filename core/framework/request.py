@@ -74,7 +74,6 @@ def artifact_root(explicit: str | None = None) -> Path:
 def command_as_typed(command: list[str]) -> list[str]:
     """The user's command; under our own launcher, the one typed before re-launching."""
     import json
-    import os
 
     from framework.distributed import COMMAND_ENV, launched
 

@@ -1,19 +1,26 @@
-"""What a run records before its steps run: the manifest it starts from, the fields of its
-`run_started` event, and each step's record-to-be with the state that fingerprints it."""
+"""What a run records: the manifest it starts from (with where the run came from: git
+state and versions), the fields of its `run_started` event, each step's record-to-be with
+the state that fingerprints it, and the config bridges and upstream splits a step is
+called with."""
 
 from __future__ import annotations
 
+import json
+import platform
+import subprocess
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from framework.config import config_hash
+from framework import dag
+from framework.config import canonical_json, config_hash
+from framework.errors import UsageError
 from framework.execution import RankInfo
-from framework.freshness import StepState, dependency_records, file_records
+from framework.freshness import DONE, StepState, dependency_records, file_records
 from framework.hashing import ALGORITHM, HashCache
 from framework.manifest import SCHEMA_VERSION, utc_now
-from framework.plugins import Plugins
+from framework.plugins import Plugins, import_object
 from framework.prepare import EXECUTION, Prepared
-from framework.provenance import git_state, versions
 
 
 def initial_manifest(
@@ -21,9 +28,12 @@ def initial_manifest(
     plugins: Plugins,
     run_id: str,
     previous: dict[str, Any] | None,
-    distributed: dict[str, Any] | None = None,
+    rank: RankInfo,
+    backend: str | None,
 ) -> dict[str, Any]:
-    """The manifest as the run starts: this plan's config over what `previous` recorded."""
+    """The manifest as the run starts: this plan's config over what `previous` recorded;
+    `backend` is the process group's when the run is several processes."""
+    previous = previous or {}
     resolved = prepared.resolver.resolved()
     step_configs = {k: v for k, v in resolved.items() if k != EXECUTION}
     plugin_versions = {i.name: i.version for i in plugins.active() if i.status == "loaded"}
@@ -31,7 +41,7 @@ def initial_manifest(
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "status": "running",
-        "created_at": previous["created_at"] if previous else utc_now(),
+        "created_at": previous.get("created_at", utc_now()),
         "updated_at": utc_now(),
         "command": list(prepared.request.command),
         "target": prepared.target,
@@ -39,18 +49,57 @@ def initial_manifest(
         "hash_algorithm": ALGORITHM,
         "versions": versions(plugin_versions),
         "git": git_state(),
-        "config": {**(previous or {}).get("config", {}), **step_configs},
+        "config": {**previous.get("config", {}), **step_configs},
         "config_hash": config_hash(resolved),
         "execution": resolved[EXECUTION],
-        "bridges": dict((previous or {}).get("bridges", {})),
-        "splits": dict((previous or {}).get("splits", {})),
-        "steps": dict((previous or {}).get("steps", {})),
+        "bridges": dict(previous.get("bridges", {})),
+        "splits": dict(previous.get("splits", {})),
+        "steps": dict(previous.get("steps", {})),
     }
     for step_id in prepared.plan:
         manifest["steps"].setdefault(step_id, {"status": "pending"})
-    if distributed is not None:
-        manifest["distributed"] = distributed
+    if backend is not None:
+        manifest["distributed"] = {
+            "world_size": rank.world_size,
+            "nproc_per_node": rank.local_world_size,
+            "backend": backend,
+        }
     return manifest
+
+
+def git_state() -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` for the working directory."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], capture_output=True, text=True, timeout=10, check=True
+        )
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit or None, "dirty": dirty}
+
+
+def versions(plugins: dict[str, str | None]) -> dict[str, Any]:
+    """The framework's, Python's, torch's (None: not installed) and each plugin's version."""
+    from framework import __version__
+
+    def installed(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "framework": installed("framework") or __version__,
+        "python": platform.python_version(),
+        "torch": installed("torch"),
+        "plugins": dict(sorted(plugins.items())),
+    }
 
 
 def start_fields(
@@ -75,6 +124,40 @@ def start_fields(
             "overrides": {k: v for k, v in overrides.items() if v},
         },
     }
+
+
+def apply_bridges(run: Any, step_id: str, config: Any) -> dict[str, dict[str, Any]]:
+    """Each bridge registered for this step, applied exactly once, recorded in the manifest."""
+    legacy: dict[str, dict[str, Any]] = {}
+    for bridge, plugin in run.plugins.bridges:
+        if step_id not in bridge.steps:
+            continue
+        values = import_object(bridge.function)(config)
+        if not isinstance(values, dict):
+            raise UsageError(
+                f"config bridge {bridge.name} ({plugin}) returned {type(values).__name__}, not a dict"
+            )
+        plain = json.loads(canonical_json(values))
+        legacy[bridge.name] = values
+        run.manifest["bridges"].setdefault(step_id, {})[bridge.name] = {
+            "plugin": plugin,
+            "values": plain,
+        }
+        run.emit("bridge_applied", step_id, bridge=bridge.name, keys=sorted(plain))
+    return legacy
+
+
+def upstream_splits(
+    plugins: Plugins, step_id: str, manifest: dict[str, Any]
+) -> dict[str, tuple[str, str]]:
+    """Split name -> (hash, step) as recorded by the completed steps `step_id` depends on."""
+    seen: dict[str, tuple[str, str]] = {}
+    for up in sorted(dag.upstream(plugins.steps, step_id) - {step_id}):
+        record = manifest["steps"].get(up, {})
+        if record.get("status") in DONE:
+            for name, split in record.get("splits", {}).items():
+                seen.setdefault(name, (split["hash"], up))
+    return seen
 
 
 def step_record(

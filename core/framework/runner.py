@@ -25,10 +25,11 @@ from framework.failures import (
     step_error,
     storage_error,
 )
-from framework.freshness import Decision, decide, file_records, what_changed
+from framework.freshness import Decision, StepState, decide, file_records
 from framework.hashing import HashCache
 from framework.jsonsafe import json_safe
 from framework.manifest import (
+    MANIFEST_NAME,
     RunLock,
     check_run_id,
     new_run_id,
@@ -39,10 +40,15 @@ from framework.manifest import (
 from framework.plugins import Plugins, import_object
 from framework.prepare import Prepared, check_only_inputs, prepare
 from framework.request import RunRequest, artifact_root
-from framework.run_record import initial_manifest, start_fields, step_record
+from framework.run_record import (
+    apply_bridges,
+    initial_manifest,
+    start_fields,
+    step_record,
+    upstream_splits,
+)
 from framework.splits import SplitGuard
-from framework.step_call import apply_bridges, import_callable, upstream_splits
-from framework.steps import RegisteredStep
+from framework.steps import Step
 from framework.store import ArtifactStore
 
 # Parts of a step's record that describe its outputs, so skips and reuses keep them.
@@ -138,6 +144,18 @@ class PlanRunner:
             except OSError as exc:
                 raise storage_error(exc, self.run_dir, "the manifest") from exc
 
+    def _previous(self) -> dict[str, Any] | None:
+        """The run dir's last manifest; None for a new run."""
+        exists = (self.run_dir / MANIFEST_NAME).exists()
+        return read_manifest(self.run_dir) if exists else None
+
+    def _record(self, step_id: str) -> tuple[dict[str, Any], StepState]:
+        return step_record(self.p, step_id, self.run_dir, self.hashes, self.rank)
+
+    def _decide(self, step_id: str, previous: dict[str, Any] | None, state: StepState) -> Decision:
+        forced = step_id in self.p.forced
+        return decide(step_id, previous, state, self.run_dir, self.hashes, forced=forced)
+
     # main loop -----------------------------------------------------------------------
 
     def execute(self) -> RunResult:
@@ -149,18 +167,9 @@ class PlanRunner:
         # Only rank 0 writes, so only rank 0 locks: the other ranks of a torchrun job share its run dir.
         lock = RunLock(self.run_dir) if self.rank.is_main else contextlib.nullcontext()
         with lock, sigterm_as_interrupt():
-            previous = (
-                read_manifest(self.run_dir) if (self.run_dir / "manifest.json").exists() else None
-            )
-            distributed_info = None
-            if self.backend is not None:
-                distributed_info = {
-                    "world_size": self.rank.world_size,
-                    "nproc_per_node": self.rank.local_world_size,
-                    "backend": self.backend,
-                }
+            previous = self._previous()
             manifest = initial_manifest(
-                self.p, self.plugins, self.run_id, previous, distributed_info
+                self.p, self.plugins, self.run_id, previous, self.rank, self.backend
             )
             run = Run(
                 run_id=self.run_id,
@@ -181,7 +190,7 @@ class PlanRunner:
                 hook.before_run(run=run)
                 run.emit("run_started", **start_fields(self.p, self.plugins, self.run_id, manifest))
                 for step_id in self.p.plan:
-                    self._step(run, step_id, previous, force=step_id in self.p.forced)
+                    self._step(run, step_id, previous)
                     distributed.barrier()  # the other ranks wait for rank 0's outputs
                 status = "completed"
             except KeyboardInterrupt:
@@ -199,108 +208,76 @@ class PlanRunner:
                     distributed.shutdown()
         return RunResult(self.run_id, self.run_dir, status, manifest)
 
-    # one step ------------------------------------------------------------------------
-
     def stale_steps(self) -> list[tuple[str, str]]:
         """The steps `execute` would run, each with why; empty when the run is up to date.
 
         Reads the run dir and writes nothing: a sweep asks this before resubmitting a job.
         """
-        if not (self.run_dir / "manifest.json").exists():
-            return [(s, "never ran") for s in self.p.plan]
-        previous = read_manifest(self.run_dir)
+        previous = self._previous()
         stale = []
         for step_id in self.p.plan:
-            if step_id in self.p.forced:
-                stale.append((step_id, "forced"))
-                continue
             try:
-                _, state = self._record(step_id)
+                decision = self._decide(step_id, previous, self._record(step_id)[1])
             except FrameworkError as exc:  # an input or a dependency is missing
-                stale.append((step_id, str(exc)))
-                continue
-            prev_record = previous.get("steps", {}).get(step_id)
-            decision = decide(step_id, prev_record, state, self.run_dir, self.hashes)
+                decision = Decision(False, str(exc))
             if not decision.fresh:
                 stale.append((step_id, decision.why))
         return stale
 
-    def _record(self, step_id: str) -> tuple[dict[str, Any], Any]:
-        return step_record(self.p, step_id, self.run_dir, self.hashes, self.rank)
+    # one step: skip it, take its outputs from the store, or run it -------------------
 
-    def _step(
-        self, run: Run, step_id: str, previous: dict[str, Any] | None, *, force: bool
-    ) -> None:
-        prev_record = (previous or {}).get("steps", {}).get(step_id)
-        entry = self.p.steps[step_id]
+    def _step(self, run: Run, step_id: str, previous: dict[str, Any] | None) -> None:
         record, state = self._record(step_id)
-        fp = record["fingerprint"]
         # Several processes: rank 0 decides for all, so every rank runs the same steps.
-        decision = distributed.broadcast(
-            decide(step_id, prev_record, state, self.run_dir, self.hashes, forced=force)
-            if self.rank.is_main
-            else Decision(False, "")
+        decision: Decision = distributed.broadcast(
+            self._decide(step_id, previous, state) if self.rank.is_main else Decision(False, "")
         )
-        fresh, why = decision.fresh, decision.why
-        if force:
-            self._run_step(run, entry, record, "forced")
-            return
-        if fresh:
-            prev_record = prev_record or {}  # other ranks may have read an older manifest
-            kept = {
-                k: prev_record[k]
-                for k in ("started_at", "finished_at", "duration_s", *CARRIED)
-                if k in prev_record
-            }
-            record.update(
-                kept,
-                status="skipped",
-                reason=f"up to date: {why}",
-                outputs=prev_record.get("outputs", []),
-            )
-            self._finish(run, step_id, record)
-            return
-        old_config = (previous or {}).get("config", {}).get(step_id, {})
-        # When nothing in the fingerprint changed, the verdict says what did (an output).
-        because = what_changed(prev_record, old_config, state) or why
-        cached = self.store.lookup(fp) if self.rank.is_main else None
-        outputs = self._restore(step_id, cached[0]) if cached is not None else None
-        if distributed.broadcast(outputs is not None) and not self.rank.is_main:
+        if decision.fresh:
+            # Other ranks may have read an older manifest than the one rank 0 decided on.
+            last = (previous or {}).get("steps", {}).get(step_id) or {}
+            self._skip(run, step_id, record, last, decision.why)
+        elif step_id in self.p.forced or not self._reuse(run, step_id, record, decision.why):
+            self._run_step(run, self.p.steps[step_id].spec, record, decision.why)
+
+    def _skip(
+        self, run: Run, step_id: str, record: dict[str, Any], last: dict[str, Any], why: str
+    ) -> None:
+        """Keep the outputs of an up-to-date step, and what its `last` record said of them."""
+        kept = {
+            k: last[k] for k in ("started_at", "finished_at", "duration_s", *CARRIED) if k in last
+        }
+        record.update(
+            kept, status="skipped", reason=f"up to date: {why}", outputs=last.get("outputs", [])
+        )
+        self._finish(run, step_id, record)
+
+    def _reuse(self, run: Run, step_id: str, record: dict[str, Any], because: str) -> bool:
+        """Take the step's outputs from the artifact store; False when it has none."""
+        found = self.store.fetch(record["fingerprint"], self.run_dir) if self.rank.is_main else None
+        if not distributed.broadcast(found is not None):
+            return False
+        if found is None:  # not rank 0: it put the files into the run dir all ranks share
             record.update(status="reused", reason="rank 0 restored the outputs")
             run.manifest["steps"][step_id] = record
-            return
-        if cached is not None and outputs is not None:
-            record.update(
-                status="reused",
-                reason=f"identical outputs found in the artifact store ({because})",
-                outputs=outputs,
-                reused_from=fp,
-                **{k: v for k, v in cached[1].items() if k in CARRIED},
-            )
-            self._finish(run, step_id, record)
-            return
-        self._run_step(run, entry, record, because)
-
-    def _restore(self, step_id: str, stored: dict[str, str]) -> list[dict[str, Any]] | None:
-        """Records of the stored outputs put into the run dir; None when what arrived is
-        not what the store promised (an object changed meanwhile): the step runs instead."""
-        try:
-            self.store.restore(stored, self.run_dir)
-        except OSError:  # an object vanished since the lookup (another run dropped it)
-            return None
-        outputs = file_records(
-            self.run_dir,
-            tuple(sorted(stored)),
-            self.hashes,
-            required=True,
-            what=f"step {step_id}: reused output",
+            return True
+        stored, carried = found
+        record.update(
+            status="reused",
+            reason=f"identical outputs found in the artifact store ({because})",
+            outputs=file_records(
+                self.run_dir,
+                tuple(sorted(stored)),
+                self.hashes,
+                required=True,
+                what=f"step {step_id}: reused output",
+            ),
+            reused_from=record["fingerprint"],
+            **{k: v for k, v in carried.items() if k in CARRIED},
         )
-        return outputs if all(o["hash"] == stored[o["path"]] for o in outputs) else None
+        self._finish(run, step_id, record)
+        return True
 
-    def _run_step(
-        self, run: Run, entry: RegisteredStep, record: dict[str, Any], reason: str
-    ) -> None:
-        spec = entry.spec
+    def _run_step(self, run: Run, spec: Step, record: dict[str, Any], reason: str) -> None:
         manifest = run.manifest
         record.update(
             status="running", reason=reason, started_at=utc_now(), finished_at=None, error=None
@@ -310,49 +287,17 @@ class PlanRunner:
         self._save(manifest)
         run.emit("step_started", spec.id, reason=reason, fingerprint=record["fingerprint"])
         started = time.perf_counter()
+
+        def ended(status: str, **fields: Any) -> None:
+            duration = round(time.perf_counter() - started, 6)
+            record.update(status=status, finished_at=utc_now(), duration_s=duration, **fields)
+
         try:
-            legacy = apply_bridges(run, spec.id, self.p.configs.get(spec.id))
-            func = import_callable(spec)
-            seed_everything(self.p.execution.seed, self.p.execution.deterministic)
-            ctx = StepContext(
-                step=spec,
-                config=self.p.configs.get(spec.id),
-                run_id=self.run_id,
-                run_dir=self.run_dir,
-                execution=self.p.execution,
-                rank=self.rank,
-                splits=SplitGuard(
-                    spec.id,
-                    spec.splits,
-                    record.setdefault("splits", {}),
-                    upstream_splits(self.plugins, spec.id, manifest),
-                ),
-                models=Models(self.plugins.models, self.plugins.model_factory),
-                legacy=legacy,
-                command=self.p.request.command,
-                emit=lambda event, fields: run.emit(event, spec.id, **fields),
-                metrics_hook=lambda m: self._on_metrics(run, spec, record, m),
-                terminal=self.plugins.pm.hook.step_terminal(run=run, step=spec),
-            )
-            self.plugins.pm.hook.before_step(run=run, step=spec)
-            func(ctx)
-            # Other ranks write nothing (ctx.output gives them scratch files), so only rank 0 checks.
-            outputs = file_records(
-                self.run_dir,
-                spec.outputs,
-                self.hashes,
-                required=self.rank.is_main,
-                what=f"step {spec.id}: declared output",
-            )
+            outputs = self._call(run, spec, record)
         except BaseException as exc:
             message = "interrupted" if isinstance(exc, KeyboardInterrupt) else describe(exc)
             with signals_held():
-                record.update(
-                    status="failed",
-                    error=message,
-                    finished_at=utc_now(),
-                    duration_s=round(time.perf_counter() - started, 6),
-                )
+                ended("failed", error=message)
                 self._save(manifest)
             run.emit("step_failed", spec.id, error=message)
             self.plugins.pm.hook.on_step_error(run=run, step=spec, error=exc)
@@ -372,16 +317,47 @@ class PlanRunner:
                 )
             except OSError as exc:  # the store is a cache: a later run recomputes instead
                 run.emit("store_failed", spec.id, error=describe(exc))
-        record.update(
-            status="completed",
-            outputs=outputs,
-            finished_at=utc_now(),
-            duration_s=round(time.perf_counter() - started, 6),
-        )
+        ended("completed", outputs=outputs)
         self._finish(run, spec.id, record)
 
+    def _call(self, run: Run, spec: Step, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """Call the step with its context; the records of the outputs it declared."""
+        legacy = apply_bridges(run, spec.id, self.p.configs.get(spec.id))
+        func = import_object(spec.run)  # `execute` checked it imports and is callable
+        seed_everything(self.p.execution.seed, self.p.execution.deterministic)
+        ctx = StepContext(
+            step=spec,
+            config=self.p.configs.get(spec.id),
+            run_id=self.run_id,
+            run_dir=self.run_dir,
+            execution=self.p.execution,
+            rank=self.rank,
+            splits=SplitGuard(
+                spec.id,
+                spec.splits,
+                record.setdefault("splits", {}),
+                upstream_splits(self.plugins, spec.id, run.manifest),
+            ),
+            models=Models(self.plugins.models, self.plugins.model_factory),
+            legacy=legacy,
+            command=self.p.request.command,
+            emit=lambda event, fields: run.emit(event, spec.id, **fields),
+            metrics_hook=lambda m: self._on_metrics(run, spec, record, m),
+            terminal=self.plugins.pm.hook.step_terminal(run=run, step=spec),
+        )
+        self.plugins.pm.hook.before_step(run=run, step=spec)
+        func(ctx)
+        # Other ranks write nothing (ctx.output gives them scratch files), so only rank 0 checks.
+        return file_records(
+            self.run_dir,
+            spec.outputs,
+            self.hashes,
+            required=self.rank.is_main,
+            what=f"step {spec.id}: declared output",
+        )
+
     def _on_metrics(
-        self, run: Run, spec: Any, record: dict[str, Any], metrics: dict[str, Any]
+        self, run: Run, spec: Step, record: dict[str, Any], metrics: dict[str, Any]
     ) -> None:
         """Keep each metric's last value in the step's record; tell on_metrics hooks."""
         latest = {k: v for k, v in json_safe(metrics).items() if k != "step"}

@@ -121,7 +121,6 @@ class ArtifactStore:
         for rel, digest in outputs.items():
             if not self.intact(digest) and not self._add(run_dir / rel, digest):
                 return  # the file changed since it was hashed: record nothing
-        self._record(fingerprint).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
             self._record(fingerprint),
             json.dumps({"outputs": outputs, "extra": extra or {}}, sort_keys=True),
@@ -158,12 +157,26 @@ class ArtifactStore:
             return None
         return outputs, extra
 
-    def restore(self, outputs: dict[str, str], run_dir: Path) -> None:
-        """Put each stored object at its path in `run_dir`: a private copy, or a read-only link."""
-        for rel, digest in outputs.items():
-            obj, dst = self.object_path(digest), run_dir / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if _shares(obj.stat().st_size):
-                _hard_link(obj, dst)
-            else:
-                _private_copy(obj, dst)
+    def fetch(
+        self, fingerprint: str, run_dir: Path
+    ) -> tuple[dict[str, str], dict[str, Any]] | None:
+        """Put the outputs stored for `fingerprint` at their paths in `run_dir` (a private
+        copy, or a read-only link): (outputs, extra) as `lookup` gives them; None when the
+        store has none, or what arrived is not what it promised (an object changed or
+        vanished meanwhile, another run dropped it), and the step runs instead."""
+        found = self.lookup(fingerprint)
+        if found is None:
+            return None
+        try:
+            for rel, digest in found[0].items():
+                obj, dst = self.object_path(digest), run_dir / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if _shares(obj.stat().st_size):
+                    _hard_link(obj, dst)
+                else:
+                    _private_copy(obj, dst)
+                if self.hashes.digest(dst) != digest:
+                    return None
+        except OSError:
+            return None
+        return found
