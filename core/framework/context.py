@@ -11,16 +11,17 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
+from framework import distributed
 from framework.atomic import atomic_path
 from framework.errors import ArtifactError, UsageError
-from framework.execution import ExecutionSettings, RankInfo
+from framework.execution import ExecutionSettings, RankInfo, resolve_device
 from framework.jsonsafe import json_safe
+from framework.progress import ProgressBar
 from framework.splits import SplitGuard
 from framework.steps import Step, check_relative_path, is_pattern
 
 if TYPE_CHECKING:
     from framework.hooktypes import Terminal
-    from framework.progress import ProgressBar
 
 T = TypeVar("T")
 # The step's config class; covariant: a StepContext[TrainConfig] serves where a helper
@@ -167,8 +168,6 @@ class StepContext(Generic[C]):
         terminal it is a bar with rate and ETA; in a log file, a plain line at most every
         ``--progress-interval-s`` seconds.
         """
-        from framework.progress import ProgressBar
-
         return ProgressBar(
             iterable,
             total=total,
@@ -194,8 +193,6 @@ class StepContext(Generic[C]):
     def device(self) -> str:
         """The torch device string from ``--accelerator`` (imports torch)."""
         if self._device is None:
-            from framework.execution import resolve_device
-
             self._device = resolve_device(self.execution, self.rank)
         return self._device
 
@@ -208,38 +205,27 @@ class StepContext(Generic[C]):
 
     def ddp(self, model: Any) -> Any:
         """`model` (already on ``ctx.device``) wrapped in DistributedDataParallel."""
-        from framework import distributed
-
         return distributed.ddp(model, self.device)
 
     def shard(self, items: Any) -> Any:
         """This rank's share of a sequence (or of ``range(n)``): disjoint, covering all."""
-        from framework import distributed
-
         return distributed.shard(items, self.rank)
 
     def sampler(self, dataset: Any, shuffle: bool = True) -> Any:
         """A DistributedSampler over `dataset` seeded with ``--seed`` (None with one
         process: keep your own); call its ``set_epoch(epoch)`` every epoch."""
-        from framework import distributed
-
         return distributed.sampler(dataset, self.rank, shuffle=shuffle, seed=self.execution.seed)
 
     def reduce(self, metrics: dict[str, float], op: str = "mean") -> dict[str, float]:
         """Metrics combined across ranks (mean, sum, max, min): log what every rank saw."""
-        from framework import distributed
-
         return distributed.reduce(metrics, op)
 
     def gather(self, value: Any) -> list[Any]:
         """Every rank's `value` (small, picklable), in rank order."""
-        from framework import distributed
-
         return distributed.gather(value)
 
     def barrier(self) -> None:
-        from framework import distributed
-
+        """Wait until every rank is here."""
         distributed.barrier()
 
     def fail(self, message: str) -> NoReturn:

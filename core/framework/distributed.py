@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import datetime
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from framework.execution import ExecutionSettings, RankInfo
+from framework.execution import ExecutionSettings, RankInfo, resolve_device
 
 LAUNCHER_VARS = ("TORCHELASTIC_RUN_ID", "LOCAL_RANK", "GROUP_RANK")
 COMMAND_ENV = "FRAMEWORK_LAUNCHED_COMMAND"  # the command as typed, for the manifest
@@ -36,8 +37,6 @@ def launched(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def is_initialized() -> bool:
-    import sys
-
     if "torch" not in sys.modules:  # nothing can have initialised it
         return False
     import torch.distributed as dist
@@ -60,8 +59,6 @@ def init(settings: ExecutionSettings, rank: RankInfo) -> str | None:
     import torch
     import torch.distributed as dist
 
-    from framework.execution import resolve_device
-
     device = resolve_device(settings, rank)
     if dist.is_initialized():
         return str(dist.get_backend())
@@ -75,20 +72,17 @@ def init(settings: ExecutionSettings, rank: RankInfo) -> str | None:
             hint="start them with 'framework run STEP --nproc-per-node N' or torchrun",
         )
     backend = backend_for(device)
-    timeout = datetime.timedelta(seconds=settings.dist_timeout_s)
+    extra: dict[str, Any] = {}  # NCCL binds the group to this rank's GPU
     if backend == "nccl":
         torch.cuda.set_device(device)
-        dist.init_process_group(
-            backend,
-            timeout=timeout,
-            rank=rank.rank,
-            world_size=rank.world_size,
-            device_id=torch.device(device),
-        )
-    else:
-        dist.init_process_group(
-            backend, timeout=timeout, rank=rank.rank, world_size=rank.world_size
-        )
+        extra["device_id"] = torch.device(device)
+    dist.init_process_group(
+        backend,
+        timeout=datetime.timedelta(seconds=settings.dist_timeout_s),
+        rank=rank.rank,
+        world_size=rank.world_size,
+        **extra,
+    )
     return backend
 
 
@@ -142,10 +136,7 @@ def reduce(metrics: Mapping[str, float], op: str = "mean", device: Any = None) -
     if device is None:
         device = "cuda" if dist.get_backend() == "nccl" else "cpu"
     tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=device)
-    dist.all_reduce(tensor, op=_reduce_op(op))
-    if op == "mean":
-        tensor /= dist.get_world_size()
-    return dict(zip(keys, tensor.tolist(), strict=True))
+    return dict(zip(keys, reduce_tensor(tensor, op).tolist(), strict=True))
 
 
 def reduce_tensor(tensor: Any, op: str = "mean") -> Any:
@@ -155,7 +146,8 @@ def reduce_tensor(tensor: Any, op: str = "mean") -> Any:
         return tensor
     import torch.distributed as dist
 
-    dist.all_reduce(tensor, op=_reduce_op(op))
+    ops = {"mean": dist.ReduceOp.SUM, "sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}
+    dist.all_reduce(tensor, op=ops.get(op, dist.ReduceOp.MIN))
     if op == "mean":
         tensor /= dist.get_world_size()
     return tensor
@@ -168,14 +160,6 @@ def _check_op(op: str) -> None:
     """A wrong op fails with one process too, not only once the step runs in several."""
     if op not in REDUCE_OPS:
         raise ValueError(f"reduce op {op!r}: choose {', '.join(REDUCE_OPS)}")
-
-
-def _reduce_op(op: str) -> Any:
-    import torch.distributed as dist
-
-    return {"mean": dist.ReduceOp.SUM, "sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}.get(
-        op, dist.ReduceOp.MIN
-    )
 
 
 def ddp(model: Any, device: str) -> Any:
@@ -193,12 +177,6 @@ def ddp(model: Any, device: str) -> Any:
 def unwrap_compiled(model: Any) -> Any:
     """The module inside a torch.compile wrapper (DDP, if it was wrapped so)."""
     return getattr(model, "_orig_mod", model)
-
-
-def unwrap(model: Any) -> Any:
-    """The module inside DDP (and torch.compile) wrappers: what a checkpoint should hold."""
-    inner = getattr(model, "_orig_mod", model)
-    return getattr(inner, "module", inner)
 
 
 def shard(items: int | Sequence[Any], rank: RankInfo) -> Any:

@@ -146,15 +146,16 @@ def _scan(group: str) -> list[EntryPoint]:
     found: list[EntryPoint] = []
     seen: set[str] = set()
     for info_dir in _info_dirs():
-        # The directory is named "<name>-<version>.dist-info"; importlib.metadata dedups on it too.
-        key = _normalise(os.path.basename(info_dir).rsplit(".", 1)[0].split("-", 1)[0])
+        # Named "<name>-<version>.dist-info": the first of a name wins, as in importlib.metadata.
+        stem = os.path.basename(info_dir).rsplit(".", 1)[0].split("-", 1)[0]
+        key = re.sub(r"[-_.]+", "-", stem).lower()
         if key in seen:
             continue
         seen.add(key)
         entries = _parse(os.path.join(info_dir, "entry_points.txt"), group)
         if entries:
-            name, version = _name_and_version(info_dir)
-            found.extend(EntryPoint(n, v, group, name, version) for n, v in entries)
+            dist, version = _name_and_version(info_dir)
+            found.extend(EntryPoint(n, v, group, dist, version) for n, v in entries)
     return found
 
 
@@ -178,10 +179,6 @@ def _info_dirs() -> Iterator[str]:
         except OSError:
             continue
         yield from sorted(found)
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _name_and_version(info_dir: str) -> tuple[str | None, str | None]:
@@ -231,14 +228,7 @@ def _from_importlib_metadata(group: str) -> list[EntryPoint]:
 
     found = []
     for ep in metadata.entry_points(group=group):
-        dist = getattr(ep, "dist", None)
-        found.append(
-            EntryPoint(
-                ep.name,
-                ep.value,
-                group,
-                dist.metadata["Name"] if dist else None,
-                dist.version if dist else None,
-            )
-        )
+        dist = ep.dist
+        name, version = (dist.metadata["Name"], dist.version) if dist else (None, None)
+        found.append(EntryPoint(ep.name, ep.value, group, name, version))
     return found
