@@ -14,8 +14,7 @@ from typing import Any
 
 import attrs
 
-from framework.config.build import build_instance, plain_value
-from framework.config.fields import FieldInfo, config_fields
+from framework.config.fields import FieldInfo, build_instance, config_fields, plain_value
 from framework.config.schema import error_message, first_error
 from framework.config.text import parse_text
 from framework.errors import ConfigError

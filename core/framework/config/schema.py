@@ -11,8 +11,7 @@ from typing import Any
 
 import attrs
 
-from framework.config.build import plain_value
-from framework.config.fields import config_fields, unwrap_optional
+from framework.config.fields import config_fields, plain_value, unwrap_optional
 
 
 def type_schema(tp: Any) -> dict[str, Any]:
