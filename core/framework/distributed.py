@@ -36,12 +36,17 @@ def launched(environ: Mapping[str, str] | None = None) -> bool:
     return int(env.get("WORLD_SIZE", "1")) > 1 or any(v in env for v in LAUNCHER_VARS)
 
 
-def is_initialized() -> bool:
+def _group() -> Any:
+    """torch.distributed while a process group is up, else None (torch not imported)."""
     if "torch" not in sys.modules:  # nothing can have initialised it
-        return False
+        return None
     import torch.distributed as dist
 
-    return dist.is_available() and dist.is_initialized()
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
+def is_initialized() -> bool:
+    return _group() is not None
 
 
 def backend_for(device: str) -> str:
@@ -87,26 +92,20 @@ def init(settings: ExecutionSettings, rank: RankInfo) -> str | None:
 
 
 def shutdown() -> None:
-    if is_initialized():
-        import torch.distributed as dist
-
+    if dist := _group():
         dist.destroy_process_group()
 
 
 def barrier() -> None:
     """Wait until every rank is here (no-op with one process)."""
-    if is_initialized():
-        import torch.distributed as dist
-
+    if dist := _group():
         dist.barrier()
 
 
 def broadcast(value: Any, src: int = 0) -> Any:
     """Rank `src`'s `value` on every rank (small picklable objects between our own ranks)."""
-    if not is_initialized():
+    if not (dist := _group()):
         return value
-    import torch.distributed as dist
-
     box = [value]
     dist.broadcast_object_list(box, src=src)
     return box[0]
@@ -114,10 +113,8 @@ def broadcast(value: Any, src: int = 0) -> Any:
 
 def gather(value: Any) -> list[Any]:
     """Every rank's `value`, in rank order, on every rank."""
-    if not is_initialized():
+    if not (dist := _group()):
         return [value]
-    import torch.distributed as dist
-
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, value)
     return out
@@ -127,10 +124,9 @@ def reduce(metrics: Mapping[str, float], op: str = "mean", device: Any = None) -
     """Metrics combined across ranks (``mean``, ``sum``, ``max`` or ``min``); one collective."""
     _check_op(op)
     values = {k: float(v) for k, v in metrics.items()}
-    if not is_initialized() or not values:
+    if not (dist := _group()) or not values:
         return values
     import torch
-    import torch.distributed as dist
 
     keys = sorted(values)
     if device is None:
@@ -142,10 +138,8 @@ def reduce(metrics: Mapping[str, float], op: str = "mean", device: Any = None) -
 def reduce_tensor(tensor: Any, op: str = "mean") -> Any:
     """A tensor combined across ranks in place (mean, sum, max, min); unchanged with one process."""
     _check_op(op)
-    if not is_initialized():
+    if not (dist := _group()):
         return tensor
-    import torch.distributed as dist
-
     ops = {"mean": dist.ReduceOp.SUM, "sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}
     dist.all_reduce(tensor, op=ops.get(op, dist.ReduceOp.MIN))
     if op == "mean":

@@ -8,9 +8,6 @@ from collections.abc import Iterable, Iterator
 from framework.errors import DuplicateStepError, PluginError, StepNotFoundError
 from framework.frozen import Frozen
 
-SPLIT_NAMES_HINT = "split names are free-form strings such as TRAIN, VAL, VAL_CALIB, TEST"
-
-
 def _as_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -167,12 +164,6 @@ class StepRegistry:
 
     def __iter__(self) -> Iterator[RegisteredStep]:
         return iter(sorted(self._steps.values(), key=lambda e: e.id))
-
-    def __len__(self) -> int:
-        return len(self._steps)
-
-    def __contains__(self, step_id: object) -> bool:
-        return step_id in self._steps
 
     def ids(self) -> list[str]:
         return sorted(self._steps)

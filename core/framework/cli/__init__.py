@@ -182,35 +182,27 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=args, prog_name="framework", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(130)
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `framework`: the help, as written
         exc.show()
         sys.exit(exc.exit_code)
-    except click.UsageError as exc:
-        message = " ".join(exc.format_message().split())
-        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        click.echo(f"error: {message}{where}", err=True)
-        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        message = " ".join(exc.format_message().split())
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            message += f" (see '{exc.ctx.command_path} --help')"
+        click.echo(f"error: {message}", err=True)
         sys.exit(exc.exit_code)
-    except FrameworkError as exc:
+    except Exception as exc:
         if debug:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # a bug: say so in one line, details with --debug
-        if debug:
-            import traceback
-
-            traceback.print_exc()
+        if isinstance(exc, FrameworkError):
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        # a bug: say so in one line, details with --debug
         click.echo(
             f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
             err=True,

@@ -7,19 +7,6 @@ from typing import Any
 
 import click
 
-RUN_STATIC = {
-    "config",
-    "set",
-    "run_id",
-    "artifact_root",
-    "only",
-    "from_step",
-    "force",
-    "print_config",
-    "help",
-    "device",
-}
-
 
 def run_options(artifact_root_default: str | None) -> list[click.Parameter]:
     return [
@@ -65,6 +52,12 @@ def run_options(artifact_root_default: str | None) -> list[click.Parameter]:
         ),
         click.Option(["--device"], hidden=True, help="Deprecated: use --accelerator."),
     ]
+
+
+# No config field gets an option that `run` has itself: its names as options and parameters.
+RUN_STATIC = {"help"} | {
+    name.lstrip("-").replace("-", "_") for p in run_options(None) for name in (*p.opts, str(p.name))
+}
 
 
 def field_options(
