@@ -11,6 +11,8 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
+import attrs
+
 from framework import distributed
 from framework.atomic import atomic_path
 from framework.errors import ArtifactError, UsageError
@@ -29,12 +31,12 @@ T = TypeVar("T")
 C = TypeVar("C", covariant=True)
 
 
+@attrs.frozen
 class Models:
     """Build models by registered name: ``ctx.models.build("hello.line", **kwargs)``."""
 
-    def __init__(self, factories: dict[str, tuple[str, str]], loader: Callable[[str], Any]) -> None:
-        self._factories = factories
-        self._loader = loader
+    _factories: dict[str, tuple[str, str]]
+    _loader: Callable[[str], Any]
 
     def names(self) -> list[str]:
         return sorted(self._factories)
@@ -43,42 +45,26 @@ class Models:
         return self._loader(name)(**kwargs)
 
 
+@attrs.define(kw_only=True, eq=False, repr=False)
 class StepContext(Generic[C]):
     """The one argument of a step callable; ``StepContext[TrainConfig]`` types its config."""
 
-    def __init__(
-        self,
-        *,
-        step: Step,
-        config: C,
-        run_id: str,
-        run_dir: Path,
-        execution: ExecutionSettings,
-        rank: RankInfo,
-        splits: SplitGuard,
-        models: Models,
-        legacy: dict[str, dict[str, Any]],
-        command: Iterable[str] = (),
-        emit: Callable[[str, dict[str, Any]], None],
-        metrics_hook: Callable[[dict[str, Any]], None],
-        terminal: Terminal | None = None,
-    ) -> None:
-        self.step = step
-        self.config = config
-        self.run_id = run_id
-        self.run_dir = Path(run_dir)
-        self.execution = execution
-        self.rank = rank
-        self.splits = splits
-        self.models = models
-        self.legacy = legacy
-        # The command that started the run, as typed (and recorded in the manifest).
-        self.command = tuple(command)
-        self._emit = emit
-        self._metrics_hook = metrics_hook
-        self._terminal = terminal  # None: nothing is shown (--quiet, ranks but 0)
-        self._device: str | None = None
-        self._latest: dict[str, Any] = {}  # each metric's last value, shown by progress bars
+    step: Step
+    config: C
+    run_id: str
+    run_dir: Path = attrs.field(converter=Path)
+    execution: ExecutionSettings
+    rank: RankInfo
+    splits: SplitGuard
+    models: Models
+    legacy: dict[str, dict[str, Any]]
+    # The command that started the run, as typed (and recorded in the manifest).
+    command: tuple[str, ...] = attrs.field(default=(), converter=tuple[str, ...])
+    _emit: Callable[[str, dict[str, Any]], None]
+    _metrics_hook: Callable[[dict[str, Any]], None]
+    _terminal: Terminal | None = None  # None: nothing is shown (--quiet, ranks but 0)
+    _device: str | None = attrs.field(default=None, init=False)
+    _latest: dict[str, Any] = attrs.field(factory=dict, init=False)  # shown by progress bars
 
     # -- artifacts --------------------------------------------------------------------
 

@@ -8,8 +8,7 @@ them. Lifecycle hooks see a run as it happens. The argument types live in
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -36,19 +35,8 @@ if TYPE_CHECKING:
 
 PROJECT = "framework"
 
-F = TypeVar("F", bound=Callable[..., object])
-_hookspec = pluggy.HookspecMarker(PROJECT)
+hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
-
-
-def hookspec(function: F) -> F:
-    """Mark a hook specification, its signature kept for the type checker."""
-    return cast(F, _hookspec(function))
-
-
-def first_result(function: F) -> F:
-    """Mark a hook specification whose first non-None answer is the answer."""
-    return cast(F, _hookspec(firstresult=True)(function))
 
 
 # -- registration ---------------------------------------------------------------------
@@ -128,7 +116,7 @@ def on_event(run: RunInfo, event: Event) -> None:
     """Any structured event (the ones above and those steps emit), as written to events.jsonl."""
 
 
-@first_result
+@hookspec(firstresult=True)
 def step_terminal(run: RunInfo, step: Step) -> Terminal | None:
     """Where `step`'s own output (``ctx.progress``, ``print``, ``table``) is shown; None passes."""
 
@@ -136,7 +124,7 @@ def step_terminal(run: RunInfo, step: Step) -> Terminal | None:
 # -- the shell ------------------------------------------------------------------------
 
 
-@first_result
+@hookspec(firstresult=True)
 def complete_shell(
     ctx: click.Context, param: click.Parameter | None, incomplete: str
 ) -> list[CompletionItem] | None:
