@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # what `__getattr__` below imports on first use, for type che
     from framework.config import field, flatten_config
     from framework.context import StepContext
     from framework.execution import ExecutionSettings, RankInfo, autocast_dtype, resolve_device
-    from framework.hooktypes import (
+    from framework.hookspecs import (
         BridgeRegister,
         CliRegister,
         Event,
@@ -70,7 +70,7 @@ _LAZY_FROM = {
     "framework.request": "RunRequest Flag",
     "framework.safeload": "torch_load UnreadableFileError",
     # The types hook arguments carry (for annotating a plugin's hook implementations):
-    "framework.hooktypes": "BridgeRegister CliRegister Event ExecutorRegister Metrics "
+    "framework.hookspecs": "BridgeRegister CliRegister Event ExecutorRegister Metrics "
     "ModelRegister RunInfo RunStatus SchemaRegister StepRecord StepRegister SweepRegister",
     # Running many jobs, and writing an executor (the built-in `executors` plugin):
     "framework.builtin.executors.batch": "run_jobs Batch JobResult JobUpdate Resources",

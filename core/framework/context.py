@@ -23,7 +23,7 @@ from framework.splits import SplitGuard
 from framework.steps import Step, check_relative_path, is_pattern
 
 if TYPE_CHECKING:
-    from framework.hooktypes import Terminal
+    from framework.hookspecs import Terminal
 
 T = TypeVar("T")
 # The step's config class; covariant: a StepContext[TrainConfig] serves where a helper

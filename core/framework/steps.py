@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from framework.errors import DuplicateStepError, PluginError, StepNotFoundError
 from framework.frozen import Frozen
 
+
 def _as_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
     if value is None:
         return ()
