@@ -16,7 +16,7 @@ from framework.errors import (
     UsageError,
 )
 from framework.hookspecs import hookimpl
-from framework.steps import Step
+from framework.steps import ConfigBridge, RunLauncher, Step, SweepPreset
 
 if TYPE_CHECKING:  # what `__getattr__` below imports on first use, for type checkers
     from framework import distributed
@@ -55,7 +55,6 @@ if TYPE_CHECKING:  # what `__getattr__` below imports on first use, for type che
         StepRegister,
         SweepRegister,
     )
-    from framework.registrations import ConfigBridge, RunLauncher, SweepPreset
     from framework.request import Flag, RunRequest
     from framework.safeload import UnreadableFileError, torch_load
 
@@ -66,7 +65,6 @@ _LAZY_FROM = {
     "framework.config": "field flatten_config",
     "framework.context": "StepContext",
     "framework.execution": "ExecutionSettings RankInfo autocast_dtype resolve_device",
-    "framework.registrations": "ConfigBridge SweepPreset RunLauncher",
     "framework.request": "RunRequest Flag",
     "framework.safeload": "torch_load UnreadableFileError",
     # The types hook arguments carry (for annotating a plugin's hook implementations):
@@ -108,5 +106,8 @@ def __dir__() -> list[str]:
 
 __version__ = "0.1.0"
 
-_EAGER = ["ArtifactError", "ConfigError", "FrameworkError", "SplitContractError", "UsageError"]
-__all__ = sorted([*_EAGER, "Step", "hookimpl", "__version__", *_LAZY, *_LAZY_MODULES])
+_IMPORTED_AT_THE_TOP = (
+    "ArtifactError ConfigError FrameworkError SplitContractError UsageError "
+    "Step ConfigBridge SweepPreset RunLauncher hookimpl __version__"
+)
+__all__ = sorted([*_IMPORTED_AT_THE_TOP.split(), *_LAZY, *_LAZY_MODULES])

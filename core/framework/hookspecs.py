@@ -20,8 +20,7 @@ if TYPE_CHECKING:
 
     from framework.execution import ExecutionSettings, RankInfo
     from framework.progress import ProgressBar
-    from framework.registrations import ConfigBridge, RunLauncher, SweepPreset
-    from framework.steps import Step
+    from framework.steps import ConfigBridge, RunLauncher, Step, SweepPreset
 
 PROJECT = "framework"
 

@@ -13,17 +13,21 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from functools import cached_property, partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
 
 from framework import hookspecs
 from framework.entrypoints import entry_points, import_object
 from framework.errors import PluginError, UsageError
-from framework.steps import RegisteredStep, Step, StepRegistry, did_you_mean
-
-if TYPE_CHECKING:
-    from framework.registrations import ConfigBridge, SweepPreset
+from framework.steps import (
+    ConfigBridge,
+    RegisteredStep,
+    Step,
+    StepRegistry,
+    SweepPreset,
+    did_you_mean,
+)
 
 ENTRY_POINT_GROUP = "framework.plugins"
 DISABLE_ENV = "FRAMEWORK_DISABLE_PLUGINS"
@@ -251,15 +255,13 @@ class Plugins:
     def executors(self) -> dict[str, tuple[str, str]]:
         return self._named("register_executors", "executor")
 
-    def _listed(self, hook_name: str, kind: str | None) -> list[tuple[Any, str]]:
-        """(item, plugin) of what `hook_name` registers, each checked to be a `kind` (an
-        import path, imported only when something is registered)."""
+    def _listed(self, hook_name: str, kind: type) -> list[tuple[Any, str]]:
+        """(item, plugin) of what `hook_name` registers, each checked to be a `kind`."""
         found: list[tuple[Any, str]] = []
 
         def add(plugin: str, item: Any) -> None:
-            cls = import_object(kind) if kind else object
-            if not isinstance(item, cls):
-                raise TypeError(f"register() expects a {cls.__name__}, got {type(item).__name__}")
+            if not isinstance(item, kind):
+                raise TypeError(f"register() expects a {kind.__name__}, got {type(item).__name__}")
             found.append((item, plugin))
 
         self._collect(hook_name, add)
@@ -267,15 +269,15 @@ class Plugins:
 
     @cached_property
     def bridges(self) -> list[tuple[ConfigBridge, str]]:
-        return self._listed("register_config_bridges", "framework.registrations:ConfigBridge")
+        return self._listed("register_config_bridges", ConfigBridge)
 
     @cached_property
     def sweeps(self) -> list[tuple[SweepPreset, str]]:
-        return self._listed("register_sweeps", "framework.registrations:SweepPreset")
+        return self._listed("register_sweeps", SweepPreset)
 
     @cached_property
     def cli_extensions(self) -> list[tuple[Any, str]]:
-        return self._listed("register_cli_options", None)
+        return self._listed("register_cli_options", object)
 
     # -- step checks (import plugin code: only when a step is planned or described) ---
 

@@ -47,8 +47,8 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         raise click.UsageError("missing the STEP to run", ctx=ctx)
     from framework.entrypoints import import_object
     from framework.prepare import config_sections, prepare, resolve_plan
-    from framework.registrations import RunLauncher
     from framework.request import Flag, RunRequest, artifact_root, command_as_typed
+    from framework.steps import RunLauncher
 
     plugins = _plugins(ctx)
     target_id, order = resolve_plan(plugins, target, only="--only" in args)

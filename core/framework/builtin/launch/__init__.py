@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 @hookimpl
 def register_cli_options(register: CliRegister) -> None:
-    from framework.registrations import RunLauncher
+    from framework.steps import RunLauncher
 
     options = launch_options()
     for option in options:
