@@ -113,7 +113,8 @@ class Plugins:
         self.infos: dict[str, PluginInfo] = {}
         self._problems: dict[tuple[str, bool], str | None] = {}
         for name, module in BUILTIN_PLUGINS.items():
-            self._load(name, partial(importlib.import_module, module), module, builtin=True)
+            builtin = PluginInfo(name, module, status="builtin")
+            self._load(builtin, partial(importlib.import_module, module))
         self._load_entry_points()
         for name, obj in extra:
             self.register(obj, name)
@@ -125,19 +126,10 @@ class Plugins:
         for ep in entry_points(ENTRY_POINT_GROUP):
             if not self.autoload and ep.name not in explicit:
                 continue
-            self._load(ep.name, ep.load, ep.value, distribution=ep.distribution, version=ep.version)
+            self._load(PluginInfo(ep.name, ep.value, ep.distribution, ep.version), ep.load)
 
-    def _load(
-        self,
-        name: str,
-        loader: Callable[[], object],
-        module: str,
-        *,
-        builtin: bool = False,
-        distribution: str | None = None,
-        version: str | None = None,
-    ) -> None:
-        info = PluginInfo(name, module, distribution, version, "builtin" if builtin else "loaded")
+    def _load(self, info: PluginInfo, loader: Callable[[], object]) -> None:
+        name = info.name
         other = self.infos.get(name)
         if other is not None and other.status != "disabled":
             taken = f"plugin name '{name}' is already taken by {other.distribution or other.module}"
@@ -161,7 +153,8 @@ class Plugins:
 
     def register(self, plugin: object, name: str) -> None:
         """Register an in-process plugin object (tests, notebooks)."""
-        self._load(name, lambda: plugin, getattr(plugin, "__name__", type(plugin).__name__))
+        module = getattr(plugin, "__name__", type(plugin).__name__)
+        self._load(PluginInfo(name, module), lambda: plugin)
 
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
         info.status = "failed"
@@ -178,12 +171,11 @@ class Plugins:
 
     def hook_names(self) -> dict[str, list[str]]:
         """Plugin name -> the hooks it implements (for the run's start event)."""
-        out: dict[str, list[str]] = {}
-        for name, plugin in self.pm.list_name_plugin():
-            if plugin is None:
-                continue
-            out[name] = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-        return out
+        return {
+            name: sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            for name, plugin in self.pm.list_name_plugin()
+            if plugin is not None
+        }
 
     # -- registration hooks -----------------------------------------------------------
 
