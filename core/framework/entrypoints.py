@@ -199,16 +199,11 @@ def _parse(path: str, group: str) -> list[tuple[str, str]]:
         lines = data.decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return []
-    found = []
-    section = None
-    for raw in lines:
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
+    found, section = [], None
+    for line in map(str.strip, lines):
         if line.startswith("[") and line.endswith("]"):
             section = line[1:-1].strip()
-            continue
-        if section == group and "=" in line:
+        elif section == group and "=" in line and not line.startswith(("#", ";")):
             name, _, value = line.partition("=")
             found.append((name.strip(), value.strip()))
     return found

@@ -76,24 +76,16 @@ def field_options(
             owners = [s.key for s in sections if f.name in s.field_names()]
             default = "required" if f.required else f"default: {f.default}"
             help_text = f"{f.help} [{default}; {', '.join(owners)}]".strip()
-            if f.type is bool:
-                params.append(
-                    click.Option(
-                        [f"--{dashed}/--no-{dashed}", f.name], default=None, help=help_text
-                    )
-                )
+            shape: dict[str, Any] = {}
+            if f.type is bool:  # a --flag/--no-flag pair, with no aliases
+                decls = [f"--{dashed}/--no-{dashed}"]
             else:
+                decls = [f"--{dashed}", *aliases]
                 repeatable = f.type_name().startswith("list[")  # --tracker a --tracker b = a,b
-                params.append(
-                    click.Option(
-                        [f"--{dashed}", *aliases, f.name],
-                        default=None,
-                        metavar=f.type_name().upper().replace(" ", "_"),
-                        help=help_text,
-                        multiple=repeatable,
-                        callback=_comma_joined if repeatable else None,
-                    )
-                )
+                shape["metavar"] = f.type_name().upper().replace(" ", "_")
+                shape["multiple"] = repeatable
+                shape["callback"] = _comma_joined if repeatable else None
+            params.append(click.Option([*decls, f.name], default=None, help=help_text, **shape))
             seen[f.name] = f"--{dashed}"
     return params, seen
 
