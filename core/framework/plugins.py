@@ -115,18 +115,14 @@ class Plugins:
         for name, module in BUILTIN_PLUGINS.items():
             builtin = PluginInfo(name, module, status="builtin")
             self._load(builtin, partial(importlib.import_module, module))
-        self._load_entry_points()
+        explicit = set(env_list(EXPLICIT_ENV))  # loaded even without autoload
+        for ep in entry_points(ENTRY_POINT_GROUP):
+            if self.autoload or ep.name in explicit:
+                self._load(PluginInfo(ep.name, ep.value, ep.distribution, ep.version), ep.load)
         for name, obj in extra:
             self.register(obj, name)
 
     # -- loading ----------------------------------------------------------------------
-
-    def _load_entry_points(self) -> None:
-        explicit = set(env_list(EXPLICIT_ENV))
-        for ep in entry_points(ENTRY_POINT_GROUP):
-            if not self.autoload and ep.name not in explicit:
-                continue
-            self._load(PluginInfo(ep.name, ep.value, ep.distribution, ep.version), ep.load)
 
     def _load(self, info: PluginInfo, loader: Callable[[], object]) -> None:
         name = info.name

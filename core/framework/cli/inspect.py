@@ -45,11 +45,8 @@ def list_steps(ctx: click.Context, plugin: str | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     if not entries:
-        click.echo(
-            "no steps"
-            + (f" for plugin '{plugin}'" if plugin else "")
-            + " (see 'framework plugins')"
-        )
+        where = f" for plugin '{plugin}'" if plugin else ""
+        click.echo(f"no steps{where} (see 'framework plugins')")
         return
     width = max(len(e.id) for e in entries)
     for e in entries:
