@@ -219,11 +219,8 @@ class ConfigResolver:
                     hint=f"pass --{missing.replace('_', '-')} or set it in the config file",
                 )
             name = str(path[0]) if path else ""
-            json_path = (
-                "$."
-                + section.key
-                + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-            )
+            steps = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+            json_path = f"$.{section.key}{steps}"
             source = section.sources.get(name)
             where = f" (from {source})" if source and source.kind != "default" else ""
             raise ConfigError(f"invalid config: {json_path}: {error_message(err)}{where}")
