@@ -160,15 +160,11 @@ def _needs_importlib_metadata() -> bool:
 
 
 def _info_dirs() -> Iterator[str]:
+    """Each *.dist-info and *.egg-info folder on sys.path, in sys.path order."""
     for entry in sys.path:
-        directory = entry or "."
-        try:
-            with os.scandir(directory) as it:
-                found = [
-                    e.path for e in it if e.name.lower().endswith(_INFO_SUFFIXES) and e.is_dir()
-                ]
-        except OSError:
-            continue
+        found: list[str] = []  # a folder that cannot be read has none
+        with contextlib.suppress(OSError), os.scandir(entry or ".") as it:
+            found = [e.path for e in it if e.name.lower().endswith(_INFO_SUFFIXES) and e.is_dir()]
         yield from sorted(found)
 
 

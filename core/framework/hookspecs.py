@@ -8,7 +8,7 @@ and call it once per thing; they must stay cheap (no torch, no plugin internals)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Union
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pluggy
 
@@ -49,14 +49,11 @@ class ExecutorRegister(Protocol):
     def __call__(self, name: str, path: str, /) -> None: ...
 
 
-CliItem = Union["click.Command", "click.Option", "RunLauncher"]
-
-
 class CliRegister(Protocol):
     """``register(command)``, ``register(option)`` or ``register(RunLauncher(...))``,
     in ``register_cli_options``."""
 
-    def __call__(self, item: CliItem, /) -> None: ...
+    def __call__(self, item: click.Command | click.Option | RunLauncher, /) -> None: ...
 
 
 class BridgeRegister(Protocol):
