@@ -2,13 +2,14 @@
 
 This module holds the group, `main` (our errors as one line and an exit code) and the
 per-invocation plugin manager (with `--no-plugin`); each command group is a module,
-imported when one of its commands runs: `inspect` and `run` (with `options`). Built-in plugins add the rest (`sweep`, `runs`,
-`schema`, `completion`, ...), and shell completion answers through the `complete_shell`
-hook.
+imported when one of its commands runs: `inspect` and `run` (with `options`). Built-in
+plugins add the rest (`sweep`, `runs`, `schema`, `completion`, ...), and shell completion
+answers through the `complete_shell` hook.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -110,8 +111,6 @@ class FrameworkGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS:
-            import importlib
-
             importlib.import_module(f"framework.cli.{COMMANDS[name]}")
             return super().get_command(ctx, name)
         return self._plugin_commands(ctx).get(name)

@@ -107,11 +107,8 @@ def graph(ctx: click.Context, step: str, fmt: str) -> None:
     registry = _plugins(ctx).steps
     target = registry.resolve(step).id
     order = dag.plan(registry, target)
-    click.echo(
-        dag.render_mermaid(registry, order)
-        if fmt == "mermaid"
-        else dag.render_text(registry, order)
-    )
+    render = dag.render_mermaid if fmt == "mermaid" else dag.render_text
+    click.echo(render(registry, order))
 
 
 @cli.command("plugins")

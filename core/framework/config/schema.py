@@ -18,9 +18,7 @@ def type_schema(tp: Any) -> dict[str, Any]:
     """The schema of one field type (``X | None`` as ``anyOf`` with null)."""
     inner, optional = unwrap_optional(tp)
     schema = _plain_type_schema(inner)
-    if optional:
-        return {"anyOf": [schema, {"type": "null"}]}
-    return schema
+    return {"anyOf": [schema, {"type": "null"}]} if optional else schema
 
 
 def _plain_type_schema(tp: Any) -> dict[str, Any]:
