@@ -71,10 +71,8 @@ def describe(ctx: click.Context, step: str) -> None:
     if spec.description:
         click.echo(f"  {spec.description}")
     click.echo(f"  callable  {spec.run}")
-    click.echo(f"  requires  {', '.join(spec.requires) or '-'}")
-    click.echo(f"  inputs    {', '.join(spec.inputs) or '-'}")
-    click.echo(f"  outputs   {', '.join(spec.outputs) or '-'}")
-    click.echo(f"  splits    {', '.join(spec.splits) or '-'}")
+    for what in ("requires", "inputs", "outputs", "splits"):
+        click.echo(f"  {what:<10}{', '.join(getattr(spec, what)) or '-'}")
     if not spec.config:
         click.echo("  config    none")
         return
