@@ -106,8 +106,14 @@ def __dir__() -> list[str]:
 
 __version__ = "0.1.0"
 
-_IMPORTED_AT_THE_TOP = (
-    "ArtifactError ConfigError FrameworkError SplitContractError UsageError "
-    "Step ConfigBridge SweepPreset RunLauncher hookimpl __version__"
-)
-__all__ = sorted([*_IMPORTED_AT_THE_TOP.split(), *_LAZY, *_LAZY_MODULES])
+__all__ = [  # the public API: the names imported above and those imported on first use
+    "ArtifactError", "Batch", "BridgeRegister", "CliRegister", "ConfigBridge", "ConfigError",
+    "Event", "ExecutionSettings", "ExecutorRegister", "Flag", "FrameworkError", "JobResult",
+    "JobUpdate", "Metrics", "ModelRegister", "RankInfo", "Resources", "RunInfo", "RunLauncher",
+    "RunRequest", "RunStatus", "SchemaRegister", "SplitContractError", "Step", "StepContext",
+    "StepRecord", "StepRegister", "SweepOptions", "SweepPreset", "SweepRegister", "SweepSpec",
+    "UnreadableFileError", "UsageError", "__version__", "autocast_dtype", "distributed", "field",
+    "flatten_config", "follow_jobs", "hookimpl", "job_cancelled", "job_lost", "job_not_run",
+    "job_result", "plan_sweep", "preset_spec", "request_to_dict", "resolve_device",
+    "run_in_worker", "run_jobs", "run_sweep", "sweep_failure", "torch_load",
+]  # fmt: skip

@@ -10,8 +10,6 @@ schema generated from the class before any step runs.
 - `schema`: a config class's JSON Schema, and values checked against it
 - `text`: a value as the command line and the environment write it, and back
 - `resolve`: the layers merged into one `Section` of values per config class
-
-The names below are the ones the rest of the core imports from here.
 """
 
 from __future__ import annotations
@@ -28,3 +26,9 @@ from framework.config.fields import (
 from framework.config.resolve import ConfigResolver, Section, env_name, load_config_file
 from framework.config.schema import schema_for
 from framework.config.text import format_text, parse_text
+
+__all__ = [  # what the rest of the core imports from here
+    "NOTHING", "ConfigResolver", "Section", "canonical_json", "config_fields", "config_hash",
+    "env_name", "field", "flatten_config", "format_text", "load_config_file", "parse_text",
+    "schema_for", "to_plain",
+]  # fmt: skip
