@@ -165,12 +165,8 @@ class FrameworkGroup(click.Group):
 @click.version_option(
     package_name="framework", prog_name="framework", message="%(prog)s %(version)s"
 )
-@click.pass_context
-def cli(
-    ctx: click.Context, no_plugin: tuple[str, ...], strict_plugins: bool | None, debug: bool
-) -> None:
+def cli(no_plugin: tuple[str, ...], strict_plugins: bool | None, debug: bool) -> None:
     """Run ML pipelines: a DAG of typed steps from plugins, with manifests and caching."""
-    ctx.ensure_object(dict)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,18 +12,14 @@ from framework.cli import PlanCommand, _plugins, cli, complete
 from framework.cli.options import RUN_STATIC, field_options, normalise_underscores, run_options
 
 
-def _fixed_options(ctx: click.Context) -> list[click.Parameter]:
-    """`run`'s own options and those plugins add (the launcher's, say)."""
-    return run_options(None) + _plugin_options(_plugins(ctx))
-
-
 def _plugin_options(plugins: Any) -> list[click.Parameter]:
+    """The options plugins add to `framework run` (the launcher's, say)."""
     return [item for item, _ in plugins.cli_extensions if isinstance(item, click.Option)]
 
 
 @cli.command(
     cls=PlanCommand,
-    fixed_options=_fixed_options,
+    fixed_options=lambda ctx: run_options(None) + _plugin_options(_plugins(ctx)),
     plan_target=lambda ctx, args: ctx.params.get("target"),
     context_settings={
         "ignore_unknown_options": True,
