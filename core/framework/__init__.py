@@ -16,9 +16,9 @@ from framework.errors import (
     UsageError,
 )
 from framework.hookspecs import hookimpl
-from framework.steps import Step
+from framework.steps import ConfigBridge, RunLauncher, Step, SweepPreset
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what `__getattr__` below imports on first use, for type checkers
     from framework import distributed
     from framework.builtin.executors.batch import (
         Batch,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from framework.config import field, flatten_config
     from framework.context import StepContext
     from framework.execution import ExecutionSettings, RankInfo, autocast_dtype, resolve_device
-    from framework.hooktypes import (
+    from framework.hookspecs import (
         BridgeRegister,
         CliRegister,
         Event,
@@ -55,60 +55,34 @@ if TYPE_CHECKING:
         StepRegister,
         SweepRegister,
     )
-    from framework.registrations import ConfigBridge, RunLauncher, SweepPreset
     from framework.request import Flag, RunRequest
     from framework.safeload import UnreadableFileError, torch_load
 
 # Imported on first use, so that `framework list-steps` (and a plugin's hook module
 # that needs only Step and hookimpl) does not pay for the config and execution code.
-_LAZY = {
-    "field": "framework.config",
-    "flatten_config": "framework.config",
-    "StepContext": "framework.context",
-    "ExecutionSettings": "framework.execution",
-    "RankInfo": "framework.execution",
-    "autocast_dtype": "framework.execution",
-    "resolve_device": "framework.execution",
-    "ConfigBridge": "framework.registrations",
-    "SweepPreset": "framework.registrations",
-    "RunLauncher": "framework.registrations",
-    "RunRequest": "framework.request",
-    "Flag": "framework.request",
-    "torch_load": "framework.safeload",
-    "UnreadableFileError": "framework.safeload",
+# Module -> the names it exports; "name:attribute" exports the attribute under that name.
+_LAZY_FROM = {
+    "framework.config": "field flatten_config",
+    "framework.context": "StepContext",
+    "framework.execution": "ExecutionSettings RankInfo autocast_dtype resolve_device",
+    "framework.request": "RunRequest Flag",
+    "framework.safeload": "torch_load UnreadableFileError",
     # The types hook arguments carry (for annotating a plugin's hook implementations):
-    "BridgeRegister": "framework.hooktypes",
-    "CliRegister": "framework.hooktypes",
-    "Event": "framework.hooktypes",
-    "ExecutorRegister": "framework.hooktypes",
-    "Metrics": "framework.hooktypes",
-    "ModelRegister": "framework.hooktypes",
-    "RunInfo": "framework.hooktypes",
-    "RunStatus": "framework.hooktypes",
-    "SchemaRegister": "framework.hooktypes",
-    "StepRecord": "framework.hooktypes",
-    "StepRegister": "framework.hooktypes",
-    "SweepRegister": "framework.hooktypes",
+    "framework.hookspecs": "BridgeRegister CliRegister Event ExecutorRegister Metrics "
+    "ModelRegister RunInfo RunStatus SchemaRegister StepRecord StepRegister SweepRegister",
     # Running many jobs, and writing an executor (the built-in `executors` plugin):
-    "run_jobs": "framework.builtin.executors.batch",
-    "Batch": "framework.builtin.executors.batch",
-    "JobResult": "framework.builtin.executors.batch",
-    "JobUpdate": "framework.builtin.executors.batch",
-    "Resources": "framework.builtin.executors.batch",
-    "follow_jobs": "framework.builtin.executors.follow",
-    "job_result": "framework.builtin.executors.follow",
-    "job_lost": "framework.builtin.executors.follow",
-    "job_not_run": "framework.builtin.executors.follow",
-    "job_cancelled": "framework.builtin.executors.follow",
-    "request_to_dict": "framework.builtin.executors.worker",
-    "run_in_worker": "framework.builtin.executors.worker",
+    "framework.builtin.executors.batch": "run_jobs Batch JobResult JobUpdate Resources",
+    "framework.builtin.executors.follow": "follow_jobs job_result job_lost job_not_run "
+    "job_cancelled",
+    "framework.builtin.executors.worker": "request_to_dict run_in_worker",
     # Sweeps from code (the built-in `sweep` plugin): what `framework sweep` does.
-    "SweepSpec": "framework.builtin.sweep.planning",
-    "preset_spec": "framework.builtin.sweep.planning",
-    "plan_sweep": "framework.builtin.sweep.planning",
-    "SweepOptions": "framework.builtin.sweep.execution",
-    "run_sweep": "framework.builtin.sweep.execution",
-    "sweep_failure": "framework.builtin.sweep.execution:failure_message",
+    "framework.builtin.sweep.planning": "SweepSpec preset_spec plan_sweep",
+    "framework.builtin.sweep.execution": "SweepOptions run_sweep sweep_failure:failure_message",
+}
+_LAZY = {  # name -> (module, attribute)
+    name: (module, attribute or name)
+    for module, names in _LAZY_FROM.items()
+    for name, _, attribute in (word.partition(":") for word in names.split())
 }
 # Modules exported whole: `distributed` holds the helpers for steps run in several
 # processes (DDP wrapping, sharding, metric reduction), each the identity with one.
@@ -120,8 +94,8 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"framework.{name}")
     if name not in _LAZY:
         raise AttributeError(f"module 'framework' has no attribute {name!r}")
-    module, _, attribute = _LAZY[name].partition(":")
-    value = getattr(importlib.import_module(module), attribute or name)
+    module, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value
 
@@ -132,58 +106,14 @@ def __dir__() -> list[str]:
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ArtifactError",
-    "Batch",
-    "BridgeRegister",
-    "CliRegister",
-    "ConfigBridge",
-    "ConfigError",
-    "Event",
-    "ExecutionSettings",
-    "ExecutorRegister",
-    "Flag",
-    "FrameworkError",
-    "JobResult",
-    "JobUpdate",
-    "Metrics",
-    "ModelRegister",
-    "RankInfo",
-    "Resources",
-    "RunInfo",
-    "RunLauncher",
-    "RunRequest",
-    "RunStatus",
-    "SchemaRegister",
-    "SplitContractError",
-    "Step",
-    "StepContext",
-    "StepRecord",
-    "StepRegister",
-    "SweepOptions",
-    "SweepPreset",
-    "SweepRegister",
-    "SweepSpec",
-    "UnreadableFileError",
-    "UsageError",
-    "__version__",
-    "autocast_dtype",
-    "distributed",
-    "field",
-    "flatten_config",
-    "follow_jobs",
-    "hookimpl",
-    "job_cancelled",
-    "job_lost",
-    "job_not_run",
-    "job_result",
-    "plan_sweep",
-    "preset_spec",
-    "request_to_dict",
-    "resolve_device",
-    "run_in_worker",
-    "run_jobs",
-    "run_sweep",
-    "sweep_failure",
-    "torch_load",
-]
+__all__ = [  # the public API: the names imported above and those imported on first use
+    "ArtifactError", "Batch", "BridgeRegister", "CliRegister", "ConfigBridge", "ConfigError",
+    "Event", "ExecutionSettings", "ExecutorRegister", "Flag", "FrameworkError", "JobResult",
+    "JobUpdate", "Metrics", "ModelRegister", "RankInfo", "Resources", "RunInfo", "RunLauncher",
+    "RunRequest", "RunStatus", "SchemaRegister", "SplitContractError", "Step", "StepContext",
+    "StepRecord", "StepRegister", "SweepOptions", "SweepPreset", "SweepRegister", "SweepSpec",
+    "UnreadableFileError", "UsageError", "__version__", "autocast_dtype", "distributed", "field",
+    "flatten_config", "follow_jobs", "hookimpl", "job_cancelled", "job_lost", "job_not_run",
+    "job_result", "plan_sweep", "preset_spec", "request_to_dict", "resolve_device",
+    "run_in_worker", "run_jobs", "run_sweep", "sweep_failure", "torch_load",
+]  # fmt: skip

@@ -11,16 +11,19 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
+import attrs
+
+from framework import distributed
 from framework.atomic import atomic_path
 from framework.errors import ArtifactError, UsageError
-from framework.execution import ExecutionSettings, RankInfo
+from framework.execution import ExecutionSettings, RankInfo, resolve_device
 from framework.jsonsafe import json_safe
+from framework.progress import ProgressBar
 from framework.splits import SplitGuard
 from framework.steps import Step, check_relative_path, is_pattern
 
 if TYPE_CHECKING:
-    from framework.hooktypes import Terminal
-    from framework.progress import ProgressBar
+    from framework.hookspecs import Terminal
 
 T = TypeVar("T")
 # The step's config class; covariant: a StepContext[TrainConfig] serves where a helper
@@ -28,12 +31,12 @@ T = TypeVar("T")
 C = TypeVar("C", covariant=True)
 
 
+@attrs.frozen
 class Models:
     """Build models by registered name: ``ctx.models.build("hello.line", **kwargs)``."""
 
-    def __init__(self, factories: dict[str, tuple[str, str]], loader: Callable[[str], Any]) -> None:
-        self._factories = factories
-        self._loader = loader
+    _factories: dict[str, tuple[str, str]]
+    _loader: Callable[[str], Any]
 
     def names(self) -> list[str]:
         return sorted(self._factories)
@@ -42,42 +45,26 @@ class Models:
         return self._loader(name)(**kwargs)
 
 
+@attrs.define(kw_only=True, eq=False, repr=False)
 class StepContext(Generic[C]):
     """The one argument of a step callable; ``StepContext[TrainConfig]`` types its config."""
 
-    def __init__(
-        self,
-        *,
-        step: Step,
-        config: C,
-        run_id: str,
-        run_dir: Path,
-        execution: ExecutionSettings,
-        rank: RankInfo,
-        splits: SplitGuard,
-        models: Models,
-        legacy: dict[str, dict[str, Any]],
-        command: Iterable[str] = (),
-        emit: Callable[[str, dict[str, Any]], None],
-        metrics_hook: Callable[[dict[str, Any]], None],
-        terminal: Terminal | None = None,
-    ) -> None:
-        self.step = step
-        self.config = config
-        self.run_id = run_id
-        self.run_dir = Path(run_dir)
-        self.execution = execution
-        self.rank = rank
-        self.splits = splits
-        self.models = models
-        self.legacy = legacy
-        # The command that started the run, as typed (and recorded in the manifest).
-        self.command = tuple(command)
-        self._emit = emit
-        self._metrics_hook = metrics_hook
-        self._terminal = terminal  # None: nothing is shown (--quiet, ranks but 0)
-        self._device: str | None = None
-        self._latest: dict[str, Any] = {}  # each metric's last value, shown by progress bars
+    step: Step
+    config: C
+    run_id: str
+    run_dir: Path = attrs.field(converter=Path)
+    execution: ExecutionSettings
+    rank: RankInfo
+    splits: SplitGuard
+    models: Models
+    legacy: dict[str, dict[str, Any]]
+    # The command that started the run, as typed (and recorded in the manifest).
+    command: tuple[str, ...] = attrs.field(default=(), converter=tuple[str, ...])
+    _emit: Callable[[str, dict[str, Any]], None]
+    _metrics_hook: Callable[[dict[str, Any]], None]
+    _terminal: Terminal | None = None  # None: nothing is shown (--quiet, ranks but 0)
+    _device: str | None = attrs.field(default=None, init=False)
+    _latest: dict[str, Any] = attrs.field(factory=dict, init=False)  # shown by progress bars
 
     # -- artifacts --------------------------------------------------------------------
 
@@ -167,8 +154,6 @@ class StepContext(Generic[C]):
         terminal it is a bar with rate and ETA; in a log file, a plain line at most every
         ``--progress-interval-s`` seconds.
         """
-        from framework.progress import ProgressBar
-
         return ProgressBar(
             iterable,
             total=total,
@@ -194,8 +179,6 @@ class StepContext(Generic[C]):
     def device(self) -> str:
         """The torch device string from ``--accelerator`` (imports torch)."""
         if self._device is None:
-            from framework.execution import resolve_device
-
             self._device = resolve_device(self.execution, self.rank)
         return self._device
 
@@ -208,38 +191,27 @@ class StepContext(Generic[C]):
 
     def ddp(self, model: Any) -> Any:
         """`model` (already on ``ctx.device``) wrapped in DistributedDataParallel."""
-        from framework import distributed
-
         return distributed.ddp(model, self.device)
 
     def shard(self, items: Any) -> Any:
         """This rank's share of a sequence (or of ``range(n)``): disjoint, covering all."""
-        from framework import distributed
-
         return distributed.shard(items, self.rank)
 
     def sampler(self, dataset: Any, shuffle: bool = True) -> Any:
         """A DistributedSampler over `dataset` seeded with ``--seed`` (None with one
         process: keep your own); call its ``set_epoch(epoch)`` every epoch."""
-        from framework import distributed
-
         return distributed.sampler(dataset, self.rank, shuffle=shuffle, seed=self.execution.seed)
 
     def reduce(self, metrics: dict[str, float], op: str = "mean") -> dict[str, float]:
         """Metrics combined across ranks (mean, sum, max, min): log what every rank saw."""
-        from framework import distributed
-
         return distributed.reduce(metrics, op)
 
     def gather(self, value: Any) -> list[Any]:
         """Every rank's `value` (small, picklable), in rank order."""
-        from framework import distributed
-
         return distributed.gather(value)
 
     def barrier(self) -> None:
-        from framework import distributed
-
+        """Wait until every rank is here."""
         distributed.barrier()
 
     def fail(self, message: str) -> NoReturn:

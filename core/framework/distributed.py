@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import datetime
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from framework.execution import ExecutionSettings, RankInfo
+from framework.execution import ExecutionSettings, RankInfo, resolve_device
 
 LAUNCHER_VARS = ("TORCHELASTIC_RUN_ID", "LOCAL_RANK", "GROUP_RANK")
 COMMAND_ENV = "FRAMEWORK_LAUNCHED_COMMAND"  # the command as typed, for the manifest
@@ -35,14 +36,17 @@ def launched(environ: Mapping[str, str] | None = None) -> bool:
     return int(env.get("WORLD_SIZE", "1")) > 1 or any(v in env for v in LAUNCHER_VARS)
 
 
-def is_initialized() -> bool:
-    import sys
-
+def _group() -> Any:
+    """torch.distributed while a process group is up, else None (torch not imported)."""
     if "torch" not in sys.modules:  # nothing can have initialised it
-        return False
+        return None
     import torch.distributed as dist
 
-    return dist.is_available() and dist.is_initialized()
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
+def is_initialized() -> bool:
+    return _group() is not None
 
 
 def backend_for(device: str) -> str:
@@ -60,8 +64,6 @@ def init(settings: ExecutionSettings, rank: RankInfo) -> str | None:
     import torch
     import torch.distributed as dist
 
-    from framework.execution import resolve_device
-
     device = resolve_device(settings, rank)
     if dist.is_initialized():
         return str(dist.get_backend())
@@ -75,44 +77,35 @@ def init(settings: ExecutionSettings, rank: RankInfo) -> str | None:
             hint="start them with 'framework run STEP --nproc-per-node N' or torchrun",
         )
     backend = backend_for(device)
-    timeout = datetime.timedelta(seconds=settings.dist_timeout_s)
+    extra: dict[str, Any] = {}  # NCCL binds the group to this rank's GPU
     if backend == "nccl":
         torch.cuda.set_device(device)
-        dist.init_process_group(
-            backend,
-            timeout=timeout,
-            rank=rank.rank,
-            world_size=rank.world_size,
-            device_id=torch.device(device),
-        )
-    else:
-        dist.init_process_group(
-            backend, timeout=timeout, rank=rank.rank, world_size=rank.world_size
-        )
+        extra["device_id"] = torch.device(device)
+    dist.init_process_group(
+        backend,
+        timeout=datetime.timedelta(seconds=settings.dist_timeout_s),
+        rank=rank.rank,
+        world_size=rank.world_size,
+        **extra,
+    )
     return backend
 
 
 def shutdown() -> None:
-    if is_initialized():
-        import torch.distributed as dist
-
+    if dist := _group():
         dist.destroy_process_group()
 
 
 def barrier() -> None:
     """Wait until every rank is here (no-op with one process)."""
-    if is_initialized():
-        import torch.distributed as dist
-
+    if dist := _group():
         dist.barrier()
 
 
 def broadcast(value: Any, src: int = 0) -> Any:
     """Rank `src`'s `value` on every rank (small picklable objects between our own ranks)."""
-    if not is_initialized():
+    if not (dist := _group()):
         return value
-    import torch.distributed as dist
-
     box = [value]
     dist.broadcast_object_list(box, src=src)
     return box[0]
@@ -120,10 +113,8 @@ def broadcast(value: Any, src: int = 0) -> Any:
 
 def gather(value: Any) -> list[Any]:
     """Every rank's `value`, in rank order, on every rank."""
-    if not is_initialized():
+    if not (dist := _group()):
         return [value]
-    import torch.distributed as dist
-
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, value)
     return out
@@ -133,29 +124,24 @@ def reduce(metrics: Mapping[str, float], op: str = "mean", device: Any = None) -
     """Metrics combined across ranks (``mean``, ``sum``, ``max`` or ``min``); one collective."""
     _check_op(op)
     values = {k: float(v) for k, v in metrics.items()}
-    if not is_initialized() or not values:
+    if not (dist := _group()) or not values:
         return values
     import torch
-    import torch.distributed as dist
 
     keys = sorted(values)
     if device is None:
         device = "cuda" if dist.get_backend() == "nccl" else "cpu"
     tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=device)
-    dist.all_reduce(tensor, op=_reduce_op(op))
-    if op == "mean":
-        tensor /= dist.get_world_size()
-    return dict(zip(keys, tensor.tolist(), strict=True))
+    return dict(zip(keys, reduce_tensor(tensor, op).tolist(), strict=True))
 
 
 def reduce_tensor(tensor: Any, op: str = "mean") -> Any:
     """A tensor combined across ranks in place (mean, sum, max, min); unchanged with one process."""
     _check_op(op)
-    if not is_initialized():
+    if not (dist := _group()):
         return tensor
-    import torch.distributed as dist
-
-    dist.all_reduce(tensor, op=_reduce_op(op))
+    ops = {"mean": dist.ReduceOp.SUM, "sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}
+    dist.all_reduce(tensor, op=ops.get(op, dist.ReduceOp.MIN))
     if op == "mean":
         tensor /= dist.get_world_size()
     return tensor
@@ -168,14 +154,6 @@ def _check_op(op: str) -> None:
     """A wrong op fails with one process too, not only once the step runs in several."""
     if op not in REDUCE_OPS:
         raise ValueError(f"reduce op {op!r}: choose {', '.join(REDUCE_OPS)}")
-
-
-def _reduce_op(op: str) -> Any:
-    import torch.distributed as dist
-
-    return {"mean": dist.ReduceOp.SUM, "sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}.get(
-        op, dist.ReduceOp.MIN
-    )
 
 
 def ddp(model: Any, device: str) -> Any:
@@ -193,12 +171,6 @@ def ddp(model: Any, device: str) -> Any:
 def unwrap_compiled(model: Any) -> Any:
     """The module inside a torch.compile wrapper (DDP, if it was wrapped so)."""
     return getattr(model, "_orig_mod", model)
-
-
-def unwrap(model: Any) -> Any:
-    """The module inside DDP (and torch.compile) wrappers: what a checkpoint should hold."""
-    inner = getattr(model, "_orig_mod", model)
-    return getattr(inner, "module", inner)
 
 
 def shard(items: int | Sequence[Any], rank: RankInfo) -> Any:

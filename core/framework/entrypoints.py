@@ -38,24 +38,15 @@ class EntryPoint:
     A plain class, not attrs: creating an attrs class costs a millisecond at start-up.
     """
 
-    __slots__ = ("distribution", "group", "name", "value", "version")
+    __slots__ = ("distribution", "name", "value", "version")
 
     def __init__(
-        self,
-        name: str,
-        value: str,
-        group: str,
-        distribution: str | None = None,
-        version: str | None = None,
+        self, name: str, value: str, distribution: str | None, version: str | None
     ) -> None:
         self.name = name
         self.value = value
-        self.group = group
         self.distribution = distribution
         self.version = version
-
-    def __repr__(self) -> str:
-        return f"EntryPoint({self.name!r}, {self.value!r}, group={self.group!r}, distribution={self.distribution!r})"
 
     def load(self) -> Any:
         return import_object(self.value.split("[", 1)[0].replace(" ", ""))  # drop "[extras]"
@@ -79,7 +70,7 @@ def entry_points(group: str) -> list[EntryPoint]:
     if _needs_importlib_metadata():
         return _from_importlib_metadata(group)
     cache, key = _cache_file(group), _path_key()
-    found = _read_cache(cache, key, group) if cache and key else None
+    found = _read_cache(cache, key) if cache and key else None
     if found is None:
         found = _scan(group)
         if cache and key and all(time.time() - m > _RACY_S for _, m in key):
@@ -113,7 +104,7 @@ def _cache_file(group: str) -> str | None:
     return os.path.join(folder, "entry-points-" + re.sub(r"[^\w.]+", "-", where)[-160:] + ".txt")
 
 
-def _read_cache(path: str, key: list[tuple[str, float]], group: str) -> list[EntryPoint] | None:
+def _read_cache(path: str, key: list[tuple[str, float]]) -> list[EntryPoint] | None:
     try:
         with open(path, encoding="utf-8") as fh:
             if fh.readline() != f"{key!r}\n":
@@ -123,7 +114,7 @@ def _read_cache(path: str, key: list[tuple[str, float]], group: str) -> list[Ent
         return None
     if not all(len(r) == 4 for r in rows):
         return None
-    return [EntryPoint(n, v, group, d or None, ver or None) for n, v, d, ver in rows]
+    return [EntryPoint(n, v, d or None, ver or None) for n, v, d, ver in rows]
 
 
 def _write_cache(path: str, key: list[tuple[str, float]], found: list[EntryPoint]) -> None:
@@ -146,15 +137,16 @@ def _scan(group: str) -> list[EntryPoint]:
     found: list[EntryPoint] = []
     seen: set[str] = set()
     for info_dir in _info_dirs():
-        # The directory is named "<name>-<version>.dist-info"; importlib.metadata dedups on it too.
-        key = _normalise(os.path.basename(info_dir).rsplit(".", 1)[0].split("-", 1)[0])
+        # Named "<name>-<version>.dist-info": the first of a name wins, as in importlib.metadata.
+        stem = os.path.basename(info_dir).rsplit(".", 1)[0].split("-", 1)[0]
+        key = re.sub(r"[-_.]+", "-", stem).lower()
         if key in seen:
             continue
         seen.add(key)
         entries = _parse(os.path.join(info_dir, "entry_points.txt"), group)
         if entries:
-            name, version = _name_and_version(info_dir)
-            found.extend(EntryPoint(n, v, group, name, version) for n, v in entries)
+            dist, version = _name_and_version(info_dir)
+            found.extend(EntryPoint(n, v, dist, version) for n, v in entries)
     return found
 
 
@@ -168,20 +160,12 @@ def _needs_importlib_metadata() -> bool:
 
 
 def _info_dirs() -> Iterator[str]:
+    """Each *.dist-info and *.egg-info folder on sys.path, in sys.path order."""
     for entry in sys.path:
-        directory = entry or "."
-        try:
-            with os.scandir(directory) as it:
-                found = [
-                    e.path for e in it if e.name.lower().endswith(_INFO_SUFFIXES) and e.is_dir()
-                ]
-        except OSError:
-            continue
+        found: list[str] = []  # a folder that cannot be read has none
+        with contextlib.suppress(OSError), os.scandir(entry or ".") as it:
+            found = [e.path for e in it if e.name.lower().endswith(_INFO_SUFFIXES) and e.is_dir()]
         yield from sorted(found)
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _name_and_version(info_dir: str) -> tuple[str | None, str | None]:
@@ -211,16 +195,11 @@ def _parse(path: str, group: str) -> list[tuple[str, str]]:
         lines = data.decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return []
-    found = []
-    section = None
-    for raw in lines:
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
+    found, section = [], None
+    for line in map(str.strip, lines):
         if line.startswith("[") and line.endswith("]"):
             section = line[1:-1].strip()
-            continue
-        if section == group and "=" in line:
+        elif section == group and "=" in line and not line.startswith(("#", ";")):
             name, _, value = line.partition("=")
             found.append((name.strip(), value.strip()))
     return found
@@ -231,14 +210,7 @@ def _from_importlib_metadata(group: str) -> list[EntryPoint]:
 
     found = []
     for ep in metadata.entry_points(group=group):
-        dist = getattr(ep, "dist", None)
-        found.append(
-            EntryPoint(
-                ep.name,
-                ep.value,
-                group,
-                dist.metadata["Name"] if dist else None,
-                dist.version if dist else None,
-            )
-        )
+        dist = ep.dist
+        name, version = (dist.metadata["Name"], dist.version) if dist else (None, None)
+        found.append(EntryPoint(ep.name, ep.value, name, version))
     return found

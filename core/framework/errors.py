@@ -15,15 +15,8 @@ class FrameworkError(Exception):
 
     def __str__(self) -> str:
         text = f"{self.message} ({self.hint})" if self.hint else self.message
-        return one_line(text)
-
-
-def one_line(text: str) -> str:
-    """`text` with control characters (a newline or a carriage return in a key the user
-    typed) written as escapes, so an error stays one line on the terminal."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        # Control characters (a newline in a key the user typed) as escapes: one line.
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class UsageError(FrameworkError):

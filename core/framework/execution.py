@@ -15,6 +15,7 @@ from typing import Any, Literal
 import attrs
 
 from framework.config import field
+from framework.errors import ConfigError
 
 Accelerator = Literal["auto", "cpu", "cuda", "mps"]
 Precision = Literal["32", "bf16", "16"]
@@ -134,32 +135,20 @@ def resolve_device(settings: ExecutionSettings, rank: RankInfo | None = None) ->
     import torch
 
     rank = rank or RankInfo.from_env()
-    wanted = settings.accelerator
+    has = {
+        "cuda": torch.cuda.is_available(),
+        "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()),
+    }
+    wanted: str = settings.accelerator
     if wanted == "auto":
-        if torch.cuda.is_available():
-            wanted = "cuda"
-        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            wanted = "mps"
-        else:
-            wanted = "cpu"
-    if wanted == "cuda":
-        if not torch.cuda.is_available():
-            from framework.errors import ConfigError
-
-            raise ConfigError(
-                "--accelerator cuda was asked for, but torch sees no CUDA device",
-                hint="use --accelerator cpu or auto",
-            )
-        return f"cuda:{rank.local_rank % max(torch.cuda.device_count(), 1)}"
-    if wanted == "mps" and not (
-        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-    ):
-        from framework.errors import ConfigError
-
+        wanted = next((kind for kind, there in has.items() if there), "cpu")
+    if wanted != "cpu" and not has[wanted]:
         raise ConfigError(
-            "--accelerator mps was asked for, but torch sees no MPS device",
+            f"--accelerator {wanted} was asked for, but torch sees no {wanted.upper()} device",
             hint="use --accelerator cpu or auto",
         )
+    if wanted == "cuda":
+        return f"cuda:{rank.local_rank % max(torch.cuda.device_count(), 1)}"
     return wanted
 
 

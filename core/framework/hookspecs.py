@@ -1,57 +1,124 @@
-"""The pluggy hook specifications: the whole plugin-facing contract.
+"""The plugin-facing contract: the pluggy hook specifications and the types they carry.
 
-Registration hooks receive a `register` callable and call it once per thing; they
-must stay cheap (no torch, no plugin internals), since `framework list-steps` calls
-them. Lifecycle hooks see a run as it happens. The argument types live in
-`framework.hooktypes` (exported by `framework`), so an implementation type checks.
+Registration hooks receive a `register` callable (typed per hook: `StepRegister`, ...)
+and call it once per thing; they must stay cheap (no torch, no plugin internals), since
+`framework list-steps` calls them. Lifecycle hooks see a run (`RunInfo`) as it happens.
+`framework` exports the types, so a plugin's hook implementations type check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import click
     from click.shell_completion import CompletionItem
 
-    from framework.hooktypes import (
-        BridgeRegister,
-        CliRegister,
-        Event,
-        ExecutorRegister,
-        Metrics,
-        ModelRegister,
-        RunInfo,
-        RunStatus,
-        SchemaRegister,
-        StepRecord,
-        StepRegister,
-        SweepRegister,
-        Terminal,
-    )
-    from framework.steps import Step
+    from framework.execution import ExecutionSettings, RankInfo
+    from framework.progress import ProgressBar
+    from framework.steps import ConfigBridge, RunLauncher, Step, SweepPreset
 
 PROJECT = "framework"
 
-F = TypeVar("F", bound=Callable[..., object])
-_hookspec = pluggy.HookspecMarker(PROJECT)
+hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
-def hookspec(function: F) -> F:
-    """Mark a hook specification, its signature kept for the type checker."""
-    return cast(F, _hookspec(function))
+# -- what a registration hook's `register` accepts -----------------------------------
 
 
-def first_result(function: F) -> F:
-    """Mark a hook specification whose first non-None answer is the answer."""
-    return cast(F, _hookspec(firstresult=True)(function))
+class StepRegister(Protocol):
+    """``register(Step(...))``, in ``register_steps``."""
+
+    def __call__(self, step: Step, /) -> None: ...
 
 
-# -- registration ---------------------------------------------------------------------
+class ModelRegister(Protocol):
+    """``register("hello.line", "framework_hello.model:build")``, in ``register_models``."""
+
+    def __call__(self, name: str, path: str, /) -> None: ...
+
+
+class ExecutorRegister(Protocol):
+    """``register("slurm", "pkg.module:SlurmExecutor")``, in ``register_executors``."""
+
+    def __call__(self, name: str, path: str, /) -> None: ...
+
+
+class CliRegister(Protocol):
+    """``register(command)``, ``register(option)`` or ``register(RunLauncher(...))``,
+    in ``register_cli_options``."""
+
+    def __call__(self, item: click.Command | click.Option | RunLauncher, /) -> None: ...
+
+
+class BridgeRegister(Protocol):
+    """``register(ConfigBridge(...))``, in ``register_config_bridges``."""
+
+    def __call__(self, bridge: ConfigBridge, /) -> None: ...
+
+
+class SweepRegister(Protocol):
+    """``register(SweepPreset(...))``, in ``register_sweeps``."""
+
+    def __call__(self, preset: SweepPreset, /) -> None: ...
+
+
+class SchemaRegister(Protocol):
+    """``register("sweep_manifest.schema.json", "pkg.module:function")``, in ``register_schemas``."""
+
+    def __call__(self, name: str, path: str, /) -> None: ...
+
+
+# -- what a run looks like from a lifecycle hook -------------------------------------
+
+RunStatus = Literal["completed", "failed", "interrupted"]
+StepRecord = dict[str, Any]  # a step's entry in the manifest (status, hashes, outputs, ...)
+Metrics = dict[str, Any]  # JSON-safe values by name, with "step" when the step gave one
+Event = dict[str, Any]  # ts, run_id, step, event, fields: one line of events.jsonl
+
+
+class RunInfo(Protocol):
+    """The run in progress, as every lifecycle hook receives it (``run``)."""
+
+    run_id: str
+    run_dir: Path
+    target: str  # the step asked for
+    plan: list[str]  # the step ids to run, in order
+    configs: dict[str, Any]  # step id -> its typed config
+    execution: ExecutionSettings
+    manifest: dict[str, Any]  # the manifest as it stands (rank 0 writes it)
+    rank: RankInfo
+    options: dict[str, Any]  # values of the options plugins added to `framework run`
+
+    def emit(self, event: str, step: str | None = None, /, **fields: Any) -> None:
+        """Send a structured event to every ``on_event`` hook (events.jsonl among them)."""
+
+
+class ProgressView(Protocol):
+    """How one progress bar is drawn; told of every change of its count."""
+
+    def update(self, restart: bool = False) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Terminal(Protocol):
+    """Where a step's own output is shown (``ctx.progress``, ``ctx.print``, ``ctx.table``),
+    as the ``step_terminal`` hook gives it."""
+
+    def view(self, bar: ProgressBar[Any], /) -> ProgressView: ...
+
+    def print(self, text: str, /) -> None: ...
+
+    def table(self, rows: list[dict[str, Any]], title: str, /) -> None: ...
+
+
+# -- registration hooks ---------------------------------------------------------------
 
 
 @hookspec
@@ -90,7 +157,7 @@ def register_schemas(register: SchemaRegister) -> None:
     `framework schema` writes besides the core's; the function returns the schema."""
 
 
-# -- lifecycle ------------------------------------------------------------------------
+# -- lifecycle hooks ------------------------------------------------------------------
 
 
 @hookspec
@@ -128,7 +195,7 @@ def on_event(run: RunInfo, event: Event) -> None:
     """Any structured event (the ones above and those steps emit), as written to events.jsonl."""
 
 
-@first_result
+@hookspec(firstresult=True)
 def step_terminal(run: RunInfo, step: Step) -> Terminal | None:
     """Where `step`'s own output (``ctx.progress``, ``print``, ``table``) is shown; None passes."""
 
@@ -136,8 +203,14 @@ def step_terminal(run: RunInfo, step: Step) -> Terminal | None:
 # -- the shell ------------------------------------------------------------------------
 
 
-@first_result
+@hookspec(firstresult=True)
 def complete_shell(
     ctx: click.Context, param: click.Parameter | None, incomplete: str
 ) -> list[CompletionItem] | None:
     """A shell completes `param` of ``ctx.command`` (None: an option name); None passes."""
+
+
+if TYPE_CHECKING:  # checked by mypy only: the runner's Run is what hooks are promised
+    from framework.runner import Run
+
+    _RUN_IS_RUN_INFO: type[RunInfo] = Run

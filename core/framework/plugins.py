@@ -13,23 +13,30 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from functools import cached_property, partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
 
 from framework import hookspecs
 from framework.entrypoints import entry_points, import_object
 from framework.errors import PluginError, UsageError
-from framework.steps import RegisteredStep, Step, StepRegistry, did_you_mean
-
-if TYPE_CHECKING:
-    from framework.registrations import ConfigBridge, SweepPreset
+from framework.steps import (
+    ConfigBridge,
+    RegisteredStep,
+    Step,
+    StepRegistry,
+    SweepPreset,
+    did_you_mean,
+)
 
 ENTRY_POINT_GROUP = "framework.plugins"
 DISABLE_ENV = "FRAMEWORK_DISABLE_PLUGINS"
 AUTOLOAD_ENV = "FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD"
 EXPLICIT_ENV = "FRAMEWORK_PLUGINS"
 STRICT_ENV = "FRAMEWORK_STRICT_PLUGINS"
+
+# What the registration hooks fill (cached properties of `Plugins`).
+REGISTRIES = ("cli_extensions", "steps", "models", "executors", "bridges", "sweeps", "schemas")
 
 # Built-in behaviours, registered exactly like third-party plugins.
 BUILTIN_PLUGINS = {
@@ -82,11 +89,6 @@ def env_list(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
 
 
-def _recorder(calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> Callable[..., None]:
-    """A stand-in `register` that only remembers its calls."""
-    return lambda *args, **kwargs: calls.append((args, kwargs))
-
-
 def short_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
@@ -111,39 +113,23 @@ class Plugins:
         self.infos: dict[str, PluginInfo] = {}
         self._problems: dict[tuple[str, bool], str | None] = {}
         for name, module in BUILTIN_PLUGINS.items():
-            self._load(name, partial(importlib.import_module, module), module, builtin=True)
-        self._load_entry_points()
+            builtin = PluginInfo(name, module, status="builtin")
+            self._load(builtin, partial(importlib.import_module, module))
+        explicit = set(env_list(EXPLICIT_ENV))  # loaded even without autoload
+        for ep in entry_points(ENTRY_POINT_GROUP):
+            if self.autoload or ep.name in explicit:
+                self._load(PluginInfo(ep.name, ep.value, ep.distribution, ep.version), ep.load)
         for name, obj in extra:
             self.register(obj, name)
 
     # -- loading ----------------------------------------------------------------------
 
-    def _load_entry_points(self) -> None:
-        explicit = set(env_list(EXPLICIT_ENV))
-        for ep in entry_points(ENTRY_POINT_GROUP):
-            if not self.autoload and ep.name not in explicit:
-                continue
-            self._load(ep.name, ep.load, ep.value, distribution=ep.distribution, version=ep.version)
-
-    def _load(
-        self,
-        name: str,
-        loader: Callable[[], object],
-        module: str,
-        *,
-        builtin: bool = False,
-        distribution: str | None = None,
-        version: str | None = None,
-    ) -> None:
-        info = PluginInfo(name, module, distribution, version, "builtin" if builtin else "loaded")
-        if name in self.infos and self.infos[name].status != "disabled":
-            other = self.infos[name]
-            self._fail(
-                info,
-                PluginError(
-                    f"plugin name '{name}' is already taken by {other.distribution or other.module}"
-                ),
-            )
+    def _load(self, info: PluginInfo, loader: Callable[[], object]) -> None:
+        name = info.name
+        other = self.infos.get(name)
+        if other is not None and other.status != "disabled":
+            taken = f"plugin name '{name}' is already taken by {other.distribution or other.module}"
+            self._fail(info, PluginError(taken))
             return
         self.infos[name] = info
         if name in self.disabled:
@@ -163,7 +149,8 @@ class Plugins:
 
     def register(self, plugin: object, name: str) -> None:
         """Register an in-process plugin object (tests, notebooks)."""
-        self._load(name, lambda: plugin, getattr(plugin, "__name__", type(plugin).__name__))
+        module = getattr(plugin, "__name__", type(plugin).__name__)
+        self._load(PluginInfo(name, module), lambda: plugin)
 
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
         info.status = "failed"
@@ -175,34 +162,31 @@ class Plugins:
         if self.strict:
             raise PluginError(f"plugin '{info.name}' failed: {info.error}") from exc
 
-    def failures(self) -> list[PluginInfo]:
-        return [i for i in self.infos.values() if i.status == "failed"]
-
     def active(self) -> list[PluginInfo]:
         return [i for i in self.infos.values() if i.status in ("loaded", "builtin")]
 
     def hook_names(self) -> dict[str, list[str]]:
         """Plugin name -> the hooks it implements (for the run's start event)."""
-        out: dict[str, list[str]] = {}
-        for name, plugin in self.pm.list_name_plugin():
-            if plugin is None:
-                continue
-            out[name] = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-        return out
+        return {
+            name: sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            for name, plugin in self.pm.list_name_plugin()
+            if plugin is not None
+        }
 
     # -- registration hooks -----------------------------------------------------------
 
-    def _collect(self, hook_name: str, make_register: Callable[[str], Callable[..., None]]) -> None:
-        """Call one registration hook plugin by plugin, so a raising hook is attributed."""
+    def _collect(self, hook_name: str, add: Callable[..., None]) -> None:
+        """Call one registration hook plugin by plugin, then ``add(plugin, *args)`` for each
+        of its ``register(*args)`` calls, so a raising hook is attributed to its plugin."""
         hook = getattr(self.pm.hook, hook_name)
         for impl in hook.get_hookimpls():
-            # Buffer the calls, so a hook that raises midway registers nothing at all.
+            # Buffer the calls (made at once, in this iteration), so a hook that raises
+            # midway registers nothing at all.
             calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
             try:
-                impl.function(_recorder(calls))
-                register = make_register(impl.plugin_name)
+                impl.function(lambda *args, **kwargs: calls.append((args, kwargs)))  # noqa: B023
                 for args, kwargs in calls:
-                    register(*args, **kwargs)
+                    add(impl.plugin_name, *args, **kwargs)
             except Exception as exc:
                 info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
                 if info.status == "failed":
@@ -214,55 +198,40 @@ class Plugins:
 
     def collect_registrations(self) -> None:
         """Call every registration hook now, so a hook that raises is known (and reported) up front."""
-        registries = ("cli_extensions", "steps", "models", "executors", "bridges", "sweeps")
-        for registry in (*registries, "schemas"):
-            getattr(self, registry)
+        for name in REGISTRIES:
+            getattr(self, name)
 
     @cached_property
     def steps(self) -> StepRegistry:
         registry = StepRegistry()
 
-        def make_register(plugin: str) -> Callable[[Step], None]:
+        def add(plugin: str, step: Step) -> None:
+            if not isinstance(step, Step):
+                raise TypeError(f"register() expects a framework.Step, got {type(step).__name__}")
             info = self.infos.get(plugin)
+            dist, version = (info.distribution, info.version) if info else (None, None)
+            registry.add(RegisteredStep(step, plugin, dist, version))
 
-            def register(step: Step) -> None:
-                if not isinstance(step, Step):
-                    raise TypeError(
-                        f"register() expects a framework.Step, got {type(step).__name__}"
-                    )
-                registry.add(
-                    RegisteredStep(
-                        step,
-                        plugin,
-                        info.distribution if info else None,
-                        info.version if info else None,
-                    )
-                )
-
-            return register
-
-        self._collect("register_steps", make_register)
+        self._collect("register_steps", add)
         return registry
 
     def _named(self, hook_name: str, kind: str) -> dict[str, tuple[str, str]]:
+        """Name -> (import path, plugin) of what `hook_name` registers; a name taken twice
+        is an error of the second plugin."""
         found: dict[str, tuple[str, str]] = {}
 
-        def make_register(plugin: str) -> Callable[[str, str], None]:
-            def register(name: str, path: str) -> None:
-                if name in found:
-                    raise PluginError(
-                        f"{kind} '{name}' is already registered by plugin '{found[name][1]}'"
-                    )
-                found[name] = (path, plugin)
+        def add(plugin: str, name: str, path: str) -> None:
+            if name in found:
+                raise PluginError(
+                    f"{kind} '{name}' is already registered by plugin '{found[name][1]}'"
+                )
+            found[name] = (path, plugin)
 
-            return register
-
-        self._collect(hook_name, make_register)
+        self._collect(hook_name, add)
         return found
 
     @cached_property
     def models(self) -> dict[str, tuple[str, str]]:
-        """Model name -> (factory import path, plugin)."""
         return self._named("register_models", "model")
 
     @cached_property
@@ -272,38 +241,31 @@ class Plugins:
 
     @cached_property
     def executors(self) -> dict[str, tuple[str, str]]:
-        """Executor name -> (class import path, plugin)."""
         return self._named("register_executors", "executor")
 
-    def _listed(self, hook_name: str, kind: str | None) -> list[tuple[Any, str]]:
-        """Items registered through `hook_name`, each checked to be a `kind` (an import path)."""
+    def _listed(self, hook_name: str, kind: type) -> list[tuple[Any, str]]:
+        """(item, plugin) of what `hook_name` registers, each checked to be a `kind`."""
         found: list[tuple[Any, str]] = []
 
-        def make_register(plugin: str) -> Callable[[Any], None]:
-            def register(item: Any) -> None:
-                cls = import_object(kind) if kind else object  # imported only when used
-                if not isinstance(item, cls):
-                    raise TypeError(
-                        f"register() expects a {cls.__name__}, got {type(item).__name__}"
-                    )
-                found.append((item, plugin))
+        def add(plugin: str, item: Any) -> None:
+            if not isinstance(item, kind):
+                raise TypeError(f"register() expects a {kind.__name__}, got {type(item).__name__}")
+            found.append((item, plugin))
 
-            return register
-
-        self._collect(hook_name, make_register)
+        self._collect(hook_name, add)
         return found
 
     @cached_property
     def bridges(self) -> list[tuple[ConfigBridge, str]]:
-        return self._listed("register_config_bridges", "framework.registrations:ConfigBridge")
+        return self._listed("register_config_bridges", ConfigBridge)
 
     @cached_property
     def sweeps(self) -> list[tuple[SweepPreset, str]]:
-        return self._listed("register_sweeps", "framework.registrations:SweepPreset")
+        return self._listed("register_sweeps", SweepPreset)
 
     @cached_property
     def cli_extensions(self) -> list[tuple[Any, str]]:
-        return self._listed("register_cli_options", None)
+        return self._listed("register_cli_options", object)
 
     # -- step checks (import plugin code: only when a step is planned or described) ---
 
@@ -348,26 +310,27 @@ class Plugins:
     # -- lookups ----------------------------------------------------------------------
 
     def model_factory(self, name: str) -> Callable[..., Any]:
-        if name not in self.models:
-            raise UsageError(
-                f"unknown model '{name}'{did_you_mean(name, self.models)}",
-                hint="models: " + (", ".join(sorted(self.models)) or "none registered"),
-            )
-        return import_object(self.models[name][0])
+        return self._lookup("model", self.models, name)
 
     def executor(self, name: str) -> Any:
-        if name not in self.executors:
-            raise UsageError(
-                f"unknown executor '{name}'{did_you_mean(name, self.executors)}",
-                hint="executors: " + ", ".join(sorted(self.executors)),
-            )
-        return import_object(self.executors[name][0])()
+        return self._lookup("executor", self.executors, name)()
 
-    def warn_failures(self, stream: Any = None) -> None:
+    def _lookup(self, kind: str, found: dict[str, tuple[str, str]], name: str) -> Any:
+        """The object registered as `name`, imported; an unknown name is a usage error."""
+        if name not in found:
+            raise UsageError(
+                f"unknown {kind} '{name}'{did_you_mean(name, found)}",
+                hint=f"{kind}s: " + (", ".join(sorted(found)) or "none registered"),
+            )
+        return import_object(found[name][0])
+
+    def failures(self) -> list[PluginInfo]:
+        return [i for i in self.infos.values() if i.status == "failed"]
+
+    def warn_failures(self) -> None:
         """One line per failed plugin on stderr; the command itself goes on."""
-        stream = stream or sys.stderr
         for info in self.failures():
             print(
                 f"warning: plugin '{info.name}' was skipped: {info.error} (see 'framework plugins')",
-                file=stream,
+                file=sys.stderr,
             )

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from framework.hooktypes import Terminal
+    from framework.hookspecs import Terminal
 
 T = TypeVar("T")
 

@@ -104,7 +104,7 @@ def run_job(request: RunRequest, plugins: Plugins) -> RunResult:
 
 def _launch_job(request: RunRequest, plugins: Plugins) -> RunResult:
     """The job run in several processes by the launcher a plugin registered for jobs."""
-    from framework.registrations import RunLauncher
+    from framework.steps import RunLauncher
 
     for item, _ in plugins.cli_extensions:
         if isinstance(item, RunLauncher) and item.job:

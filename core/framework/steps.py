@@ -1,14 +1,14 @@
-"""The Step spec plugins register, and the registry that resolves step names."""
+"""The specs plugins register (a Step; a config bridge, sweep preset or run launcher),
+and the registry that resolves step names."""
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from framework.errors import DuplicateStepError, PluginError, StepNotFoundError
 from framework.frozen import Frozen
-
-SPLIT_NAMES_HINT = "split names are free-form strings such as TRAIN, VAL, VAL_CALIB, TEST"
 
 
 def _as_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -99,6 +99,67 @@ class Step(Frozen):
         return self.id.split(".", 1)[1]
 
 
+class ConfigBridge(Frozen):
+    """Copies a step's typed config into a legacy flat dict before the step runs.
+
+    `function` is an import path to ``f(config) -> dict``; the dict is recorded in the
+    manifest and handed to the step as ``ctx.legacy[name]``.
+    """
+
+    _FIELDS = ("name", "steps", "function")
+    __slots__ = _FIELDS
+    name: str
+    steps: tuple[str, ...]
+    function: str
+
+    def __init__(self, name: str, steps: str | tuple[str, ...] | list[str], function: str = ""):
+        self._set(name, (steps,) if isinstance(steps, str) else tuple(steps), function)
+
+
+class SweepPreset(Frozen):
+    """A named parameter matrix over a step (e.g. a dose x overlap study).
+
+    `matrix` maps an axis to its values: ``{"lr": (1e-3, 3e-3)}`` sets the field ``lr``;
+    an axis whose values are a mapping of named bundles sets several fields at once,
+    ``{"view": {"dense": {"gridsize": 2, "overlap": 0.75}, ...}}``.
+    `framework sweep --preset NAME` runs it.
+    """
+
+    _FIELDS = ("name", "step", "matrix", "description")
+    __slots__ = _FIELDS
+    name: str
+    step: str
+    matrix: dict[str, Any]
+    description: str
+
+    def __init__(self, name: str, step: str, matrix: dict[str, Any], description: str = "") -> None:
+        self._set(name, step, matrix, description)
+
+
+class RunLauncher(Frozen):
+    """Takes `framework run` over when its own options ask for it (several processes).
+
+    Registered through ``register_cli_options`` next to the options it reads (`options`,
+    their names: they are the launcher's, not handed to the run). `function` is an import
+    path to ``f(ctx, target, args, values, prepared) -> int | None``, called once the
+    run's config is checked: an exit code ends the command with it; None lets the run go
+    on in this process. `job`, when given, is an import path to ``f(request) -> RunResult``
+    that runs a job asking for ``nproc_per_node > 1`` (a sweep's, an executor's).
+    """
+
+    _FIELDS = ("name", "function", "options", "job")
+    __slots__ = _FIELDS
+    name: str
+    function: str
+    options: tuple[str, ...]
+    job: str
+
+    def __init__(
+        self, name: str, function: str, options: tuple[str, ...] = (), job: str = ""
+    ) -> None:
+        self._set(name, function, tuple(options), job)
+
+
 def is_pattern(path: str) -> bool:
     return any(ch in path for ch in "*?[")
 
@@ -167,12 +228,6 @@ class StepRegistry:
 
     def __iter__(self) -> Iterator[RegisteredStep]:
         return iter(sorted(self._steps.values(), key=lambda e: e.id))
-
-    def __len__(self) -> int:
-        return len(self._steps)
-
-    def __contains__(self, step_id: object) -> bool:
-        return step_id in self._steps
 
     def ids(self) -> list[str]:
         return sorted(self._steps)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from framework.hooktypes import Event, RunInfo, RunStatus
+    from framework.hookspecs import Event, RunInfo, RunStatus
 
 _open: dict[str, Any] = {}
 

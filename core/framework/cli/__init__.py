@@ -2,13 +2,14 @@
 
 This module holds the group, `main` (our errors as one line and an exit code) and the
 per-invocation plugin manager (with `--no-plugin`); each command group is a module,
-imported when one of its commands runs: `inspect` and `run` (with `options`). Built-in plugins add the rest (`sweep`, `runs`,
-`schema`, `completion`, ...), and shell completion answers through the `complete_shell`
-hook.
+imported when one of its commands runs: `inspect` and `run` (with `options`). Built-in
+plugins add the rest (`sweep`, `runs`, `schema`, `completion`, ...), and shell completion
+answers through the `complete_shell` hook.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -110,8 +111,6 @@ class FrameworkGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS:
-            import importlib
-
             importlib.import_module(f"framework.cli.{COMMANDS[name]}")
             return super().get_command(ctx, name)
         return self._plugin_commands(ctx).get(name)
@@ -166,12 +165,8 @@ class FrameworkGroup(click.Group):
 @click.version_option(
     package_name="framework", prog_name="framework", message="%(prog)s %(version)s"
 )
-@click.pass_context
-def cli(
-    ctx: click.Context, no_plugin: tuple[str, ...], strict_plugins: bool | None, debug: bool
-) -> None:
+def cli(no_plugin: tuple[str, ...], strict_plugins: bool | None, debug: bool) -> None:
     """Run ML pipelines: a DAG of typed steps from plugins, with manifests and caching."""
-    ctx.ensure_object(dict)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -182,35 +177,27 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=args, prog_name="framework", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(130)
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `framework`: the help, as written
         exc.show()
         sys.exit(exc.exit_code)
-    except click.UsageError as exc:
-        message = " ".join(exc.format_message().split())
-        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        click.echo(f"error: {message}{where}", err=True)
-        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        message = " ".join(exc.format_message().split())
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            message += f" (see '{exc.ctx.command_path} --help')"
+        click.echo(f"error: {message}", err=True)
         sys.exit(exc.exit_code)
-    except FrameworkError as exc:
+    except Exception as exc:
         if debug:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # a bug: say so in one line, details with --debug
-        if debug:
-            import traceback
-
-            traceback.print_exc()
+        if isinstance(exc, FrameworkError):
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        # a bug: say so in one line, details with --debug
         click.echo(
             f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
             err=True,

@@ -45,11 +45,8 @@ def list_steps(ctx: click.Context, plugin: str | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     if not entries:
-        click.echo(
-            "no steps"
-            + (f" for plugin '{plugin}'" if plugin else "")
-            + " (see 'framework plugins')"
-        )
+        where = f" for plugin '{plugin}'" if plugin else ""
+        click.echo(f"no steps{where} (see 'framework plugins')")
         return
     width = max(len(e.id) for e in entries)
     for e in entries:
@@ -74,10 +71,8 @@ def describe(ctx: click.Context, step: str) -> None:
     if spec.description:
         click.echo(f"  {spec.description}")
     click.echo(f"  callable  {spec.run}")
-    click.echo(f"  requires  {', '.join(spec.requires) or '-'}")
-    click.echo(f"  inputs    {', '.join(spec.inputs) or '-'}")
-    click.echo(f"  outputs   {', '.join(spec.outputs) or '-'}")
-    click.echo(f"  splits    {', '.join(spec.splits) or '-'}")
+    for what in ("requires", "inputs", "outputs", "splits"):
+        click.echo(f"  {what:<10}{', '.join(getattr(spec, what)) or '-'}")
     if not spec.config:
         click.echo("  config    none")
         return
@@ -110,11 +105,8 @@ def graph(ctx: click.Context, step: str, fmt: str) -> None:
     registry = _plugins(ctx).steps
     target = registry.resolve(step).id
     order = dag.plan(registry, target)
-    click.echo(
-        dag.render_mermaid(registry, order)
-        if fmt == "mermaid"
-        else dag.render_text(registry, order)
-    )
+    render = dag.render_mermaid if fmt == "mermaid" else dag.render_text
+    click.echo(render(registry, order))
 
 
 @cli.command("plugins")

@@ -7,19 +7,6 @@ from typing import Any
 
 import click
 
-RUN_STATIC = {
-    "config",
-    "set",
-    "run_id",
-    "artifact_root",
-    "only",
-    "from_step",
-    "force",
-    "print_config",
-    "help",
-    "device",
-}
-
 
 def run_options(artifact_root_default: str | None) -> list[click.Parameter]:
     return [
@@ -67,6 +54,12 @@ def run_options(artifact_root_default: str | None) -> list[click.Parameter]:
     ]
 
 
+# No config field gets an option that `run` has itself: its names as options and parameters.
+RUN_STATIC = {"help"} | {
+    name.lstrip("-").replace("-", "_") for p in run_options(None) for name in (*p.opts, str(p.name))
+}
+
+
 def field_options(
     sections: list[Any], reserved: set[str] = RUN_STATIC
 ) -> tuple[list[click.Parameter], dict[str, str]]:
@@ -83,24 +76,16 @@ def field_options(
             owners = [s.key for s in sections if f.name in s.field_names()]
             default = "required" if f.required else f"default: {f.default}"
             help_text = f"{f.help} [{default}; {', '.join(owners)}]".strip()
-            if f.type is bool:
-                params.append(
-                    click.Option(
-                        [f"--{dashed}/--no-{dashed}", f.name], default=None, help=help_text
-                    )
-                )
+            shape: dict[str, Any] = {}
+            if f.type is bool:  # a --flag/--no-flag pair, with no aliases
+                decls = [f"--{dashed}/--no-{dashed}"]
             else:
+                decls = [f"--{dashed}", *aliases]
                 repeatable = f.type_name().startswith("list[")  # --tracker a --tracker b = a,b
-                params.append(
-                    click.Option(
-                        [f"--{dashed}", *aliases, f.name],
-                        default=None,
-                        metavar=f.type_name().upper().replace(" ", "_"),
-                        help=help_text,
-                        multiple=repeatable,
-                        callback=_comma_joined if repeatable else None,
-                    )
-                )
+                shape["metavar"] = f.type_name().upper().replace(" ", "_")
+                shape["multiple"] = repeatable
+                shape["callback"] = _comma_joined if repeatable else None
+            params.append(click.Option([*decls, f.name], default=None, help=help_text, **shape))
             seen[f.name] = f"--{dashed}"
     return params, seen
 

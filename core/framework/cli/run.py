@@ -1,5 +1,5 @@
 """`framework run STEP`: its options from the plan's config fields, `--print-config`, and
-the hand-off to a registered `RunLauncher`."""
+the hand-off to a registered `RunLauncher` (which takes the run over, or lets it go on)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,14 @@ from framework.cli import PlanCommand, _plugins, cli, complete
 from framework.cli.options import RUN_STATIC, field_options, normalise_underscores, run_options
 
 
-def _fixed_options(ctx: click.Context) -> list[click.Parameter]:
-    """`run`'s own options and those plugins add (the launcher's, say)."""
-    return run_options(None) + _plugin_options(_plugins(ctx))
-
-
 def _plugin_options(plugins: Any) -> list[click.Parameter]:
+    """The options plugins add to `framework run` (the launcher's, say)."""
     return [item for item, _ in plugins.cli_extensions if isinstance(item, click.Option)]
 
 
 @cli.command(
     cls=PlanCommand,
-    fixed_options=_fixed_options,
+    fixed_options=lambda ctx: run_options(None) + _plugin_options(_plugins(ctx)),
     plan_target=lambda ctx, args: ctx.params.get("target"),
     context_settings={
         "ignore_unknown_options": True,
@@ -45,9 +41,10 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         return
     if target is None:
         raise click.UsageError("missing the STEP to run", ctx=ctx)
+    from framework.entrypoints import import_object
     from framework.prepare import config_sections, prepare, resolve_plan
-    from framework.registrations import RunLauncher
     from framework.request import Flag, RunRequest, artifact_root, command_as_typed
+    from framework.steps import RunLauncher
 
     plugins = _plugins(ctx)
     target_id, order = resolve_plan(plugins, target, only="--only" in args)
@@ -88,12 +85,8 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         sets=list(values["sets"]),
         command=command_as_typed(["framework", "run", target, *args]),
     )
-    launcher_options = {
-        name
-        for item, _ in plugins.cli_extensions
-        if isinstance(item, RunLauncher)
-        for name in item.options
-    }
+    launchers = [item for item, _ in plugins.cli_extensions if isinstance(item, RunLauncher)]
+    launcher_options = {name for launcher in launchers for name in launcher.options}
     plugin_values = {
         p.name: values.get(p.name) for p in plugin_params if p.name not in launcher_options
     }
@@ -101,7 +94,10 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     if values["print_config"]:
         _print_config(prepared)
         return
-    _hand_off(ctx, plugins, target, list(args), values, prepared)
+    for launcher in launchers:  # one may take the run over (several processes)
+        code = import_object(launcher.function)(ctx, target, list(args), values, prepared)
+        if code is not None:
+            sys.exit(code)
     from framework.runner import PlanRunner
 
     PlanRunner(prepared, plugins, options=plugin_values).execute()
@@ -129,25 +125,6 @@ def _plan_wide_command(plugins: Any) -> click.Command:
         "  framework run STEP --help\n  framework describe STEP",
         options_metavar="[OPTIONS]",
     )
-
-
-def _hand_off(
-    ctx: click.Context,
-    plugins: Any,
-    target: str,
-    args: list[str],
-    values: dict[str, Any],
-    prepared: Any,
-) -> None:
-    """Let a registered `RunLauncher` take the run over (several processes); exits if one did."""
-    from framework.entrypoints import import_object
-    from framework.registrations import RunLauncher
-
-    for item, _ in plugins.cli_extensions:
-        if isinstance(item, RunLauncher):
-            code = import_object(item.function)(ctx, target, args, values, prepared)
-            if code is not None:
-                sys.exit(code)
 
 
 def _print_config(prepared: Any) -> None:

@@ -14,8 +14,7 @@ from typing import Any
 
 import attrs
 
-from framework.config.build import build_instance, plain_value
-from framework.config.fields import FieldInfo, config_fields
+from framework.config.fields import FieldInfo, build_instance, config_fields, plain_value
 from framework.config.schema import error_message, first_error
 from framework.config.text import parse_text
 from framework.errors import ConfigError
@@ -220,11 +219,8 @@ class ConfigResolver:
                     hint=f"pass --{missing.replace('_', '-')} or set it in the config file",
                 )
             name = str(path[0]) if path else ""
-            json_path = (
-                "$."
-                + section.key
-                + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-            )
+            steps = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+            json_path = f"$.{section.key}{steps}"
             source = section.sources.get(name)
             where = f" (from {source})" if source and source.kind != "default" else ""
             raise ConfigError(f"invalid config: {json_path}: {error_message(err)}{where}")

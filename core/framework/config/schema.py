@@ -11,17 +11,14 @@ from typing import Any
 
 import attrs
 
-from framework.config.build import plain_value
-from framework.config.fields import config_fields, unwrap_optional
+from framework.config.fields import config_fields, plain_value, unwrap_optional
 
 
 def type_schema(tp: Any) -> dict[str, Any]:
     """The schema of one field type (``X | None`` as ``anyOf`` with null)."""
     inner, optional = unwrap_optional(tp)
     schema = _plain_type_schema(inner)
-    if optional:
-        return {"anyOf": [schema, {"type": "null"}]}
-    return schema
+    return {"anyOf": [schema, {"type": "null"}]} if optional else schema
 
 
 def _plain_type_schema(tp: Any) -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import enum
-import pathlib
 import typing
 from typing import Any
 
@@ -42,13 +40,9 @@ def parse_text(text: str, tp: Any) -> Any:
             if str(choice) == text:
                 return choice
         return text  # rejected by the schema with the list of choices
-    if isinstance(inner, type) and issubclass(inner, enum.Enum):
-        return text
-    if inner in (str, pathlib.Path) or inner is Any:
-        return text
     if origin is dict or attrs.has(inner):
         return _parse_yaml(text)
-    return text
+    return text  # a string, a path, an enum's value (the schema checks it): the text itself
 
 
 def _parse_bool(text: str) -> bool:

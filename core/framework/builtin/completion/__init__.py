@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import click
     from click.shell_completion import CompletionItem
 
-    from framework.hooktypes import CliRegister
+    from framework.hookspecs import CliRegister
 
 SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_FRAMEWORK_COMPLETE"

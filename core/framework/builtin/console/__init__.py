@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from framework.hooktypes import RunInfo, RunStatus, StepRecord, Terminal
+    from framework.hookspecs import RunInfo, RunStatus, StepRecord, Terminal
     from framework.steps import Step
 
 _console: Any = None

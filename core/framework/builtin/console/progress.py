@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from framework.hooktypes import ProgressView
+    from framework.hookspecs import ProgressView
     from framework.progress import ProgressBar
 
 # Metrics shown first when a step logs them; the others follow in the order they came.

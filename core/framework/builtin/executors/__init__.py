@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from framework.hooktypes import ExecutorRegister
+    from framework.hookspecs import ExecutorRegister
 
 
 @hookimpl

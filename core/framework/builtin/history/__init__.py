@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from framework.hooktypes import CliRegister
+    from framework.hookspecs import CliRegister
 
 
 @hookimpl

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from framework.hooktypes import CliRegister
+    from framework.hookspecs import CliRegister
 
 
 @hookimpl
 def register_cli_options(register: CliRegister) -> None:
-    from framework.registrations import RunLauncher
+    from framework.steps import RunLauncher
 
     options = launch_options()
     for option in options:

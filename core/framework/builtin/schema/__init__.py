@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from framework.hooktypes import CliRegister
+    from framework.hookspecs import CliRegister
 
 
 @hookimpl

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from framework.hooktypes import CliRegister, SchemaRegister
+    from framework.hookspecs import CliRegister, SchemaRegister
 
 SWEEP_HELP = """Run STEP over a grid of parameters: every job is its own run with its own manifest.
 

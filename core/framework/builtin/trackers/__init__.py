@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from framework.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from framework.hooktypes import CliRegister, Metrics, RunInfo, RunStatus
+    from framework.hookspecs import CliRegister, Metrics, RunInfo, RunStatus
     from framework.steps import Step
 
 TRACKERS = {
