@@ -45,7 +45,8 @@ class Models:
         return self._loader(name)(**kwargs)
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+# Not slotted: a step may keep its own attributes on the context, as it could before.
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class StepContext(Generic[C]):
     """The one argument of a step callable; ``StepContext[TrainConfig]`` types its config."""
 
