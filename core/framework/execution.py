@@ -7,7 +7,6 @@ when the step's own module has imported it, so a step without torch never pays f
 from __future__ import annotations
 
 import os
-import random
 import re
 import sys
 from typing import Any, Literal
@@ -161,6 +160,8 @@ def autocast_dtype(settings: ExecutionSettings) -> Any:
 
 def seed_everything(seed: int, deterministic: bool) -> list[str]:
     """Seed python and every numeric library already imported; return what was seeded."""
+    import random
+
     random.seed(seed)
     seeded = ["python"]
     if "numpy" in sys.modules:

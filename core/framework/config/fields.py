@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import hashlib
-import json
 import pathlib
 import types
 import typing
@@ -176,12 +174,16 @@ def _to_python(value: Any, tp: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     """The one JSON text of a value (sorted keys, no spaces, no NaN): what is hashed."""
+    import json  # imported here: completing an option must not pay for json and hashlib
+
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), default=plain_value, allow_nan=False
     )
 
 
 def config_hash(values: Any) -> str:
+    import hashlib
+
     return "sha256:" + hashlib.sha256(canonical_json(values).encode()).hexdigest()
 
 

@@ -6,7 +6,6 @@ environment < command line (shared flags, then ``--set step.field=value``).
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 from collections.abc import Iterable, Mapping
@@ -75,6 +74,8 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _parse_json(p: pathlib.Path, text: str) -> Any:
+    import json  # as yaml below: only a config file needs it
+
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
