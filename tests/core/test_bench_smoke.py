@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
 
 import pytest
 
+from tests.benches import BENCH, run_bench
 from tests.conftest import REPO
-
-BENCH = REPO / "bench"
-
-
-def run_bench(script: str, *args: str, tmp_path) -> dict:
-    out = tmp_path / f"{script}.json"
-    proc = subprocess.run(
-        [sys.executable, str(BENCH / script), *args, "--json-out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(out.read_text())
-    assert set(result) >= {"name", "figure", "target", "met", "command"}
-    assert result["command"].split()[1] == f"bench/{script}"
-    return result
 
 
 def test_startup_bench_finds_no_torch_or_numpy_in_list_steps(tmp_path):

@@ -6,13 +6,12 @@ cannot explain; and the bench still runs as a user's `ptycho.reconstruct` does."
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from tests.benches import run_bench
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -42,21 +41,7 @@ def test_the_independent_simulator_agrees_with_the_plugins_forward_model(kind, t
 
 
 def test_the_bench_reconstructs_a_foreign_scan_as_a_user_would(tmp_path):
-    out = tmp_path / "bench.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "foreign_scan.py"),
-            "--quick",
-            "--json-out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (row,) = json.loads(out.read_text())["details"]["rows"]
+    (row,) = run_bench("foreign_scan.py", "--quick", tmp_path=tmp_path)["details"]["rows"]
     assert row["engine"] == "none"
     pinn = row["metrics"]["pinn"]
     assert {"ssim", "psnr"} <= set(pinn["amplitude"]) and {"ssim", "psnr"} <= set(pinn["phase"])
