@@ -162,11 +162,26 @@ class FrameworkGroup(click.Group):
     "--strict-plugins", is_flag=True, default=None, help="A plugin that fails to load is an error."
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.version_option(
-    package_name="framework", prog_name="framework", message="%(prog)s %(version)s"
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, _, value: _show_version(ctx, value),
+    help="Show the version and exit.",
 )
 def cli(no_plugin: tuple[str, ...], strict_plugins: bool | None, debug: bool) -> None:
     """Run ML pipelines: a DAG of typed steps from plugins, with manifests and caching."""
+
+
+def _show_version(ctx: click.Context, value: bool) -> None:
+    """``--version``: click's own option translates its help text at import, which costs
+    list-steps a locale lookup; this one is plain."""
+    if value and not ctx.resilient_parsing:
+        from importlib.metadata import version
+
+        click.echo(f"framework {version('framework')}")
+        ctx.exit()
 
 
 def main(argv: list[str] | None = None) -> None:
