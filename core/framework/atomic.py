@@ -11,10 +11,8 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temp path next to `target`; on success it replaces `target` atomically.
-
-    On an exception the temp file is removed and `target` is left as it was.
-    """
+    """Yield a temp path next to `target`; on success it replaces `target` atomically, on an
+    exception it is removed and `target` is left as it was."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Keep the target's suffix last: some writers (numpy) append theirs otherwise.

@@ -1,19 +1,9 @@
-"""Several processes, one step: torch.distributed set-up and the helpers steps use.
+"""Several processes, one step: torch.distributed set-up, and the helpers steps use (also on
+the context: ``ctx.ddp(model)``, ``ctx.shard(n)``, ...), each the identity with one process.
 
-`framework run STEP --nproc-per-node N` re-launches itself through torch's own launcher
-(the built-in plugin `framework.builtin.launch`), or the user runs `torchrun -m
-framework run STEP` directly. Either way every process reads the standard variables (RANK,
-LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), and the runner calls `init` once:
-NCCL when the run's device is a GPU, gloo otherwise, with an explicit timeout
-(`--dist-timeout-s`) so a rank that died or hangs ends the run instead of blocking the
-others forever. Rank 0 decides what runs and alone writes artifacts, events and the
-manifest; the others follow its decisions and wait for its outputs at a barrier after
-every step.
-
-Steps use the helpers below (also on the context: ``ctx.ddp(model)``,
-``ctx.shard(n)``, ``ctx.reduce(metrics)``, ``ctx.barrier()``). Each is the identity
-when the run has one process, so a step written with them runs unchanged either way.
-Nothing here imports torch until a function is called.
+The runner calls `init` once per run; rank 0 decides what runs and alone writes, the
+others wait at a barrier after each step (docs/sweeps.md). Nothing imports torch here
+until a function is called.
 """
 
 from __future__ import annotations
@@ -55,10 +45,7 @@ def backend_for(device: str) -> str:
 
 def init(settings: ExecutionSettings, rank: RankInfo) -> str | None:
     """Join the process group of a launched run; returns its backend (None: one process).
-
-    Idempotent: a group someone else initialised (a test harness, the step's own
-    launcher) is used as it is.
-    """
+    A group someone else initialised (a test harness, a launcher) is used as it is."""
     if rank.world_size <= 1 and not launched():
         return None  # under a launcher even one process joins a group (NCCL checks)
     import torch
@@ -174,19 +161,15 @@ def unwrap_compiled(model: Any) -> Any:
 
 
 def shard(items: int | Sequence[Any], rank: RankInfo) -> Any:
-    """This rank's share of `items` (or of ``range(items)``): every world-size-th one.
-
-    The shares are disjoint and cover everything; with one process, all of it.
-    """
+    """This rank's share of `items` (or of ``range(items)``): every world-size-th one, so
+    the shares are disjoint and cover everything."""
     seq = range(items) if isinstance(items, int) else items
     return seq[rank.rank :: rank.world_size]
 
 
 def sampler(dataset: Any, rank: RankInfo, *, shuffle: bool = True, seed: int = 0) -> Any:
-    """A torch DistributedSampler for `dataset` (None with one process: use your own).
-
-    Call ``sampler.set_epoch(epoch)`` each epoch so the shuffle changes.
-    """
+    """A torch DistributedSampler for `dataset` (None with one process: use your own); call
+    ``sampler.set_epoch(epoch)`` each epoch so the shuffle changes."""
     if rank.world_size <= 1:
         return None
     from torch.utils.data.distributed import DistributedSampler

@@ -1,8 +1,5 @@
 """Execution settings shared by every step: device, precision, seed, determinism, ranks.
-
-Nothing here imports torch or numpy at module level: seeding touches a library only
-when the step's own module has imported it, so a step without torch never pays for it.
-"""
+Nothing imports torch or numpy at module level: a step without torch never pays for it."""
 
 from __future__ import annotations
 
@@ -52,15 +49,9 @@ class ExecutionSettings:
         help="several processes (torchrun): seconds a rank waits for the others before the run fails",
     )
 
-    def fingerprint_values(self, rank: RankInfo | None = None) -> dict[str, Any]:
-        """How a step ran, as far as it can change what the step computes.
-
-        The seed, precision, determinism, the kind of accelerator, and the processes
-        taking part (the global batch grows with the world size). Not `quiet`,
-        `dist_timeout_s`, `num_workers` or `devices`: they change speed or output on the
-        terminal, never the numbers.
-        """
-        rank = rank or RankInfo.from_env()
+    def fingerprint_values(self, rank: RankInfo) -> dict[str, Any]:
+        """How a step ran, as far as it can change the numbers (the world size does: the
+        global batch grows with it); the others change speed or the terminal only."""
         return {
             "seed": self.seed,
             "precision": self.precision,
@@ -96,11 +87,8 @@ class RankInfo:
 
 
 def accelerator_kind(wanted: str) -> str:
-    """The kind of device `--accelerator` means here (cpu, cuda, mps), without importing torch.
-
-    "auto" is resolved as torch would: cuda when an NVIDIA device is visible, mps on
-    Apple silicon, else cpu. Cheap, so every step's fingerprint can carry it.
-    """
+    """The kind of device `--accelerator` means here (cpu, cuda, mps), "auto" resolved as
+    torch would; without importing torch, so every step's fingerprint can carry it."""
     if wanted != "auto":
         return wanted
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -158,15 +146,13 @@ def autocast_dtype(settings: ExecutionSettings) -> Any:
     return {"32": None, "bf16": torch.bfloat16, "16": torch.float16}[settings.precision]
 
 
-def seed_everything(seed: int, deterministic: bool) -> list[str]:
-    """Seed python and every numeric library already imported; return what was seeded."""
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed python and every numeric library already imported."""
     import random
 
     random.seed(seed)
-    seeded = ["python"]
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed(seed % 2**32)
-        seeded.append("numpy")
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         torch.manual_seed(seed)
@@ -177,5 +163,3 @@ def seed_everything(seed: int, deterministic: bool) -> list[str]:
             torch.backends.cudnn.deterministic = True
         else:
             torch.use_deterministic_algorithms(False)
-        seeded.append("torch")
-    return seeded

@@ -61,10 +61,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """Ctrl+C or SIGTERM that arrives while the end of a run is written waits until it is
-    written, then acts as it would have: a second signal (Ctrl+C reaches a sweep and its
-    workers at once, and the sweep then stops each worker) must not leave a run that was
-    interrupted recorded as 'running'."""
+    """Ctrl+C or SIGTERM waits until the end of a run is written, then acts: a second signal
+    (a sweep stopping its workers) must not leave an interrupted run recorded as 'running'."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -1,10 +1,7 @@
 """Is a step up to date? Its fingerprint, and `decide`: run it or keep its outputs, and why.
 
-A step's fingerprint covers its id, code version, plugin version, config values, the
-execution settings that change results, the hashes of its inputs, and the content of the
-outside files its config names as dependencies (a corpus, a data folder). A step is up to
-date when its last record completed with the same fingerprint and every recorded output
-is still on disk with the recorded hash.
+Up to date: its last record completed with the same fingerprint, and every recorded output
+is on disk with the recorded hash (docs/concepts.md says what a fingerprint covers).
 """
 
 from __future__ import annotations
@@ -48,18 +45,11 @@ class StepState:
         return hash_bytes(canonical_json(payload).encode())
 
 
-def fingerprint(**fields: Any) -> str:
-    """The fingerprint of the `StepState` with these fields."""
-    return StepState(**fields).fingerprint()
-
-
 def file_records(
     run_dir: Path, declared: tuple[str, ...], hashes: HashCache, *, required: bool, what: str
 ) -> list[dict[str, Any]]:
-    """Path, size and hash of each declared artifact (glob patterns expanded).
-
-    A missing exact path raises when `required`; `what` names it ("step x: declared output").
-    """
+    """Path, size and hash of each declared artifact (glob patterns expanded); a missing
+    exact path raises when `required`, `what` naming it ("step x: declared output")."""
     records = []
     for rel in declared:
         if is_pattern(rel):
@@ -78,12 +68,8 @@ def file_records(
 
 
 def dependency_records(paths: dict[str, str], hashes: HashCache) -> list[dict[str, Any]]:
-    """Field, path, size and content hash of each outside file or folder a config names.
-
-    A folder's hash covers every file under it (relative path, size, hash), so adding,
-    removing or editing one image of a data folder changes it. A path that does not
-    exist hashes as "missing": the step itself reports it.
-    """
+    """Field, path, size and content hash of each outside file or folder a config names
+    (a folder's: its visible files' paths and hashes; "missing": the step will say so)."""
     records = []
     for name, value in sorted(paths.items()):
         path = Path(value).expanduser()
@@ -126,13 +112,8 @@ def decide(
     *,
     forced: bool = False,
 ) -> Decision:
-    """The one freshness decision: forced steps run, else the verdict on the step's last
-    record in `previous` (the run's last manifest; None: it never ran).
-
-    A stale step says what changed in its fingerprint, else why its record is not
-    enough (an output missing, say). Several processes call it on rank 0 only and
-    broadcast the answer, so every rank runs the same steps.
-    """
+    """The one freshness decision, from the step's record in `previous` (the run's last
+    manifest; None: it never ran); a stale step says what changed, else why it runs."""
     if forced:
         return Decision(False, "forced")
     record = (previous or {}).get("steps", {}).get(step) or {}

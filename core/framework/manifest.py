@@ -20,14 +20,13 @@ MANIFEST_NAME = "manifest.json"
 EVENTS_NAME = "events.jsonl"
 LOCK_NAME = ".lock"
 SCHEMA_VERSION = 1
-MANIFEST_SCHEMA_FILE = "manifest.schema.json"
 
 
 @functools.cache
 def manifest_schema() -> dict[str, Any]:
     """The JSON Schema every manifest matches, read when one is first validated."""
     schema: dict[str, Any] = json.loads(
-        resources.files("framework").joinpath(f"schemas/{MANIFEST_SCHEMA_FILE}").read_text()
+        resources.files("framework").joinpath("schemas/manifest.schema.json").read_text()
     )
     return schema
 

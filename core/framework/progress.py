@@ -1,9 +1,5 @@
-"""What ``ctx.progress`` returns: a count of a long loop's units, shown by a view.
-
-The view comes from the plugin that answers ``step_terminal`` (the built-in `console`: a
-rich bar on a terminal, plain lines in a log); with none (``--quiet``, ranks but 0, the
-console plugin blocked) the bar only counts.
-"""
+"""What ``ctx.progress`` returns: a count of a long loop's units, shown by the view of the
+plugin that answers ``step_terminal``; with none (``--quiet``, ranks but 0) it only counts."""
 
 from __future__ import annotations
 
@@ -17,11 +13,8 @@ T = TypeVar("T")
 
 
 class ProgressBar(Generic[T]):
-    """What ``ctx.progress`` returns: iterate over it, or advance it by hand.
-
-    ``for batch in ctx.progress(batches, description="features")`` or
-    ``with ctx.progress(total=n, description="train", unit="step") as bar: bar.advance()``.
-    """
+    """Iterate over it (``for batch in ctx.progress(batches)``), or advance it by hand
+    (``with ctx.progress(total=n, unit="step") as bar: bar.advance()``)."""
 
     def __init__(
         self,

@@ -1,7 +1,5 @@
-"""Execute a prepared plan: skip what is up to date, run the rest, record it all.
-
-The request and its command line are `framework.request`; resolving it into a plan and
-configs is `framework.prepare`; the freshness decision is `framework.freshness.decide`.
+"""Execute a prepared plan (`framework.prepare`): skip what is up to date
+(`framework.freshness.decide`), take what the artifact store has, run the rest, record it all.
 """
 
 from __future__ import annotations
@@ -97,13 +95,8 @@ def run_job(request: RunRequest, plugins: Plugins) -> RunResult:
     `RunLauncher` that launches jobs (the config is checked here first).
     """
     prepared = prepare(request, plugins)
-    if request.nproc_per_node > 1 and not distributed.launched():
-        return _launch_job(request, plugins)
-    return PlanRunner(prepared, plugins).execute()
-
-
-def _launch_job(request: RunRequest, plugins: Plugins) -> RunResult:
-    """The job run in several processes by the launcher a plugin registered for jobs."""
+    if request.nproc_per_node <= 1 or distributed.launched():
+        return PlanRunner(prepared, plugins).execute()
     from framework.steps import RunLauncher
 
     for item, _ in plugins.cli_extensions:
@@ -210,9 +203,7 @@ class PlanRunner:
 
     def stale_steps(self) -> list[tuple[str, str]]:
         """The steps `execute` would run, each with why; empty when the run is up to date.
-
-        Reads the run dir and writes nothing: a sweep asks this before resubmitting a job.
-        """
+        Writes nothing: a sweep asks this before resubmitting a job."""
         previous = self._previous()
         stale = []
         for step_id in self.p.plan:
@@ -233,23 +224,16 @@ class PlanRunner:
             self._decide(step_id, previous, state) if self.rank.is_main else Decision(False, "")
         )
         if decision.fresh:
-            # Other ranks may have read an older manifest than the one rank 0 decided on.
+            # Keep its outputs and what its last record said of them. (Other ranks may have
+            # read an older manifest than the one rank 0 decided on.)
             last = (previous or {}).get("steps", {}).get(step_id) or {}
-            self._skip(run, step_id, record, last, decision.why)
+            carried = ("started_at", "finished_at", "duration_s", *CARRIED)
+            kept = {k: last[k] for k in carried if k in last}
+            why = f"up to date: {decision.why}"
+            record.update(kept, status="skipped", reason=why, outputs=last.get("outputs", []))
+            self._finish(run, step_id, record)
         elif step_id in self.p.forced or not self._reuse(run, step_id, record, decision.why):
             self._run_step(run, self.p.steps[step_id].spec, record, decision.why)
-
-    def _skip(
-        self, run: Run, step_id: str, record: dict[str, Any], last: dict[str, Any], why: str
-    ) -> None:
-        """Keep the outputs of an up-to-date step, and what its `last` record said of them."""
-        kept = {
-            k: last[k] for k in ("started_at", "finished_at", "duration_s", *CARRIED) if k in last
-        }
-        record.update(
-            kept, status="skipped", reason=f"up to date: {why}", outputs=last.get("outputs", [])
-        )
-        self._finish(run, step_id, record)
 
     def _reuse(self, run: Run, step_id: str, record: dict[str, Any], because: str) -> bool:
         """Take the step's outputs from the artifact store; False when it has none."""

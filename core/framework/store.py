@@ -1,20 +1,9 @@
-"""A content-addressed store of step outputs, keyed by step fingerprint; objects are read-only.
+"""A content-addressed store of step outputs, keyed by step fingerprint: a later run whose
+step has the same fingerprint gets the files instead of recomputing them.
 
-When a step completes, its outputs are put into ``<artifact-root>/.store`` by content
-hash, with a record per fingerprint. A later run whose step has the same fingerprint
-gets those files in its own run dir instead of recomputing them.
-
-No run can change another run's files, or the store, through a shared file:
-
-- a stored object has no write bits and is never written through: it is only created
-  (by rename) or, when its content no longer matches its name, dropped;
-- a file moves between a run dir and the store as a copy-on-write clone where the
-  filesystem supports one (btrfs, XFS, APFS: private and editable), else as a plain
-  copy up to ``SHARE_ABOVE`` bytes (private and editable), else as a hard link to the
-  read-only object, so an edit fails with "Permission denied" instead of reaching
-  every run that shares it;
-- permission bits do not stop root, so a process running as root never shares an
-  inode: it clones or copies whatever the size.
+No run can change another's files through the store: objects are read-only, only ever
+created by rename or dropped, and move in and out as a clone or private copy, or (above
+``SHARE_ABOVE`` bytes, never for root) a read-only hard link. docs/concepts.md says why.
 """
 
 from __future__ import annotations
@@ -110,11 +99,7 @@ class ArtifactStore:
         return False
 
     def save(
-        self,
-        fingerprint: str,
-        run_dir: Path,
-        outputs: dict[str, str],
-        extra: dict[str, Any] | None = None,
+        self, fingerprint: str, run_dir: Path, outputs: dict[str, str], extra: dict[str, Any]
     ) -> None:
         """Remember `outputs` (relative path -> digest) of a completed step, and `extra`
         parts of its record (metrics, splits) that a reuse should carry over."""
@@ -123,7 +108,7 @@ class ArtifactStore:
                 return  # the file changed since it was hashed: record nothing
         atomic_write_text(
             self._record(fingerprint),
-            json.dumps({"outputs": outputs, "extra": extra or {}}, sort_keys=True),
+            json.dumps({"outputs": outputs, "extra": extra}, sort_keys=True),
         )
 
     def _add(self, src: Path, digest: str) -> bool:
@@ -143,32 +128,19 @@ class ArtifactStore:
         make_read_only(obj)
         return True
 
-    def lookup(self, fingerprint: str) -> tuple[dict[str, str], dict[str, Any]] | None:
-        """(outputs, extra) recorded for `fingerprint`, if every object is still intact."""
+    def fetch(
+        self, fingerprint: str, run_dir: Path
+    ) -> tuple[dict[str, str], dict[str, Any]] | None:
+        """Put the outputs stored for `fingerprint` into `run_dir`: (outputs, extra); None
+        when there are none or what arrived is not what was stored, and the step runs."""
         record = self._record(fingerprint)
         try:
             data = json.loads(record.read_text())
             outputs, extra = dict(data["outputs"]), dict(data.get("extra", {}))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        if not all(self.intact(digest) for digest in outputs.values()):
-            with contextlib.suppress(OSError):
-                record.unlink()
-            return None
-        return outputs, extra
-
-    def fetch(
-        self, fingerprint: str, run_dir: Path
-    ) -> tuple[dict[str, str], dict[str, Any]] | None:
-        """Put the outputs stored for `fingerprint` at their paths in `run_dir` (a private
-        copy, or a read-only link): (outputs, extra) as `lookup` gives them; None when the
-        store has none, or what arrived is not what it promised (an object changed or
-        vanished meanwhile, another run dropped it), and the step runs instead."""
-        found = self.lookup(fingerprint)
-        if found is None:
-            return None
-        try:
-            for rel, digest in found[0].items():
+            if not all(self.intact(digest) for digest in outputs.values()):
+                record.unlink()  # an object is gone or damaged: forget the record too
+                return None
+            for rel, digest in outputs.items():
                 obj, dst = self.object_path(digest), run_dir / rel
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 if _shares(obj.stat().st_size):
@@ -177,6 +149,6 @@ class ArtifactStore:
                     _private_copy(obj, dst)
                 if self.hashes.digest(dst) != digest:
                     return None
-        except OSError:
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        return found
+        return outputs, extra

@@ -15,7 +15,7 @@ from pathlib import Path
 import framework.hashing
 import jsonschema
 import pytest
-from framework.freshness import fingerprint
+from framework.freshness import StepState
 from framework.manifest import MANIFEST_SCHEMA
 
 from tests.conftest import PIPELINE, expect_error, read_events, read_manifest
@@ -470,7 +470,7 @@ BASE = {
     ids=["step-id", "code-version", "plugin-version", "config-value", "seed", "input-content"],
 )
 def test_fingerprint_changes_with(change):
-    assert fingerprint(**{**BASE, **change}) != fingerprint(**BASE)
+    assert StepState(**{**BASE, **change}).fingerprint() != StepState(**BASE).fingerprint()
 
 
 def test_fingerprint_ignores_key_order():
@@ -479,7 +479,7 @@ def test_fingerprint_ignores_key_order():
         "config": {"mode": "sum", "scale": 2.0},
         "inputs": {"b.json": "sha256:bb", "a.json": "sha256:aa"},
     }
-    assert fingerprint(**reordered) == fingerprint(**BASE)
+    assert StepState(**reordered).fingerprint() == StepState(**BASE).fingerprint()
 
 
 # -- the manifest ---------------------------------------------------------------------
