@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Any, Literal
 
 import attrs
@@ -110,8 +111,7 @@ def _torch_has_cuda_build() -> bool:
         return False
     version = os.path.join(next(iter(spec.submodule_search_locations)), "version.py")
     try:
-        with open(version, encoding="utf-8") as fh:
-            text = fh.read()
+        text = Path(version).read_text(encoding="utf-8")
     except OSError:
         return False
     return re.search(r"^cuda\b[^=\n]*=\s*None\s*$", text, re.MULTILINE) is None

@@ -9,7 +9,6 @@ import contextlib
 import hashlib
 import json
 import os
-import threading
 from pathlib import Path
 
 ALGORITHM = "sha256"
@@ -38,7 +37,6 @@ class HashCache:
         self.path = Path(path)
         self._entries: dict[str, list] = {}
         self._dirty = False
-        self._lock = threading.Lock()
         # A missing or damaged cache is only a slower run.
         with contextlib.suppress(OSError, ValueError, AttributeError):
             data = json.loads(self.path.read_text())
@@ -49,14 +47,12 @@ class HashCache:
         real = os.path.realpath(path)
         st = os.stat(real)
         key = [st.st_ino, st.st_mtime_ns, st.st_size]
-        with self._lock:
-            hit = self._entries.get(real)
+        hit = self._entries.get(real)
         if hit and hit[:3] == key:
             return hit[3]
         value = hash_file(real)
-        with self._lock:
-            self._entries[real] = [*key, value]
-            self._dirty = True
+        self._entries[real] = [*key, value]
+        self._dirty = True
         return value
 
     def save(self) -> None:
@@ -64,9 +60,8 @@ class HashCache:
             return
         from framework.atomic import atomic_write_text
 
-        with self._lock:
-            live = {p: e for p, e in self._entries.items() if os.path.exists(p)}
-            text = json.dumps({"algorithm": ALGORITHM, "entries": live}, separators=(",", ":"))
-            self._dirty = False
+        live = {p: e for p, e in self._entries.items() if os.path.exists(p)}
+        text = json.dumps({"algorithm": ALGORITHM, "entries": live}, separators=(",", ":"))
+        self._dirty = False
         with contextlib.suppress(OSError):  # a cache not saved is only a slower next run
             atomic_write_text(self.path, text)

@@ -117,8 +117,7 @@ class RunLock:
                 f"run directory {self.path.parent} is locked by {holder}",
                 hint="wait for that run to finish, or choose another --run-id",
             ) from None
-        fh.seek(0)
-        fh.truncate()
+        fh.truncate(0)  # append mode: the pid goes at the (new) end
         fh.write(f"pid {os.getpid()}")
         fh.flush()
         self._fh = fh
@@ -142,11 +141,9 @@ class RunLock:
             return False
 
     def __exit__(self, *exc: object) -> None:
-        if self._fh is not None:
-            with contextlib.suppress(OSError):
-                self._fh.truncate(0)
-            self._fh.close()
-            self._fh = None
+        with contextlib.suppress(OSError):
+            self._fh.truncate(0)
+        self._fh.close()
 
 
 def format_metrics(metrics: dict[str, Any], digits: int = 6) -> str:

@@ -95,10 +95,8 @@ def callable_problem(path: str) -> str | None:
 
 
 def short_names(plugins: Plugins, step_ids: list[str]) -> dict[str, str]:
-    """Short name -> id for the plan's steps whose short name is unique within the plan.
-
-    `--set train.epochs=3` means the plan's `train`, even when other plugins also have one.
-    """
+    """Short name -> id for the plan's steps whose short name is unique within the plan:
+    `--set train.epochs=3` means the plan's `train`, even when other plugins also have one."""
     counts: dict[str, list[str]] = {}
     for step_id in step_ids:
         counts.setdefault(plugins.steps.get(step_id).spec.name, []).append(step_id)
@@ -118,9 +116,7 @@ def prepare(
     plan: tuple[str, list[str]] | None = None,
 ) -> Prepared:
     """Resolve the target, plan and config; raise before anything runs or is written.
-
-    `plan` is `resolve_plan`'s answer when the caller has it already.
-    """
+    `plan` is `resolve_plan`'s answer when the caller has it already."""
     environ = os.environ if environ is None else environ
     registry = plugins.steps
     target, order = plan or resolve_plan(plugins, request.target, only=request.only)

@@ -1,7 +1,5 @@
-"""What a run records: the manifest it starts from (with where the run came from: git
-state and versions), the fields of its `run_started` event, each step's record-to-be with
-the state that fingerprints it, and the config bridges and upstream splits a step is
-called with."""
+"""What a run records: the manifest it starts from, its `run_started` event, each step's
+record-to-be with the state that fingerprints it, the bridges and upstream splits it gets."""
 
 from __future__ import annotations
 
@@ -12,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from framework import dag
+from framework import __version__, dag
 from framework.config import canonical_json, config_hash
 from framework.errors import UsageError
 from framework.execution import RankInfo
@@ -47,7 +45,12 @@ def initial_manifest(
         "target": prepared.target,
         "plan": list(prepared.plan),
         "hash_algorithm": ALGORITHM,
-        "versions": versions(plugin_versions),
+        "versions": {
+            "framework": _installed("framework") or __version__,
+            "python": platform.python_version(),
+            "torch": _installed("torch"),
+            "plugins": dict(sorted(plugin_versions.items())),
+        },
         "git": git_state(),
         "config": {**previous.get("config", {}), **step_configs},
         "config_hash": config_hash(resolved),
@@ -84,22 +87,12 @@ def git_state() -> dict[str, Any]:
     return {"commit": commit or None, "dirty": dirty}
 
 
-def versions(plugins: dict[str, str | None]) -> dict[str, Any]:
-    """The framework's, Python's, torch's (None: not installed) and each plugin's version."""
-    from framework import __version__
-
-    def installed(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "framework": installed("framework") or __version__,
-        "python": platform.python_version(),
-        "torch": installed("torch"),
-        "plugins": dict(sorted(plugins.items())),
-    }
+def _installed(name: str) -> str | None:
+    """The installed distribution's version; None: not installed."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def start_fields(

@@ -89,11 +89,8 @@ class RunResult:
 
 
 def run_job(request: RunRequest, plugins: Plugins) -> RunResult:
-    """Prepare and execute one run; raises FrameworkError subclasses for the CLI.
-
-    With ``nproc_per_node > 1`` the run is several processes, started by the registered
-    `RunLauncher` that launches jobs (the config is checked here first).
-    """
+    """Prepare and execute one run (several processes through the `RunLauncher` a plugin
+    registered for jobs); raises FrameworkError subclasses for the CLI."""
     prepared = prepare(request, plugins)
     if request.nproc_per_node <= 1 or distributed.launched():
         return PlanRunner(prepared, plugins).execute()
@@ -148,8 +145,6 @@ class PlanRunner:
     def _decide(self, step_id: str, previous: dict[str, Any] | None, state: StepState) -> Decision:
         forced = step_id in self.p.forced
         return decide(step_id, previous, state, self.run_dir, self.hashes, forced=forced)
-
-    # main loop -----------------------------------------------------------------------
 
     def execute(self) -> RunResult:
         # Every callable of the plan imports and takes a context, before anything runs.
@@ -214,8 +209,6 @@ class PlanRunner:
             if not decision.fresh:
                 stale.append((step_id, decision.why))
         return stale
-
-    # one step: skip it, take its outputs from the store, or run it -------------------
 
     def _step(self, run: Run, step_id: str, previous: dict[str, Any] | None) -> None:
         record, state = self._record(step_id)
