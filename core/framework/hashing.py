@@ -1,7 +1,5 @@
-"""File hashing with a stat-keyed cache, so a no-op re-run does not re-read gigabytes.
-
-Every digest is written as ``"<algorithm>:<hex>"`` so the algorithm travels with it.
-"""
+"""File hashing with a stat-keyed cache, so a no-op re-run does not re-read gigabytes;
+every digest is ``"<algorithm>:<hex>"``, so the algorithm travels with it."""
 
 from __future__ import annotations
 
@@ -21,10 +19,8 @@ def hash_bytes(data: bytes) -> str:
 
 def hash_file(path: str | os.PathLike[str]) -> str:
     """sha256 of a file's content, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        if hasattr(hashlib, "file_digest"):
-            return f"{ALGORITHM}:{hashlib.file_digest(fh, ALGORITHM).hexdigest()}"
-        digest = hashlib.sha256()  # Python 3.10
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             digest.update(chunk)
     return f"{ALGORITHM}:{digest.hexdigest()}"

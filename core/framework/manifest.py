@@ -4,11 +4,11 @@ schema (shipped as ``framework/schemas/manifest.schema.json``), and the run lock
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import functools
 import json
 import os
 import secrets
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -39,14 +39,12 @@ def __getattr__(name: str) -> Any:
 
 
 def utc_now() -> str:
-    return (
-        _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_run_id() -> str:
     """Sortable and unique: UTC time plus 4 random hex digits."""
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
 def check_run_id(run_id: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import attrs
+
 from framework.config import canonical_json
 from framework.errors import SplitContractError
 from framework.hashing import hash_bytes
@@ -15,22 +17,16 @@ def membership_hash(ids: Iterable[Any]) -> str:
     return hash_bytes(canonical_json(sorted(str(i) for i in ids)).encode())
 
 
+@attrs.define
 class SplitGuard:
     """What `ctx.splits` offers a step: declare membership, then read what you declared."""
 
-    def __init__(
-        self,
-        step_id: str,
-        allowed: Iterable[str],
-        record: dict[str, Any],
-        upstream: Mapping[str, tuple[str, str]] | None = None,
-    ) -> None:
-        self.step_id = step_id
-        self.allowed = tuple(allowed)
-        self._record = record  # this step's "splits" in its manifest record, filled in place
-        # split name -> (hash, step id) as the steps this one depends on recorded them: a
-        # step must see the samples its upstream saw, or evaluation could leak training data.
-        self._upstream = dict(upstream or {})
+    step_id: str
+    allowed: tuple[str, ...]
+    _record: dict[str, Any]  # this step's "splits" in its manifest record, filled in place
+    # split name -> (hash, step id) as the steps this one depends on recorded them: a
+    # step must see the samples its upstream saw, or evaluation could leak training data.
+    _upstream: Mapping[str, tuple[str, str]]
 
     def record(self, splits: Mapping[str, Iterable[Any]]) -> dict[str, str]:
         """Check the splits are disjoint by sample id and hash them into the manifest."""
