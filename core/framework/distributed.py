@@ -14,6 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from framework.errors import UsageError
 from framework.execution import ExecutionSettings, RankInfo, resolve_device
 
 LAUNCHER_VARS = ("TORCHELASTIC_RUN_ID", "LOCAL_RANK", "GROUP_RANK")
@@ -56,8 +57,6 @@ def init(settings: ExecutionSettings, rank: RankInfo) -> str | None:
         return str(dist.get_backend())
     missing = [v for v in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(v)]
     if missing:
-        from framework.errors import UsageError
-
         raise UsageError(
             f"WORLD_SIZE={rank.world_size} says this is one of several processes, but "
             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set",

@@ -48,13 +48,9 @@ class Prepared:
 
 def config_sections(plugins: Plugins, step_ids: list[str]) -> list[Section]:
     plugins.check_steps(step_ids, callable_too=False)  # a broken config class blames its plugin
-    sections = []
-    for step_id in step_ids:
-        spec = plugins.steps.get(step_id).spec
-        if spec.config:
-            sections.append(Section(step_id, load_config_class(spec.config, step_id)))
-    sections.append(Section(EXECUTION, ExecutionSettings))
-    return sections
+    configs = {s: plugins.steps.get(s).spec.config for s in step_ids}
+    sections = [Section(s, load_config_class(path, s)) for s, path in configs.items() if path]
+    return [*sections, Section(EXECUTION, ExecutionSettings)]
 
 
 def load_config_class(path: str, step_id: str) -> type:
