@@ -31,13 +31,6 @@ def manifest_schema() -> dict[str, Any]:
     return schema
 
 
-def __getattr__(name: str) -> Any:
-    """``MANIFEST_SCHEMA``: the schema as a dict, loaded on first use."""
-    if name == "MANIFEST_SCHEMA":
-        return manifest_schema()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -95,16 +95,14 @@ def _installed(name: str) -> str | None:
         return None
 
 
-def start_fields(
-    prepared: Prepared, plugins: Plugins, run_id: str, manifest: dict[str, Any]
-) -> dict[str, Any]:
+def start_fields(prepared: Prepared, plugins: Plugins, manifest: dict[str, Any]) -> dict[str, Any]:
     """The `run_started` event: what runs, with which config, and what overrode defaults."""
     overrides = {
         key: {name: src for name, src in sources.items() if not src.startswith("default")}
         for key, sources in prepared.resolver.provenance().items()
     }
     return {
-        "run_id": run_id,
+        "run_id": manifest["run_id"],
         "target": prepared.target,
         "plan": prepared.plan,
         "config_hash": manifest["config_hash"],

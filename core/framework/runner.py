@@ -176,7 +176,7 @@ class PlanRunner:
             status = "failed"
             try:
                 hook.before_run(run=run)
-                run.emit("run_started", **start_fields(self.p, self.plugins, self.run_id, manifest))
+                run.emit("run_started", **start_fields(self.p, self.plugins, manifest))
                 for step_id in self.p.plan:
                     self._step(run, step_id, previous)
                     distributed.barrier()  # the other ranks wait for rank 0's outputs

@@ -8,7 +8,7 @@ import sys
 
 import jsonschema
 import pytest
-from framework.manifest import MANIFEST_SCHEMA
+from framework.manifest import manifest_schema
 
 from tests.conftest import invoke, read_manifest
 
@@ -67,7 +67,7 @@ def test_parallel_runs_on_one_artifact_root_all_complete_intact(busy, isolated):
 
     for run_id, value in values.items():
         manifest = read_manifest(isolated / "runs" / run_id)
-        jsonschema.validate(manifest, MANIFEST_SCHEMA)
+        jsonschema.validate(manifest, manifest_schema())
         assert manifest["status"] == "completed"
         assert (isolated / "runs" / run_id / "out" / "0.txt").read_text().startswith(f"{value}-0")
         assert invoke("verify", run_id).exit_code == 0

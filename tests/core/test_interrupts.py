@@ -10,7 +10,7 @@ import time
 
 import jsonschema
 import pytest
-from framework.manifest import MANIFEST_SCHEMA
+from framework.manifest import manifest_schema
 
 from tests.conftest import invoke, read_manifest
 
@@ -59,7 +59,7 @@ def test_sigterm_records_the_run_as_interrupted(slow, isolated):
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "interrupted"
     manifest = read_manifest(isolated / "runs" / "r1")
-    jsonschema.validate(manifest, MANIFEST_SCHEMA)
+    jsonschema.validate(manifest, manifest_schema())
     assert manifest["status"] == "interrupted"
     assert manifest["steps"]["slow.wait"]["status"] == "failed"
     assert manifest["steps"]["slow.wait"]["error"] == "interrupted"

@@ -16,7 +16,7 @@ import framework.hashing
 import jsonschema
 import pytest
 from framework.freshness import StepState
-from framework.manifest import MANIFEST_SCHEMA
+from framework.manifest import manifest_schema
 
 from tests.conftest import PIPELINE, expect_error, read_events, read_manifest
 
@@ -242,7 +242,7 @@ def test_editing_a_dependency_file_makes_its_step_stale_and_says_so(cli, plugin_
     assert calls(module) == ["read", "read"]
     assert "content of data" in result.stdout
     manifest = read_manifest(RUN)
-    jsonschema.validate(manifest, MANIFEST_SCHEMA)
+    jsonschema.validate(manifest, manifest_schema())
     (dep,) = manifest["steps"]["reader.read"]["dependencies"]
     expected = "sha256:" + hashlib.sha256(b"second version!").hexdigest()
     assert dep == {"field": "data", "path": str(corpus), "size": 15, "hash": expected}
@@ -487,7 +487,7 @@ def test_fingerprint_ignores_key_order():
 
 def test_manifest_matches_the_schema(cli, pipeline):
     run_ok(cli, "pipe.report", "--run-id", "r1")
-    jsonschema.validate(read_manifest(RUN), MANIFEST_SCHEMA)
+    jsonschema.validate(read_manifest(RUN), manifest_schema())
 
 
 def test_manifest_records_run_id_command_and_versions(cli, pipeline):
@@ -607,7 +607,7 @@ def test_step_that_raises_fails_the_run_and_keeps_earlier_steps(cli, edge):
     result = cli("run", "edge.explode", "--run-id", "r1")
     expect_error(result, 1, "edge.explode", "ValueError: bad value")
     manifest = read_manifest(RUN)
-    jsonschema.validate(manifest, MANIFEST_SCHEMA)
+    jsonschema.validate(manifest, manifest_schema())
     assert manifest["status"] == "failed"
     assert manifest["steps"]["edge.first"]["status"] == "completed"
     assert manifest["steps"]["edge.explode"]["status"] == "failed"
@@ -671,7 +671,7 @@ def test_ctrl_c_in_a_step_leaves_a_valid_manifest_marked_interrupted(cli, edge):
     assert result.exit_code == 130
     assert result.err_lines == ["interrupted"]
     manifest = read_manifest(RUN)
-    jsonschema.validate(manifest, MANIFEST_SCHEMA)
+    jsonschema.validate(manifest, manifest_schema())
     assert manifest["status"] == "interrupted"
     assert manifest["steps"]["edge.first"]["status"] == "completed"
     assert manifest["steps"]["edge.interrupt"]["error"] == "interrupted"
@@ -865,7 +865,7 @@ def test_a_nan_metric_is_recorded_as_a_string_in_valid_json(cli, metric, isolate
     run_ok(cli, "metric.fit", "--run-id", "r1")
     manifest = read_manifest(RUN)
     assert manifest["steps"]["metric.fit"]["metrics"]["grad_norm"] == "nan"
-    jsonschema.validate(manifest, MANIFEST_SCHEMA)
+    jsonschema.validate(manifest, manifest_schema())
     nan_events = [e for e in read_events(RUN) if e["fields"].get("grad_norm") is not None]
     assert nan_events[0]["fields"]["grad_norm"] == "nan"
 

@@ -12,7 +12,7 @@ import attrs
 
 from framework.config import schema_for
 from framework.execution import ExecutionSettings
-from framework.manifest import MANIFEST_SCHEMA
+from framework.manifest import manifest_schema
 
 STEPS_DIR = "steps"
 SUFFIX = ".schema.json"
@@ -28,7 +28,7 @@ def render_all(plugins: Any) -> dict[str, str]:
     from framework.prepare import load_config_class
 
     out = {
-        "manifest.schema.json": dump(MANIFEST_SCHEMA),
+        "manifest.schema.json": dump(manifest_schema()),
         "execution.schema.json": dump(schema_for(ExecutionSettings, title="execution settings")),
     }
     for name, (path, _) in sorted(plugins.schemas.items()):  # the sweep plugin's, say
