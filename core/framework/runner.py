@@ -278,9 +278,8 @@ class PlanRunner:
                 self._save(manifest)
             run.emit("step_failed", spec.id, error=message)
             self.plugins.pm.hook.on_step_error(run=run, step=spec, error=exc)
-            if not isinstance(exc, Exception):
-                raise  # Ctrl+C and exits are not ours to translate
-            error = step_error(spec.id, exc, self.run_dir)
+            # Ctrl+C and exits are not ours to translate; our own errors stay as they are.
+            error = step_error(spec.id, exc, self.run_dir) if isinstance(exc, Exception) else exc
             if error is exc:
                 raise
             raise error from exc
