@@ -53,11 +53,7 @@ BUILTIN_PLUGINS = {
 
 
 class PluginInfo:
-    """What `framework plugins` shows about one plugin.
-
-    A plain class: every command builds one per plugin, and an attrs class costs
-    start-up time that `framework list-steps` cannot spare.
-    """
+    """What `framework plugins` shows about one plugin (not attrs: start-up time)."""
 
     __slots__ = ("detail", "distribution", "error", "module", "name", "status", "version")
 
@@ -77,9 +73,6 @@ class PluginInfo:
         self.error: str | None = None
         self.detail: str | None = None  # the failure's full traceback, for --debug
 
-    def __repr__(self) -> str:
-        return f"PluginInfo({self.name!r}, status={self.status!r}, error={self.error!r})"
-
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
@@ -97,30 +90,20 @@ def short_error(exc: BaseException) -> str:
 class Plugins:
     """The pluggy manager with our guarded loading and typed registries."""
 
-    def __init__(
-        self,
-        *,
-        disabled: Iterable[str] = (),
-        autoload: bool | None = None,
-        strict: bool | None = None,
-        extra: Iterable[tuple[str, object]] = (),
-    ) -> None:
+    def __init__(self, *, disabled: Iterable[str] = (), strict: bool | None = None) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.disabled = set(disabled) | set(env_list(DISABLE_ENV))
-        self.autoload = (not env_flag(AUTOLOAD_ENV)) if autoload is None else autoload
         self.strict = env_flag(STRICT_ENV) if strict is None else strict
         self.infos: dict[str, PluginInfo] = {}
         self._problems: dict[tuple[str, bool], str | None] = {}
         for name, module in BUILTIN_PLUGINS.items():
             builtin = PluginInfo(name, module, status="builtin")
             self._load(builtin, partial(importlib.import_module, module))
-        explicit = set(env_list(EXPLICIT_ENV))  # loaded even without autoload
+        autoload, explicit = not env_flag(AUTOLOAD_ENV), set(env_list(EXPLICIT_ENV))
         for ep in entry_points(ENTRY_POINT_GROUP):
-            if self.autoload or ep.name in explicit:
+            if autoload or ep.name in explicit:  # explicit ones even without autoload
                 self._load(PluginInfo(ep.name, ep.value, ep.distribution, ep.version), ep.load)
-        for name, obj in extra:
-            self.register(obj, name)
 
     # -- loading ----------------------------------------------------------------------
 
@@ -147,18 +130,12 @@ class Plugins:
             self.pm.unregister(name=name)
             self._fail(info, exc)
 
-    def register(self, plugin: object, name: str) -> None:
-        """Register an in-process plugin object (tests, notebooks)."""
-        module = getattr(plugin, "__name__", type(plugin).__name__)
-        self._load(PluginInfo(name, module), lambda: plugin)
-
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
         info.status = "failed"
         info.error = short_error(exc)
         import traceback  # only when a plugin fails: keeps start-up lean
 
         info.detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        self.infos.setdefault(info.name, info)
         if self.strict:
             raise PluginError(f"plugin '{info.name}' failed: {info.error}") from exc
 
@@ -188,7 +165,7 @@ class Plugins:
                 for args, kwargs in calls:
                     add(impl.plugin_name, *args, **kwargs)
             except Exception as exc:
-                info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
+                info = self.infos[impl.plugin_name]
                 if info.status == "failed":
                     continue
                 error = PluginError(f"hook {hook_name} raised {short_error(exc)}")
@@ -208,9 +185,8 @@ class Plugins:
         def add(plugin: str, step: Step) -> None:
             if not isinstance(step, Step):
                 raise TypeError(f"register() expects a framework.Step, got {type(step).__name__}")
-            info = self.infos.get(plugin)
-            dist, version = (info.distribution, info.version) if info else (None, None)
-            registry.add(RegisteredStep(step, plugin, dist, version))
+            info = self.infos[plugin]
+            registry.add(RegisteredStep(step, plugin, info.distribution, info.version))
 
         self._collect("register_steps", add)
         return registry
@@ -302,8 +278,8 @@ class Plugins:
         """Mark each loaded plugin with a broken step as failed (for `framework plugins`)."""
         for entry in self.steps:
             problem = self.step_problem(entry.id)
-            info = self.infos.get(entry.plugin)
-            if problem and info is not None and info.status != "failed":
+            info = self.infos[entry.plugin]
+            if problem and info.status != "failed":
                 info.status = "failed"
                 info.error = f"step {entry.id}: {problem}"
 

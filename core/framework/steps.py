@@ -5,18 +5,45 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
-from framework.errors import DuplicateStepError, PluginError, StepNotFoundError
-from framework.frozen import Frozen
+from framework.errors import PluginError, UsageError
+
+
+class Frozen:
+    """An immutable record: subclasses list `_FIELDS` (also their `__slots__`) and fill
+    them with `_set`. Not attrs: specs are built at every start-up, even for `framework
+    list-steps`, and importing attrs alone would cost more than the CLI."""
+
+    __slots__ = ()
+    _FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def _set(self, *values: Any) -> None:
+        for name, value in zip(self._FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot delete {name}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"{type(self).__name__}({fields})"
 
 
 def _as_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)
+    return (value,) if isinstance(value, str) else tuple(value or ())
 
 
 def check_relative_path(path: str, what: str) -> str:
@@ -31,11 +58,7 @@ def check_relative_path(path: str, what: str) -> str:
 
 def _check_id(value: str) -> None:
     plugin, _, name = value.partition(".")
-    if (
-        not plugin
-        or not name
-        or not all(p.replace("_", "").replace("-", "").isalnum() for p in (plugin, name))
-    ):
+    if not all(p.replace("_", "").replace("-", "").isalnum() for p in (plugin, name)):
         raise ValueError(f"step id {value!r} must look like 'plugin.step'")
 
 
@@ -181,9 +204,6 @@ class RegisteredStep:
         self.distribution = distribution
         self.plugin_version = plugin_version
 
-    def __repr__(self) -> str:
-        return f"RegisteredStep({self.spec.id!r}, plugin={self.plugin!r})"
-
     @property
     def id(self) -> str:
         return self.spec.id
@@ -198,9 +218,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     import difflib  # only on the error path: keeps start-up lean
 
     matches = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
-    if not matches:
-        return ""
-    return " (did you mean " + " or ".join(repr(m) for m in matches) + "?)"
+    return " (did you mean " + " or ".join(map(repr, matches)) + "?)" if matches else ""
 
 
 class StepRegistry:
@@ -211,17 +229,16 @@ class StepRegistry:
         self.conflicts: dict[str, list[RegisteredStep]] = {}
 
     def add(self, entry: RegisteredStep) -> None:
-        existing = self._steps.get(entry.id)
-        if existing is not None:
-            self.conflicts.setdefault(entry.id, [existing]).append(entry)
-            return
-        self._steps[entry.id] = entry
+        if entry.id in self._steps:
+            self.conflicts.setdefault(entry.id, [self._steps[entry.id]]).append(entry)
+        else:
+            self._steps[entry.id] = entry
 
     def check_conflicts(self) -> None:
         """Raise for the first step id registered by more than one plugin."""
         for step_id, entries in self.conflicts.items():
             who = " and ".join(e.origin() for e in entries)
-            raise DuplicateStepError(
+            raise PluginError(
                 f"duplicate step id '{step_id}': registered by {who}",
                 hint="uninstall one or disable it with --no-plugin NAME",
             )
@@ -245,7 +262,7 @@ class StepRegistry:
             return matches[0]
         if len(matches) > 1:
             ids = ", ".join(sorted(e.id for e in matches))
-            raise StepNotFoundError(
+            raise UsageError(
                 f"step name '{name}' is ambiguous: it matches {ids}", hint="use the qualified id"
             )
         known = list(self._steps) + [e.spec.name for e in self._steps.values()]
@@ -254,7 +271,7 @@ class StepRegistry:
             if self._steps
             else "no plugin registers any step"
         )
-        raise StepNotFoundError(f"unknown step '{name}'{did_you_mean(name, known)}", hint=hint)
+        raise UsageError(f"unknown step '{name}'{did_you_mean(name, known)}", hint=hint)
 
     def validate_requires(self) -> None:
         """Every `requires` entry must name a registered step."""
