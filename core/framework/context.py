@@ -67,8 +67,6 @@ class StepContext(Generic[C]):
     _device: str | None = attrs.field(default=None, init=False)
     _latest: dict[str, Any] = attrs.field(factory=dict, init=False)  # shown by progress bars
 
-    # -- artifacts --------------------------------------------------------------------
-
     def _declared(self, path: str, declared: Iterable[str], kind: str) -> str:
         try:
             rel = check_relative_path(path, f"{kind} path")
@@ -123,8 +121,6 @@ class StepContext(Generic[C]):
     def read_json(self, path: str) -> Any:
         return json.loads(self.input(path).read_text(encoding="utf-8"))
 
-    # -- logging ----------------------------------------------------------------------
-
     def log_metrics(self, step: int | None = None, **metrics: Any) -> None:
         """Record metrics (``ctx.log_metrics(step=10, loss=0.3)``): events.jsonl and on_metrics."""
         fields = {k: json_safe(v) for k, v in metrics.items()}
@@ -138,8 +134,6 @@ class StepContext(Generic[C]):
         """A structured event of the step's own (e.g. ``sample_text``)."""
         self._emit(name, fields)
 
-    # -- the terminal -----------------------------------------------------------------
-
     def progress(
         self,
         iterable: Iterable[T] | None = None,
@@ -148,13 +142,8 @@ class StepContext(Generic[C]):
         *,
         unit: str = "it",
     ) -> ProgressBar[T]:
-        """Progress of a long loop, shown with the step's latest metrics (none with --quiet).
-
-        Iterate (``for x in ctx.progress(items, description="features")``) or advance by
-        hand (``with ctx.progress(total=n, unit="step") as bar: ... bar.advance()``). On a
-        terminal it is a bar with rate and ETA; in a log file, a plain line at most every
-        ``--progress-interval-s`` seconds.
-        """
+        """Progress of a long loop, with the step's latest metrics (none with --quiet): iterate
+        (``for x in ctx.progress(items)``) or advance by hand (``bar.advance()``)."""
         return ProgressBar(
             iterable,
             total=total,
@@ -173,8 +162,6 @@ class StepContext(Generic[C]):
         """Show `rows` (one dict each, same keys) as a table, numbers to 4 digits."""
         if self._terminal is not None and rows:
             self._terminal.table(rows, title)
-
-    # -- execution --------------------------------------------------------------------
 
     @property
     def device(self) -> str:

@@ -14,10 +14,9 @@ def upstream(registry: StepRegistry, target: str) -> set[str]:
     stack = [target]
     while stack:
         step_id = stack.pop()
-        if step_id in seen:
-            continue
-        seen.add(step_id)
-        stack.extend(registry.get(step_id).spec.requires)
+        if step_id not in seen:
+            seen.add(step_id)
+            stack.extend(registry.get(step_id).spec.requires)
     return seen
 
 
@@ -68,10 +67,6 @@ def render_mermaid(registry: StepRegistry, order: list[str]) -> str:
     def node(step_id: str) -> str:
         return step_id.replace(".", "__").replace("-", "_")
 
-    lines = ["flowchart TD"]
-    for step_id in order:
-        lines.append(f'    {node(step_id)}["{step_id}"]')
-    for step_id in order:
-        for req in registry.get(step_id).spec.requires:
-            lines.append(f"    {node(req)} --> {node(step_id)}")
-    return "\n".join(lines)
+    lines = ["flowchart TD"] + [f'    {node(step_id)}["{step_id}"]' for step_id in order]
+    edges = [(req, step_id) for step_id in order for req in registry.get(step_id).spec.requires]
+    return "\n".join(lines + [f"    {node(a)} --> {node(b)}" for a, b in edges])

@@ -1,10 +1,6 @@
-"""Plugin discovery and the manager facade.
-
-Entry points in the group ``framework.plugins`` are loaded one by one inside a guard:
-a plugin that fails to import, carries a misspelled hook or whose registration hook
-raises is recorded (see ``framework plugins``) and skipped, so every other plugin and
-command keeps working. ``--strict-plugins`` turns those failures into errors.
-"""
+"""Plugin discovery and the manager facade: each plugin loads inside a guard, so one that
+fails to import, carries a misspelled hook or whose registration hook raises is recorded
+(``framework plugins``) and skipped; ``--strict-plugins`` makes those failures errors."""
 
 from __future__ import annotations
 
@@ -104,8 +100,6 @@ class Plugins:
         for ep in entry_points(ENTRY_POINT_GROUP):
             if autoload or ep.name in explicit:  # explicit ones even without autoload
                 self._load(PluginInfo(ep.name, ep.value, ep.distribution, ep.version), ep.load)
-
-    # -- loading ----------------------------------------------------------------------
 
     def _load(self, info: PluginInfo, loader: Callable[[], object]) -> None:
         name = info.name
@@ -282,8 +276,6 @@ class Plugins:
             if problem and info.status != "failed":
                 info.status = "failed"
                 info.error = f"step {entry.id}: {problem}"
-
-    # -- lookups ----------------------------------------------------------------------
 
     def model_factory(self, name: str) -> Callable[..., Any]:
         return self._lookup("model", self.models, name)
