@@ -20,13 +20,7 @@ from framework.steps import ConfigBridge, RunLauncher, Step, SweepPreset
 
 if TYPE_CHECKING:  # what `__getattr__` below imports on first use, for type checkers
     from framework import distributed
-    from framework.builtin.executors.batch import (
-        Batch,
-        JobResult,
-        JobUpdate,
-        Resources,
-        run_jobs,
-    )
+    from framework.builtin.executors.batch import Batch, JobResult, JobUpdate, Resources, run_jobs
     from framework.builtin.executors.follow import (
         follow_jobs,
         job_cancelled,

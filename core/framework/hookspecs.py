@@ -1,9 +1,8 @@
 """The plugin-facing contract: the pluggy hook specifications and the types they carry.
 
-Registration hooks receive a `register` callable (typed per hook: `StepRegister`, ...)
-and call it once per thing; they must stay cheap (no torch, no plugin internals), since
-`framework list-steps` calls them. Lifecycle hooks see a run (`RunInfo`) as it happens.
-`framework` exports the types, so a plugin's hook implementations type check.
+Registration hooks call their `register` once per thing and must stay cheap (no torch, no
+plugin internals): `framework list-steps` calls them. Lifecycle hooks see a run (`RunInfo`)
+as it happens. `framework` exports the types, so a plugin's hook implementations type check.
 """
 
 from __future__ import annotations

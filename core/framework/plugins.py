@@ -141,7 +141,6 @@ class Plugins:
         return {
             name: sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
             for name, plugin in self.pm.list_name_plugin()
-            if plugin is not None
         }
 
     # -- registration hooks -----------------------------------------------------------
@@ -175,14 +174,9 @@ class Plugins:
     @cached_property
     def steps(self) -> StepRegistry:
         registry = StepRegistry()
-
-        def add(plugin: str, step: Step) -> None:
-            if not isinstance(step, Step):
-                raise TypeError(f"register() expects a framework.Step, got {type(step).__name__}")
+        for step, plugin in self._listed("register_steps", Step):
             info = self.infos[plugin]
             registry.add(RegisteredStep(step, plugin, info.distribution, info.version))
-
-        self._collect("register_steps", add)
         return registry
 
     def _named(self, hook_name: str, kind: str) -> dict[str, tuple[str, str]]:
@@ -219,7 +213,9 @@ class Plugins:
 
         def add(plugin: str, item: Any) -> None:
             if not isinstance(item, kind):
-                raise TypeError(f"register() expects a {kind.__name__}, got {type(item).__name__}")
+                raise TypeError(
+                    f"register() expects a framework.{kind.__name__}, got {type(item).__name__}"
+                )
             found.append((item, plugin))
 
         self._collect(hook_name, add)
