@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import os
 import re
 import sys
@@ -161,16 +162,12 @@ def _name_and_version(info_dir: str) -> tuple[str | None, str | None]:
     """Name and Version from the metadata headers (read up to the first blank line)."""
     suffix = os.path.splitext(info_dir)[1].lower()
     fields: dict[str, str] = {}
-    try:
-        with open(os.path.join(info_dir, _METADATA_FILES[suffix]), encoding="utf-8") as fh:
-            for line in fh:
-                if not line.strip():
-                    break
-                key, sep, value = line.partition(":")
-                if sep and key in ("Name", "Version"):
-                    fields.setdefault(key, value.strip())
-    except (OSError, UnicodeDecodeError):
-        pass
+    path = os.path.join(info_dir, _METADATA_FILES[suffix])
+    with contextlib.suppress(OSError, UnicodeDecodeError), open(path, encoding="utf-8") as fh:
+        for line in itertools.takewhile(str.strip, fh):  # the headers end at a blank line
+            key, sep, value = line.partition(":")
+            if sep and key in ("Name", "Version"):
+                fields.setdefault(key, value.strip())
     return fields.get("Name"), fields.get("Version")
 
 

@@ -34,18 +34,18 @@ STRICT_ENV = "FRAMEWORK_STRICT_PLUGINS"
 # What the registration hooks fill (cached properties of `Plugins`).
 REGISTRIES = ("cli_extensions", "steps", "models", "executors", "bridges", "sweeps", "schemas")
 
-# Built-in behaviours, registered exactly like third-party plugins.
-BUILTIN_PLUGINS = {
-    "events": "framework.builtin.events",
-    "console": "framework.builtin.console",
-    "executors": "framework.builtin.executors",
-    "sweep": "framework.builtin.sweep",
-    "launch": "framework.builtin.launch",
-    "trackers": "framework.builtin.trackers",
-    "schema": "framework.builtin.schema",
-    "history": "framework.builtin.history",
-    "completion": "framework.builtin.completion",
-}
+# Built-in behaviours (the modules framework.builtin.NAME), registered like third-party plugins.
+BUILTIN_PLUGINS = [
+    "events",
+    "console",
+    "executors",
+    "sweep",
+    "launch",
+    "trackers",
+    "schema",
+    "history",
+    "completion",
+]
 
 
 class PluginInfo:
@@ -93,9 +93,9 @@ class Plugins:
         self.strict = env_flag(STRICT_ENV) if strict is None else strict
         self.infos: dict[str, PluginInfo] = {}
         self._problems: dict[tuple[str, bool], str | None] = {}
-        for name, module in BUILTIN_PLUGINS.items():
-            builtin = PluginInfo(name, module, status="builtin")
-            self._load(builtin, partial(importlib.import_module, module))
+        for name in BUILTIN_PLUGINS:
+            builtin = PluginInfo(name, f"framework.builtin.{name}", status="builtin")
+            self._load(builtin, partial(importlib.import_module, builtin.module))
         autoload, explicit = not env_flag(AUTOLOAD_ENV), set(env_list(EXPLICIT_ENV))
         for ep in entry_points(ENTRY_POINT_GROUP):
             if autoload or ep.name in explicit:  # explicit ones even without autoload
@@ -236,11 +236,8 @@ class Plugins:
     # -- step checks (import plugin code: only when a step is planned or described) ---
 
     def step_problem(self, step_id: str, *, callable_too: bool = True) -> str | None:
-        """What is wrong with a registered step's config class or callable, or None.
-
-        Listing steps imports no plugin code, so these are checked when a step is about
-        to be planned, run or described, and by `framework plugins`.
-        """
+        """What is wrong with a registered step's config class or callable, or None (checked
+        when a step is planned, run or described: listing steps imports no plugin code)."""
         key = (step_id, callable_too)
         if key not in self._problems:
             from framework.prepare import callable_problem, config_class_problem
