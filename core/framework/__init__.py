@@ -1,7 +1,5 @@
-"""framework: one runner for ML pipelines. The names here are the plugin-facing API.
-
-Plugins import only from this module; everything else is internal and may change.
-"""
+"""framework: one runner for ML pipelines. The names here are the plugin-facing API:
+plugins import only from this module; everything else is internal and may change."""
 
 from __future__ import annotations
 

@@ -30,9 +30,8 @@ def plan(registry: StepRegistry, target: str) -> list[str]:
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
-        cycle = exc.args[1]
         # graphlib lists the cycle from a node back to itself, against the edge direction.
-        path = " -> ".join(reversed(cycle))
+        path = " -> ".join(reversed(exc.args[1]))
         raise CycleError(
             f"steps form a cycle: {path} (each requires the next)",
             hint="remove one of these requires edges",

@@ -143,8 +143,6 @@ class Plugins:
             for name, plugin in self.pm.list_name_plugin()
         }
 
-    # -- registration hooks -----------------------------------------------------------
-
     def _collect(self, hook_name: str, add: Callable[..., None]) -> None:
         """Call one registration hook plugin by plugin, then ``add(plugin, *args)`` for each
         of its ``register(*args)`` calls, so a raising hook is attributed to its plugin."""
@@ -233,8 +231,6 @@ class Plugins:
     def cli_extensions(self) -> list[tuple[Any, str]]:
         return self._listed("register_cli_options", object)
 
-    # -- step checks (import plugin code: only when a step is planned or described) ---
-
     def step_problem(self, step_id: str, *, callable_too: bool = True) -> str | None:
         """What is wrong with a registered step's config class or callable, or None (checked
         when a step is planned, run or described: listing steps imports no plugin code)."""
@@ -285,12 +281,9 @@ class Plugins:
             )
         return import_object(found[name][0])
 
-    def failures(self) -> list[PluginInfo]:
-        return [i for i in self.infos.values() if i.status == "failed"]
-
     def warn_failures(self) -> None:
         """One line per failed plugin on stderr; the command itself goes on."""
-        for info in self.failures():
+        for info in (i for i in self.infos.values() if i.status == "failed"):
             print(
                 f"warning: plugin '{info.name}' was skipped: {info.error} (see 'framework plugins')",
                 file=sys.stderr,

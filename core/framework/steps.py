@@ -56,12 +56,6 @@ def check_relative_path(path: str, what: str) -> str:
     return norm
 
 
-def _check_id(value: str) -> None:
-    plugin, _, name = value.partition(".")
-    if not all(p.replace("_", "").replace("-", "").isalnum() for p in (plugin, name)):
-        raise ValueError(f"step id {value!r} must look like 'plugin.step'")
-
-
 def _check_import_path(step_id: str, field: str, value: str | None) -> None:
     if value is not None and (":" not in value or value.startswith(":") or value.endswith(":")):
         raise ValueError(
@@ -70,11 +64,8 @@ def _check_import_path(step_id: str, field: str, value: str | None) -> None:
 
 
 class Step(Frozen):
-    """What a plugin declares about one step; holds import paths, never imported code.
-
-    `inputs` and `outputs` are paths relative to the run directory; an output may be a
-    glob pattern (``checkpoints/*.pt``) for files whose number is not known up front.
-    """
+    """What a plugin declares about one step: import paths (never imported code), and
+    artifact paths in the run directory; an output may be a glob (``checkpoints/*.pt``)."""
 
     _FIELDS = ("id", "run", "description", "config", "requires", "inputs", "outputs",
                "splits", "version")  # fmt: skip
@@ -101,14 +92,15 @@ class Step(Frozen):
         splits: Iterable[str] | str | None = (),
         version: str = "1",
     ) -> None:
-        _check_id(id)
+        plugin, _, name = id.partition(".")
+        if not all(p.replace("_", "").replace("-", "").isalnum() for p in (plugin, name)):
+            raise ValueError(f"step id {id!r} must look like 'plugin.step'")
         _check_import_path(id, "run", run)
         _check_import_path(id, "config", config)
         ins, outs = _as_tuple(inputs), _as_tuple(outputs)
         for kind, paths in (("input", ins), ("output", outs)):
             for path in paths:
                 check_relative_path(path, f"step {id}: {kind}")
-        plugin = id.split(".", 1)[0]
         # A bare name in `requires` means a step of the same plugin.
         needs = tuple(r if "." in r else f"{plugin}.{r}" for r in _as_tuple(requires))
         self._set(id, run, description, config, needs, ins, outs, _as_tuple(splits), version)
@@ -123,11 +115,8 @@ class Step(Frozen):
 
 
 class ConfigBridge(Frozen):
-    """Copies a step's typed config into a legacy flat dict before the step runs.
-
-    `function` is an import path to ``f(config) -> dict``; the dict is recorded in the
-    manifest and handed to the step as ``ctx.legacy[name]``.
-    """
+    """Copies a step's typed config into a legacy flat dict before the step runs: `function`
+    is an import path to ``f(config) -> dict``, handed to the step as ``ctx.legacy[name]``."""
 
     _FIELDS = ("name", "steps", "function")
     __slots__ = _FIELDS
@@ -140,13 +129,8 @@ class ConfigBridge(Frozen):
 
 
 class SweepPreset(Frozen):
-    """A named parameter matrix over a step (e.g. a dose x overlap study).
-
-    `matrix` maps an axis to its values: ``{"lr": (1e-3, 3e-3)}`` sets the field ``lr``;
-    an axis whose values are a mapping of named bundles sets several fields at once,
-    ``{"view": {"dense": {"gridsize": 2, "overlap": 0.75}, ...}}``.
-    `framework sweep --preset NAME` runs it.
-    """
+    """A named parameter matrix over a step (a dose x overlap study), run by `framework sweep
+    --preset NAME`: each axis maps to values, or to named bundles of several fields."""
 
     _FIELDS = ("name", "step", "matrix", "description")
     __slots__ = _FIELDS
@@ -160,15 +144,9 @@ class SweepPreset(Frozen):
 
 
 class RunLauncher(Frozen):
-    """Takes `framework run` over when its own options ask for it (several processes).
-
-    Registered through ``register_cli_options`` next to the options it reads (`options`,
-    their names: they are the launcher's, not handed to the run). `function` is an import
-    path to ``f(ctx, target, args, values, prepared) -> int | None``, called once the
-    run's config is checked: an exit code ends the command with it; None lets the run go
-    on in this process. `job`, when given, is an import path to ``f(request) -> RunResult``
-    that runs a job asking for ``nproc_per_node > 1`` (a sweep's, an executor's).
-    """
+    """Takes `framework run` over when its own `options` ask for it (several processes):
+    `function` is ``f(ctx, target, args, values, prepared) -> int | None`` (an exit code, or
+    None to run on here), `job` ``f(request) -> RunResult`` (docs/writing-plugins.md)."""
 
     _FIELDS = ("name", "function", "options", "job")
     __slots__ = _FIELDS
