@@ -1,7 +1,5 @@
-"""framework: one runner for ML pipelines. The names here are the plugin-facing API.
-
-Plugins import only from this module; everything else is internal and may change.
-"""
+"""framework: one runner for ML pipelines. The names here are the plugin-facing API:
+plugins import only from this module; everything else is internal and may change."""
 
 from __future__ import annotations
 
@@ -20,13 +18,7 @@ from framework.steps import ConfigBridge, RunLauncher, Step, SweepPreset
 
 if TYPE_CHECKING:  # what `__getattr__` below imports on first use, for type checkers
     from framework import distributed
-    from framework.builtin.executors.batch import (
-        Batch,
-        JobResult,
-        JobUpdate,
-        Resources,
-        run_jobs,
-    )
+    from framework.builtin.executors.batch import Batch, JobResult, JobUpdate, Resources, run_jobs
     from framework.builtin.executors.follow import (
         follow_jobs,
         job_cancelled,

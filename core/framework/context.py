@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from fnmatch import fnmatch
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
@@ -64,10 +64,7 @@ class StepContext(Generic[C]):
     _emit: Callable[[str, dict[str, Any]], None]
     _metrics_hook: Callable[[dict[str, Any]], None]
     _terminal: Terminal | None = None  # None: nothing is shown (--quiet, ranks but 0)
-    _device: str | None = attrs.field(default=None, init=False)
     _latest: dict[str, Any] = attrs.field(factory=dict, init=False)  # shown by progress bars
-
-    # -- artifacts --------------------------------------------------------------------
 
     def _declared(self, path: str, declared: Iterable[str], kind: str) -> str:
         try:
@@ -86,15 +83,14 @@ class StepContext(Generic[C]):
     def output(self, path: str) -> Iterator[Path]:
         """Yield a temp path to write; it becomes ``run_dir/path`` only if the block succeeds."""
         rel = self._declared(path, self.step.outputs, "output")
-        if not self.rank.is_main:  # only rank 0 writes artifacts
-            scratch = Path(tempfile.mkdtemp(prefix="framework-rank-"))
-            try:
-                yield scratch / Path(rel).name
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-            return
-        with atomic_path(self.run_dir / rel) as tmp:
-            yield tmp
+        if self.rank.is_main:  # only rank 0 writes artifacts
+            with atomic_path(self.run_dir / rel) as tmp:
+                yield tmp
+        else:
+            with tempfile.TemporaryDirectory(
+                prefix="framework-rank-", ignore_cleanup_errors=True
+            ) as scratch:
+                yield Path(scratch) / Path(rel).name
 
     def write_bytes(self, path: str, data: bytes) -> Path:
         with self.output(path) as tmp:
@@ -123,8 +119,6 @@ class StepContext(Generic[C]):
     def read_json(self, path: str) -> Any:
         return json.loads(self.input(path).read_text(encoding="utf-8"))
 
-    # -- logging ----------------------------------------------------------------------
-
     def log_metrics(self, step: int | None = None, **metrics: Any) -> None:
         """Record metrics (``ctx.log_metrics(step=10, loss=0.3)``): events.jsonl and on_metrics."""
         fields = {k: json_safe(v) for k, v in metrics.items()}
@@ -138,8 +132,6 @@ class StepContext(Generic[C]):
         """A structured event of the step's own (e.g. ``sample_text``)."""
         self._emit(name, fields)
 
-    # -- the terminal -----------------------------------------------------------------
-
     def progress(
         self,
         iterable: Iterable[T] | None = None,
@@ -148,13 +140,8 @@ class StepContext(Generic[C]):
         *,
         unit: str = "it",
     ) -> ProgressBar[T]:
-        """Progress of a long loop, shown with the step's latest metrics (none with --quiet).
-
-        Iterate (``for x in ctx.progress(items, description="features")``) or advance by
-        hand (``with ctx.progress(total=n, unit="step") as bar: ... bar.advance()``). On a
-        terminal it is a bar with rate and ETA; in a log file, a plain line at most every
-        ``--progress-interval-s`` seconds.
-        """
+        """Progress of a long loop, with the step's latest metrics (none with --quiet): iterate
+        (``for x in ctx.progress(items)``) or advance by hand (``bar.advance()``)."""
         return ProgressBar(
             iterable,
             total=total,
@@ -174,14 +161,10 @@ class StepContext(Generic[C]):
         if self._terminal is not None and rows:
             self._terminal.table(rows, title)
 
-    # -- execution --------------------------------------------------------------------
-
-    @property
+    @cached_property
     def device(self) -> str:
         """The torch device string from ``--accelerator`` (imports torch)."""
-        if self._device is None:
-            self._device = resolve_device(self.execution, self.rank)
-        return self._device
+        return resolve_device(self.execution, self.rank)
 
     # -- several processes (torchrun); each is the identity with one process -----------
 

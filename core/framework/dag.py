@@ -14,10 +14,9 @@ def upstream(registry: StepRegistry, target: str) -> set[str]:
     stack = [target]
     while stack:
         step_id = stack.pop()
-        if step_id in seen:
-            continue
-        seen.add(step_id)
-        stack.extend(registry.get(step_id).spec.requires)
+        if step_id not in seen:
+            seen.add(step_id)
+            stack.extend(registry.get(step_id).spec.requires)
     return seen
 
 
@@ -31,9 +30,8 @@ def plan(registry: StepRegistry, target: str) -> list[str]:
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
-        cycle = exc.args[1]
         # graphlib lists the cycle from a node back to itself, against the edge direction.
-        path = " -> ".join(reversed(cycle))
+        path = " -> ".join(reversed(exc.args[1]))
         raise CycleError(
             f"steps form a cycle: {path} (each requires the next)",
             hint="remove one of these requires edges",
@@ -68,10 +66,6 @@ def render_mermaid(registry: StepRegistry, order: list[str]) -> str:
     def node(step_id: str) -> str:
         return step_id.replace(".", "__").replace("-", "_")
 
-    lines = ["flowchart TD"]
-    for step_id in order:
-        lines.append(f'    {node(step_id)}["{step_id}"]')
-    for step_id in order:
-        for req in registry.get(step_id).spec.requires:
-            lines.append(f"    {node(req)} --> {node(step_id)}")
-    return "\n".join(lines)
+    lines = ["flowchart TD"] + [f'    {node(step_id)}["{step_id}"]' for step_id in order]
+    edges = [(req, step_id) for step_id in order for req in registry.get(step_id).spec.requires]
+    return "\n".join(lines + [f"    {node(a)} --> {node(b)}" for a, b in edges])

@@ -1,26 +1,19 @@
-"""Entry-point discovery that reads ``*.dist-info`` directories on sys.path directly,
-and the import of ``module:attr`` paths that entry points and Step specs name.
+"""Entry points read from the ``*.dist-info`` folders on sys.path, and the import of the
+``module:attr`` paths that entry points and Step specs name.
 
-``importlib.metadata`` costs about as much to import as click and pluggy together
-(it pulls in email, zipfile, csv), and `framework list-steps` only needs the
-entry_points.txt, name and version of each distribution. Where that shortcut could
-miss a distribution (a zip file on sys.path, an import hook that supplies its own
-distributions) discovery falls back to ``importlib.metadata``.
-
-What the scan finds is cached per environment, keyed on the modification times of the
-sys.path directories, as Python's own import system caches directory listings: a
-distribution that is installed or removed adds or removes a folder in one of them and so
-changes the key. A directory modified within the last few seconds of writing is not
-trusted to the cache (timestamps have a coarse tick: a change in the same tick would go
-unseen), the way git treats a file as racily clean. ``FRAMEWORK_CACHE_DIR`` moves the
-cache (default ``$XDG_CACHE_HOME/framework``, else ``~/.cache/framework``); an empty value
-turns it off.
+``importlib.metadata`` costs about as much to import as click and pluggy together; it is
+used only where the scan could miss a distribution (a zip file on sys.path, an import hook
+with distributions of its own). What the scan finds is cached (docs/writing-plugins.md),
+keyed on the sys.path folders' modification times; a folder modified in the last seconds
+is not cached (a change within the same timestamp tick would go unseen), as git treats a
+file as racily clean.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import os
 import re
 import sys
@@ -33,10 +26,7 @@ _METADATA_FILES = {".dist-info": "METADATA", ".egg-info": "PKG-INFO"}
 
 
 class EntryPoint:
-    """One ``name = module:attr`` line of a distribution's entry_points.txt.
-
-    A plain class, not attrs: creating an attrs class costs a millisecond at start-up.
-    """
+    """One ``name = module:attr`` line of an entry_points.txt (not attrs: start-up time)."""
 
     __slots__ = ("distribution", "name", "value", "version")
 
@@ -172,16 +162,12 @@ def _name_and_version(info_dir: str) -> tuple[str | None, str | None]:
     """Name and Version from the metadata headers (read up to the first blank line)."""
     suffix = os.path.splitext(info_dir)[1].lower()
     fields: dict[str, str] = {}
-    try:
-        with open(os.path.join(info_dir, _METADATA_FILES[suffix]), encoding="utf-8") as fh:
-            for line in fh:
-                if not line.strip():
-                    break
-                key, sep, value = line.partition(":")
-                if sep and key in ("Name", "Version"):
-                    fields.setdefault(key, value.strip())
-    except (OSError, UnicodeDecodeError):
-        pass
+    path = os.path.join(info_dir, _METADATA_FILES[suffix])
+    with contextlib.suppress(OSError, UnicodeDecodeError), open(path, encoding="utf-8") as fh:
+        for line in itertools.takewhile(str.strip, fh):  # the headers end at a blank line
+            key, sep, value = line.partition(":")
+            if sep and key in ("Name", "Version"):
+                fields.setdefault(key, value.strip())
     return fields.get("Name"), fields.get("Version")
 
 

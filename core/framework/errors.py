@@ -23,14 +23,6 @@ class UsageError(FrameworkError):
     """The command line names something that does not exist or does not fit."""
 
 
-class StepNotFoundError(UsageError):
-    """An unknown or ambiguous step name."""
-
-
-class DuplicateStepError(FrameworkError):
-    """Two plugins registered the same step id."""
-
-
 class CycleError(FrameworkError):
     """The `requires` edges of the steps form a cycle."""
 
@@ -40,7 +32,7 @@ class ConfigError(FrameworkError):
 
 
 class PluginError(FrameworkError):
-    """A plugin failed to load or a hook raised (only raised in strict mode)."""
+    """A plugin is broken: it failed to load, a hook raised, a spec is wrong or taken twice."""
 
 
 class ManifestError(FrameworkError):

@@ -1,13 +1,13 @@
 """The plugin-facing contract: the pluggy hook specifications and the types they carry.
 
-Registration hooks receive a `register` callable (typed per hook: `StepRegister`, ...)
-and call it once per thing; they must stay cheap (no torch, no plugin internals), since
-`framework list-steps` calls them. Lifecycle hooks see a run (`RunInfo`) as it happens.
-`framework` exports the types, so a plugin's hook implementations type check.
+Registration hooks call their `register` once per thing and must stay cheap (no torch, no
+plugin internals): `framework list-steps` calls them. Lifecycle hooks see a run (`RunInfo`)
+as it happens. `framework` exports the types, so a plugin's hook implementations type check.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pluggy
@@ -28,50 +28,14 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
-# -- what a registration hook's `register` accepts -----------------------------------
-
-
-class StepRegister(Protocol):
-    """``register(Step(...))``, in ``register_steps``."""
-
-    def __call__(self, step: Step, /) -> None: ...
-
-
-class ModelRegister(Protocol):
-    """``register("hello.line", "framework_hello.model:build")``, in ``register_models``."""
-
-    def __call__(self, name: str, path: str, /) -> None: ...
-
-
-class ExecutorRegister(Protocol):
-    """``register("slurm", "pkg.module:SlurmExecutor")``, in ``register_executors``."""
-
-    def __call__(self, name: str, path: str, /) -> None: ...
-
-
-class CliRegister(Protocol):
-    """``register(command)``, ``register(option)`` or ``register(RunLauncher(...))``,
-    in ``register_cli_options``."""
-
-    def __call__(self, item: click.Command | click.Option | RunLauncher, /) -> None: ...
-
-
-class BridgeRegister(Protocol):
-    """``register(ConfigBridge(...))``, in ``register_config_bridges``."""
-
-    def __call__(self, bridge: ConfigBridge, /) -> None: ...
-
-
-class SweepRegister(Protocol):
-    """``register(SweepPreset(...))``, in ``register_sweeps``."""
-
-    def __call__(self, preset: SweepPreset, /) -> None: ...
-
-
-class SchemaRegister(Protocol):
-    """``register("sweep_manifest.schema.json", "pkg.module:function")``, in ``register_schemas``."""
-
-    def __call__(self, name: str, path: str, /) -> None: ...
+# -- the `register` each registration hook receives (its docstring shows the call) --------
+StepRegister = Callable[["Step"], None]
+ModelRegister = Callable[[str, str], None]  # name, "pkg.module:factory"
+ExecutorRegister = Callable[[str, str], None]  # name, "pkg.module:ExecutorClass"
+CliRegister = Callable[["click.Command | click.Option | RunLauncher"], None]
+BridgeRegister = Callable[["ConfigBridge"], None]
+SweepRegister = Callable[["SweepPreset"], None]
+SchemaRegister = Callable[[str, str], None]  # "name.schema.json", "pkg.module:function"
 
 
 # -- what a run looks like from a lifecycle hook -------------------------------------

@@ -1,10 +1,6 @@
-"""Plugin discovery and the manager facade.
-
-Entry points in the group ``framework.plugins`` are loaded one by one inside a guard:
-a plugin that fails to import, carries a misspelled hook or whose registration hook
-raises is recorded (see ``framework plugins``) and skipped, so every other plugin and
-command keeps working. ``--strict-plugins`` turns those failures into errors.
-"""
+"""Plugin discovery and the manager facade: each plugin loads inside a guard, so one that
+fails to import, carries a misspelled hook or whose registration hook raises is recorded
+(``framework plugins``) and skipped; ``--strict-plugins`` makes those failures errors."""
 
 from __future__ import annotations
 
@@ -38,26 +34,22 @@ STRICT_ENV = "FRAMEWORK_STRICT_PLUGINS"
 # What the registration hooks fill (cached properties of `Plugins`).
 REGISTRIES = ("cli_extensions", "steps", "models", "executors", "bridges", "sweeps", "schemas")
 
-# Built-in behaviours, registered exactly like third-party plugins.
-BUILTIN_PLUGINS = {
-    "events": "framework.builtin.events",
-    "console": "framework.builtin.console",
-    "executors": "framework.builtin.executors",
-    "sweep": "framework.builtin.sweep",
-    "launch": "framework.builtin.launch",
-    "trackers": "framework.builtin.trackers",
-    "schema": "framework.builtin.schema",
-    "history": "framework.builtin.history",
-    "completion": "framework.builtin.completion",
-}
+# Built-in behaviours (the modules framework.builtin.NAME), registered like third-party plugins.
+BUILTIN_PLUGINS = [
+    "events",
+    "console",
+    "executors",
+    "sweep",
+    "launch",
+    "trackers",
+    "schema",
+    "history",
+    "completion",
+]
 
 
 class PluginInfo:
-    """What `framework plugins` shows about one plugin.
-
-    A plain class: every command builds one per plugin, and an attrs class costs
-    start-up time that `framework list-steps` cannot spare.
-    """
+    """What `framework plugins` shows about one plugin (not attrs: start-up time)."""
 
     __slots__ = ("detail", "distribution", "error", "module", "name", "status", "version")
 
@@ -77,9 +69,6 @@ class PluginInfo:
         self.error: str | None = None
         self.detail: str | None = None  # the failure's full traceback, for --debug
 
-    def __repr__(self) -> str:
-        return f"PluginInfo({self.name!r}, status={self.status!r}, error={self.error!r})"
-
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
@@ -97,32 +86,20 @@ def short_error(exc: BaseException) -> str:
 class Plugins:
     """The pluggy manager with our guarded loading and typed registries."""
 
-    def __init__(
-        self,
-        *,
-        disabled: Iterable[str] = (),
-        autoload: bool | None = None,
-        strict: bool | None = None,
-        extra: Iterable[tuple[str, object]] = (),
-    ) -> None:
+    def __init__(self, *, disabled: Iterable[str] = (), strict: bool | None = None) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.disabled = set(disabled) | set(env_list(DISABLE_ENV))
-        self.autoload = (not env_flag(AUTOLOAD_ENV)) if autoload is None else autoload
         self.strict = env_flag(STRICT_ENV) if strict is None else strict
         self.infos: dict[str, PluginInfo] = {}
         self._problems: dict[tuple[str, bool], str | None] = {}
-        for name, module in BUILTIN_PLUGINS.items():
-            builtin = PluginInfo(name, module, status="builtin")
-            self._load(builtin, partial(importlib.import_module, module))
-        explicit = set(env_list(EXPLICIT_ENV))  # loaded even without autoload
+        for name in BUILTIN_PLUGINS:
+            builtin = PluginInfo(name, f"framework.builtin.{name}", status="builtin")
+            self._load(builtin, partial(importlib.import_module, builtin.module))
+        autoload, explicit = not env_flag(AUTOLOAD_ENV), set(env_list(EXPLICIT_ENV))
         for ep in entry_points(ENTRY_POINT_GROUP):
-            if self.autoload or ep.name in explicit:
+            if autoload or ep.name in explicit:  # explicit ones even without autoload
                 self._load(PluginInfo(ep.name, ep.value, ep.distribution, ep.version), ep.load)
-        for name, obj in extra:
-            self.register(obj, name)
-
-    # -- loading ----------------------------------------------------------------------
 
     def _load(self, info: PluginInfo, loader: Callable[[], object]) -> None:
         name = info.name
@@ -147,18 +124,12 @@ class Plugins:
             self.pm.unregister(name=name)
             self._fail(info, exc)
 
-    def register(self, plugin: object, name: str) -> None:
-        """Register an in-process plugin object (tests, notebooks)."""
-        module = getattr(plugin, "__name__", type(plugin).__name__)
-        self._load(PluginInfo(name, module), lambda: plugin)
-
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
         info.status = "failed"
         info.error = short_error(exc)
         import traceback  # only when a plugin fails: keeps start-up lean
 
         info.detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        self.infos.setdefault(info.name, info)
         if self.strict:
             raise PluginError(f"plugin '{info.name}' failed: {info.error}") from exc
 
@@ -170,10 +141,7 @@ class Plugins:
         return {
             name: sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
             for name, plugin in self.pm.list_name_plugin()
-            if plugin is not None
         }
-
-    # -- registration hooks -----------------------------------------------------------
 
     def _collect(self, hook_name: str, add: Callable[..., None]) -> None:
         """Call one registration hook plugin by plugin, then ``add(plugin, *args)`` for each
@@ -188,7 +156,7 @@ class Plugins:
                 for args, kwargs in calls:
                     add(impl.plugin_name, *args, **kwargs)
             except Exception as exc:
-                info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?")
+                info = self.infos[impl.plugin_name]
                 if info.status == "failed":
                     continue
                 error = PluginError(f"hook {hook_name} raised {short_error(exc)}")
@@ -204,15 +172,9 @@ class Plugins:
     @cached_property
     def steps(self) -> StepRegistry:
         registry = StepRegistry()
-
-        def add(plugin: str, step: Step) -> None:
-            if not isinstance(step, Step):
-                raise TypeError(f"register() expects a framework.Step, got {type(step).__name__}")
-            info = self.infos.get(plugin)
-            dist, version = (info.distribution, info.version) if info else (None, None)
-            registry.add(RegisteredStep(step, plugin, dist, version))
-
-        self._collect("register_steps", add)
+        for step, plugin in self._listed("register_steps", Step):
+            info = self.infos[plugin]
+            registry.add(RegisteredStep(step, plugin, info.distribution, info.version))
         return registry
 
     def _named(self, hook_name: str, kind: str) -> dict[str, tuple[str, str]]:
@@ -249,7 +211,9 @@ class Plugins:
 
         def add(plugin: str, item: Any) -> None:
             if not isinstance(item, kind):
-                raise TypeError(f"register() expects a {kind.__name__}, got {type(item).__name__}")
+                raise TypeError(
+                    f"register() expects a framework.{kind.__name__}, got {type(item).__name__}"
+                )
             found.append((item, plugin))
 
         self._collect(hook_name, add)
@@ -267,14 +231,9 @@ class Plugins:
     def cli_extensions(self) -> list[tuple[Any, str]]:
         return self._listed("register_cli_options", object)
 
-    # -- step checks (import plugin code: only when a step is planned or described) ---
-
     def step_problem(self, step_id: str, *, callable_too: bool = True) -> str | None:
-        """What is wrong with a registered step's config class or callable, or None.
-
-        Listing steps imports no plugin code, so these are checked when a step is about
-        to be planned, run or described, and by `framework plugins`.
-        """
+        """What is wrong with a registered step's config class or callable, or None (checked
+        when a step is planned, run or described: listing steps imports no plugin code)."""
         key = (step_id, callable_too)
         if key not in self._problems:
             from framework.prepare import callable_problem, config_class_problem
@@ -302,12 +261,10 @@ class Plugins:
         """Mark each loaded plugin with a broken step as failed (for `framework plugins`)."""
         for entry in self.steps:
             problem = self.step_problem(entry.id)
-            info = self.infos.get(entry.plugin)
-            if problem and info is not None and info.status != "failed":
+            info = self.infos[entry.plugin]
+            if problem and info.status != "failed":
                 info.status = "failed"
                 info.error = f"step {entry.id}: {problem}"
-
-    # -- lookups ----------------------------------------------------------------------
 
     def model_factory(self, name: str) -> Callable[..., Any]:
         return self._lookup("model", self.models, name)
@@ -324,12 +281,9 @@ class Plugins:
             )
         return import_object(found[name][0])
 
-    def failures(self) -> list[PluginInfo]:
-        return [i for i in self.infos.values() if i.status == "failed"]
-
     def warn_failures(self) -> None:
         """One line per failed plugin on stderr; the command itself goes on."""
-        for info in self.failures():
+        for info in (i for i in self.infos.values() if i.status == "failed"):
             print(
                 f"warning: plugin '{info.name}' was skipped: {info.error} (see 'framework plugins')",
                 file=sys.stderr,

@@ -13,11 +13,8 @@ class UnreadableFileError(ValueError):
 
 
 def torch_load(path: str | os.PathLike[str], map_location: Any = "cpu") -> Any:
-    """``torch.load(path, weights_only=True)``; a failure is an `UnreadableFileError`.
-
-    torch's own errors for a truncated, foreign or object-holding file are long and can
-    advise turning the safety off; this says what the file is instead.
-    """
+    """``torch.load(path, weights_only=True)``; a failure is an `UnreadableFileError` saying
+    what the file is (torch's own errors are long and can advise turning the safety off)."""
     import torch
 
     try:

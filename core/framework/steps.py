@@ -5,18 +5,45 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
-from framework.errors import DuplicateStepError, PluginError, StepNotFoundError
-from framework.frozen import Frozen
+from framework.errors import PluginError, UsageError
+
+
+class Frozen:
+    """An immutable record: subclasses list `_FIELDS` (also their `__slots__`) and fill
+    them with `_set`. Not attrs: specs are built at every start-up, even for `framework
+    list-steps`, and importing attrs alone would cost more than the CLI."""
+
+    __slots__ = ()
+    _FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def _set(self, *values: Any) -> None:
+        for name, value in zip(self._FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot delete {name}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"{type(self).__name__}({fields})"
 
 
 def _as_tuple(value: Iterable[str] | str | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)
+    return (value,) if isinstance(value, str) else tuple(value or ())
 
 
 def check_relative_path(path: str, what: str) -> str:
@@ -29,16 +56,6 @@ def check_relative_path(path: str, what: str) -> str:
     return norm
 
 
-def _check_id(value: str) -> None:
-    plugin, _, name = value.partition(".")
-    if (
-        not plugin
-        or not name
-        or not all(p.replace("_", "").replace("-", "").isalnum() for p in (plugin, name))
-    ):
-        raise ValueError(f"step id {value!r} must look like 'plugin.step'")
-
-
 def _check_import_path(step_id: str, field: str, value: str | None) -> None:
     if value is not None and (":" not in value or value.startswith(":") or value.endswith(":")):
         raise ValueError(
@@ -47,11 +64,8 @@ def _check_import_path(step_id: str, field: str, value: str | None) -> None:
 
 
 class Step(Frozen):
-    """What a plugin declares about one step; holds import paths, never imported code.
-
-    `inputs` and `outputs` are paths relative to the run directory; an output may be a
-    glob pattern (``checkpoints/*.pt``) for files whose number is not known up front.
-    """
+    """What a plugin declares about one step: import paths (never imported code), and
+    artifact paths in the run directory; an output may be a glob (``checkpoints/*.pt``)."""
 
     _FIELDS = ("id", "run", "description", "config", "requires", "inputs", "outputs",
                "splits", "version")  # fmt: skip
@@ -78,14 +92,15 @@ class Step(Frozen):
         splits: Iterable[str] | str | None = (),
         version: str = "1",
     ) -> None:
-        _check_id(id)
+        plugin, _, name = id.partition(".")
+        if not all(p.replace("_", "").replace("-", "").isalnum() for p in (plugin, name)):
+            raise ValueError(f"step id {id!r} must look like 'plugin.step'")
         _check_import_path(id, "run", run)
         _check_import_path(id, "config", config)
         ins, outs = _as_tuple(inputs), _as_tuple(outputs)
         for kind, paths in (("input", ins), ("output", outs)):
             for path in paths:
                 check_relative_path(path, f"step {id}: {kind}")
-        plugin = id.split(".", 1)[0]
         # A bare name in `requires` means a step of the same plugin.
         needs = tuple(r if "." in r else f"{plugin}.{r}" for r in _as_tuple(requires))
         self._set(id, run, description, config, needs, ins, outs, _as_tuple(splits), version)
@@ -100,11 +115,8 @@ class Step(Frozen):
 
 
 class ConfigBridge(Frozen):
-    """Copies a step's typed config into a legacy flat dict before the step runs.
-
-    `function` is an import path to ``f(config) -> dict``; the dict is recorded in the
-    manifest and handed to the step as ``ctx.legacy[name]``.
-    """
+    """Copies a step's typed config into a legacy flat dict before the step runs: `function`
+    is an import path to ``f(config) -> dict``, handed to the step as ``ctx.legacy[name]``."""
 
     _FIELDS = ("name", "steps", "function")
     __slots__ = _FIELDS
@@ -117,13 +129,8 @@ class ConfigBridge(Frozen):
 
 
 class SweepPreset(Frozen):
-    """A named parameter matrix over a step (e.g. a dose x overlap study).
-
-    `matrix` maps an axis to its values: ``{"lr": (1e-3, 3e-3)}`` sets the field ``lr``;
-    an axis whose values are a mapping of named bundles sets several fields at once,
-    ``{"view": {"dense": {"gridsize": 2, "overlap": 0.75}, ...}}``.
-    `framework sweep --preset NAME` runs it.
-    """
+    """A named parameter matrix over a step (a dose x overlap study), run by `framework sweep
+    --preset NAME`: each axis maps to values, or to named bundles of several fields."""
 
     _FIELDS = ("name", "step", "matrix", "description")
     __slots__ = _FIELDS
@@ -137,15 +144,9 @@ class SweepPreset(Frozen):
 
 
 class RunLauncher(Frozen):
-    """Takes `framework run` over when its own options ask for it (several processes).
-
-    Registered through ``register_cli_options`` next to the options it reads (`options`,
-    their names: they are the launcher's, not handed to the run). `function` is an import
-    path to ``f(ctx, target, args, values, prepared) -> int | None``, called once the
-    run's config is checked: an exit code ends the command with it; None lets the run go
-    on in this process. `job`, when given, is an import path to ``f(request) -> RunResult``
-    that runs a job asking for ``nproc_per_node > 1`` (a sweep's, an executor's).
-    """
+    """Takes `framework run` over when its own `options` ask for it (several processes):
+    `function` is ``f(ctx, target, args, values, prepared) -> int | None`` (an exit code, or
+    None to run on here), `job` ``f(request) -> RunResult`` (docs/writing-plugins.md)."""
 
     _FIELDS = ("name", "function", "options", "job")
     __slots__ = _FIELDS
@@ -181,9 +182,6 @@ class RegisteredStep:
         self.distribution = distribution
         self.plugin_version = plugin_version
 
-    def __repr__(self) -> str:
-        return f"RegisteredStep({self.spec.id!r}, plugin={self.plugin!r})"
-
     @property
     def id(self) -> str:
         return self.spec.id
@@ -198,9 +196,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     import difflib  # only on the error path: keeps start-up lean
 
     matches = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
-    if not matches:
-        return ""
-    return " (did you mean " + " or ".join(repr(m) for m in matches) + "?)"
+    return " (did you mean " + " or ".join(map(repr, matches)) + "?)" if matches else ""
 
 
 class StepRegistry:
@@ -211,17 +207,16 @@ class StepRegistry:
         self.conflicts: dict[str, list[RegisteredStep]] = {}
 
     def add(self, entry: RegisteredStep) -> None:
-        existing = self._steps.get(entry.id)
-        if existing is not None:
-            self.conflicts.setdefault(entry.id, [existing]).append(entry)
-            return
-        self._steps[entry.id] = entry
+        if entry.id in self._steps:
+            self.conflicts.setdefault(entry.id, [self._steps[entry.id]]).append(entry)
+        else:
+            self._steps[entry.id] = entry
 
     def check_conflicts(self) -> None:
         """Raise for the first step id registered by more than one plugin."""
         for step_id, entries in self.conflicts.items():
             who = " and ".join(e.origin() for e in entries)
-            raise DuplicateStepError(
+            raise PluginError(
                 f"duplicate step id '{step_id}': registered by {who}",
                 hint="uninstall one or disable it with --no-plugin NAME",
             )
@@ -245,7 +240,7 @@ class StepRegistry:
             return matches[0]
         if len(matches) > 1:
             ids = ", ".join(sorted(e.id for e in matches))
-            raise StepNotFoundError(
+            raise UsageError(
                 f"step name '{name}' is ambiguous: it matches {ids}", hint="use the qualified id"
             )
         known = list(self._steps) + [e.spec.name for e in self._steps.values()]
@@ -254,7 +249,7 @@ class StepRegistry:
             if self._steps
             else "no plugin registers any step"
         )
-        raise StepNotFoundError(f"unknown step '{name}'{did_you_mean(name, known)}", hint=hint)
+        raise UsageError(f"unknown step '{name}'{did_you_mean(name, known)}", hint=hint)
 
     def validate_requires(self) -> None:
         """Every `requires` entry must name a registered step."""
