@@ -106,6 +106,8 @@ class Plugins:
         other = self.infos.get(name)
         if other is not None and other.status != "disabled":
             taken = f"plugin name '{name}' is already taken by {other.distribution or other.module}"
+            # kept under its own key, so `framework plugins` and the warning show it
+            self.infos[f"{name} ({info.distribution or info.module})"] = info
             self._fail(info, PluginError(taken))
             return
         self.infos[name] = info

@@ -127,6 +127,19 @@ def test_autoload_off_loads_only_builtins_and_the_named_plugins(
     assert not (isolated / "imported-other.marker").exists()
 
 
+def test_a_second_plugin_of_the_same_name_is_listed_as_failed_and_warned_about(cli, plugin_site):
+    plugin_site.add("good", GOOD, dist="acme-good", version="1.0")
+    plugin_site.add("good", GOOD, module="fwtest_good_copy", dist="other-good", version="2.0")
+
+    result = cli("plugins")
+
+    assert result.exit_code == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("good ")]
+    assert len(lines) == 2, result.stdout
+    assert any("failed" in line and "already taken by acme-good" in line for line in lines)
+    assert "plugin 'good' was skipped" in cli("list-steps").stderr
+
+
 # -- a plugin that fails to import ------------------------------------------------------
 
 
