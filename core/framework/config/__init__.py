@@ -1,15 +1,9 @@
 """The config bridge: typed attrs configs, their JSON Schemas, and value resolution.
 
-Precedence, lowest first: class defaults < ``--config FILE`` < ``FRAMEWORK_*``
-environment < command line (shared flags, then ``--set step.field=value``). Every
-value remembers where it came from, and the merged values are validated against the
-schema generated from the class before any step runs.
-
-- `fields`: `field()` and what it records, read back by `config_fields()`; an instance
-  built from plain values, and plain values (and their hash) from an instance
-- `schema`: a config class's JSON Schema, and values checked against it
-- `text`: a value as the command line and the environment write it, and back
-- `resolve`: the layers merged into one `Section` of values per config class
+`fields` declares a config class's fields and turns instances into plain values (and their
+hash), `schema` writes its JSON Schema and checks values against it, `text` reads a value
+as the command line and the environment write it, and `resolve` merges the layers into
+one validated `Section` per config class, each value's source kept.
 """
 
 from __future__ import annotations

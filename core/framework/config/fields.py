@@ -29,28 +29,18 @@ def field(
     dependency: bool = False,
     fingerprint: bool = True,
 ) -> Any:
-    """An attrs field with the metadata the CLI, the schema and validation use.
-
-    `aliases` are other command-line names for the field (``aliases=["n_images"]``
-    adds ``--n-images``), for flags users know from older tools.
-
-    `dependency=True` marks a value that names a file or folder outside the run which
-    the step reads (a corpus, a data folder): its content hash joins the step's
-    fingerprint, so editing the data makes the step stale.
-
-    `fingerprint=False` leaves the value out of the step's fingerprint: for settings that
-    change how a run reports, not what it computes (a log cadence), so changing one does
-    not make a finished step stale. The manifest still records the value.
-    """
-    meta = {"help": help, "min": min, "max": max, "choices": tuple(choices) if choices else None}
-    if aliases:
-        meta["aliases"] = tuple(aliases)
-    if dependency:
-        meta["dependency"] = True
-    if not fingerprint:
-        meta["fingerprint"] = False
-    if factory is not None:
-        return attrs.field(factory=factory, metadata={META_KEY: meta})
+    """An attrs field with the metadata the CLI, the schema and validation use (`aliases`,
+    `dependency` and `fingerprint` are explained in docs/writing-plugins.md)."""
+    meta = {
+        "help": help,
+        "min": min,
+        "max": max,
+        "choices": tuple(choices) if choices else None,
+        "aliases": tuple(aliases),
+        "dependency": dependency,
+        "fingerprint": fingerprint,
+    }
+    default = default if factory is None else attrs.Factory(factory)
     return attrs.field(default=default, metadata={META_KEY: meta})
 
 
@@ -142,12 +132,8 @@ def plain_value(value: Any) -> Any:
 
 def build_instance(cls: type, values: Mapping[str, Any]) -> Any:
     """Make the attrs instance from validated plain values (lists, paths, nested)."""
-    kwargs = {}
-    for f in config_fields(cls):
-        if f.name not in values:
-            continue
-        kwargs[f.name] = _to_python(values[f.name], f.type)
-    return cls(**kwargs)
+    fields = config_fields(cls)
+    return cls(**{f.name: _to_python(values[f.name], f.type) for f in fields if f.name in values})
 
 
 def _to_python(value: Any, tp: Any) -> Any:
@@ -159,12 +145,10 @@ def _to_python(value: Any, tp: Any) -> Any:
         return pathlib.Path(value)
     if inner is float and isinstance(value, int):
         return float(value)
-    if origin is tuple:
+    if origin in (list, tuple):
         items = [a for a in typing.get_args(inner) if a is not Ellipsis]
-        return tuple(_to_python(v, items[0]) if items else v for v in value)
-    if origin is list:
-        (item,) = typing.get_args(inner) or (Any,)
-        return [_to_python(v, item) for v in value]
+        converted = [_to_python(v, items[0]) if items else v for v in value]
+        return tuple(converted) if origin is tuple else converted
     if isinstance(inner, type) and issubclass(inner, enum.Enum):
         return inner(value)
     if attrs.has(inner) and isinstance(value, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import typing
 from typing import Any
 
@@ -14,10 +15,8 @@ FALSE = {"0", "false", "no", "off", "n"}
 
 
 def parse_text(text: str, tp: Any) -> Any:
-    """Turn a command-line or environment string into a value of type `tp`.
-
-    Raises ValueError with a message that fits after 'invalid value ...: '.
-    """
+    """A command-line or environment string as a value of type `tp`; a ValueError's message
+    fits after 'invalid value for ...: '."""
     inner, optional = unwrap_optional(tp)
     if optional and text.strip().lower() in {"none", "null", ""}:
         return None
@@ -47,25 +46,19 @@ def parse_text(text: str, tp: Any) -> Any:
 
 def _parse_bool(text: str) -> bool:
     low = text.strip().lower()
-    if low in TRUE:
-        return True
-    if low in FALSE:
-        return False
-    raise ValueError(f"{text!r} is not a boolean (use true or false)")
+    if low not in TRUE | FALSE:
+        raise ValueError(f"{text!r} is not a boolean (use true or false)")
+    return low in TRUE
 
 
 def _parse_int(text: str) -> int:
     """An integer, also written as a float with nothing after the point (``1e3``)."""
-    try:
+    with contextlib.suppress(ValueError):
         return int(text)
-    except ValueError:
-        try:
-            as_float = float(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not an integer") from None
-        if as_float.is_integer():
-            return int(as_float)
-        raise ValueError(f"{text!r} is not an integer") from None
+    with contextlib.suppress(ValueError):
+        if float(text).is_integer():
+            return int(float(text))
+    raise ValueError(f"{text!r} is not an integer")
 
 
 def _parse_yaml(text: str) -> Any:
