@@ -1,10 +1,6 @@
-"""The `framework` command line: click commands only; the logic lives in the modules.
-
-This module holds the group, `main` (our errors as one line and an exit code) and the
-per-invocation plugin manager (with `--no-plugin`); each command group is a module,
-imported when one of its commands runs: `inspect` and `run` (with `options`). Built-in
-plugins add the rest (`sweep`, `runs`, `schema`, `completion`, ...), and shell completion
-answers through the `complete_shell` hook.
+"""The `framework` command line: the group, `main` (our errors as one line and an exit
+code) and the plugin manager of an invocation. The core's commands live in `inspect` and
+`run`, imported when one runs; built-in plugins add the others (`sweep`, `schema`, ...).
 """
 
 from __future__ import annotations
@@ -66,7 +62,7 @@ def _no_plugin_in(args: list[str]) -> list[str]:
 def complete(
     ctx: click.Context, param: click.Parameter | None, incomplete: str
 ) -> list[CompletionItem]:
-    """A `shell_complete` callback (`param` None: an option name): a `complete_shell` hook answers."""
+    """A `shell_complete` callback (`param` None: an option name) a `complete_shell` hook answers."""
     return _plugins(ctx).pm.hook.complete_shell(ctx=ctx, param=param, incomplete=incomplete) or []
 
 
@@ -154,6 +150,15 @@ class FrameworkGroup(click.Group):
         }
 
 
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Not click's version option: it translates its help text at import (a locale lookup)."""
+    if value and not ctx.resilient_parsing:
+        from importlib.metadata import version
+
+        click.echo(f"framework {version('framework')}")
+        ctx.exit()
+
+
 @click.group(cls=FrameworkGroup, context_settings=CONTEXT)
 @click.option(
     "--no-plugin", multiple=True, metavar="NAME", help="Do not load plugin NAME (repeatable)."
@@ -167,21 +172,11 @@ class FrameworkGroup(click.Group):
     is_flag=True,
     expose_value=False,
     is_eager=True,
-    callback=lambda ctx, _, value: _show_version(ctx, value),
+    callback=_show_version,
     help="Show the version and exit.",
 )
 def cli(no_plugin: tuple[str, ...], strict_plugins: bool | None, debug: bool) -> None:
     """Run ML pipelines: a DAG of typed steps from plugins, with manifests and caching."""
-
-
-def _show_version(ctx: click.Context, value: bool) -> None:
-    """``--version``: click's own option translates its help text at import, which costs
-    list-steps a locale lookup; this one is plain."""
-    if value and not ctx.resilient_parsing:
-        from importlib.metadata import version
-
-        click.echo(f"framework {version('framework')}")
-        ctx.exit()
 
 
 def main(argv: list[str] | None = None) -> None:

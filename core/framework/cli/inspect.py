@@ -58,7 +58,7 @@ def list_steps(ctx: click.Context, plugin: str | None, as_json: bool) -> None:
 @click.pass_context
 def describe(ctx: click.Context, step: str) -> None:
     """Show a step's config fields, inputs, outputs and dependencies."""
-    from framework.config import NOTHING, config_fields
+    from framework.config import config_fields
     from framework.prepare import load_config_class
 
     plugins = _plugins(ctx)
@@ -82,12 +82,12 @@ def describe(ctx: click.Context, step: str) -> None:
         (
             ", ".join(f"--{n.replace('_', '-')}" for n in (f.name, *f.aliases)),
             f.type_name(),
-            "required" if f.default is NOTHING else repr(f.default),
+            "required" if f.required else repr(f.default),
             f.help,
         )
         for f in fields
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)] if rows else [0, 0, 0]
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
     for r in rows:
         click.echo(f"    {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
 
@@ -121,22 +121,9 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
     hooks = plugins.hook_names()
     infos = list(plugins.infos.values())
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "name": i.name,
-                        "distribution": i.distribution,
-                        "version": i.version,
-                        "status": i.status,
-                        "error": i.error,
-                        "hooks": hooks.get(i.name, []),
-                    }
-                    for i in infos
-                ],
-                indent=2,
-            )
-        )
+        keys = ("name", "distribution", "version", "status", "error")
+        rows = [{**{k: getattr(i, k) for k in keys}, "hooks": hooks.get(i.name, [])} for i in infos]
+        click.echo(json.dumps(rows, indent=2))
         return
     debug = ctx.find_root().params.get("debug")
     for i in infos:

@@ -99,10 +99,7 @@ def normalise_underscores(args: list[str], known: set[str]) -> list[str]:
     """Accept ``--batch_size`` for ``--batch-size``."""
     out = []
     for arg in args:
-        if arg.startswith("--") and "_" in arg:
-            name, eq, value = arg.partition("=")
-            dashed = name.replace("_", "-")
-            if dashed in known:
-                arg = dashed + eq + value
-        out.append(arg)
+        name, eq, value = arg.partition("=")
+        dashed = name.replace("_", "-")
+        out.append(dashed + eq + value if arg.startswith("--") and dashed in known else arg)
     return out

@@ -178,16 +178,10 @@ def to_plain(config: Any) -> dict[str, Any]:
 
 def flatten_config(config: Any, renames: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A nested config as a flat dict with dotted keys, keys renamed (for legacy bridges)."""
-    renames = renames or {}
     flat: dict[str, Any] = {}
-
-    def walk(prefix: str, value: Any) -> None:
+    for key, value in to_plain(config).items():
         if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}{k}.", v)
+            flat.update({f"{key}.{k}": v for k, v in flatten_config(value).items()})
         else:
-            key = prefix[:-1]
-            flat[renames.get(key, key)] = value
-
-    walk("", to_plain(config))
-    return flat
+            flat[str(key)] = value
+    return {(renames or {}).get(k, k): v for k, v in flat.items()}
