@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-# -- plugin manager per invocation -----------------------------------------------------
-
-
 def _plugins(ctx: click.Context) -> Any:
     """The plugin manager, built once per invocation from the group's options."""
     root = ctx.find_root()
@@ -117,24 +114,20 @@ class FrameworkGroup(click.Group):
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:
-            unloaded = self._unloaded(ctx)
+            try:  # say which plugins are not loaded: the command may be one of theirs
+                infos = _plugins(ctx).infos.values()
+            except FrameworkError:
+                raise exc from None
+            unloaded = [
+                f"{i.name}: {i.status}" for i in infos if i.status in ("disabled", "failed")
+            ]
             if not unloaded:
                 raise
             raise click.UsageError(
                 f"{exc.message.rstrip('.')}; it may come from a plugin that is not loaded "
-                f"({unloaded}), see 'framework plugins'",
+                f"({', '.join(unloaded)}), see 'framework plugins'",
                 ctx,
             ) from None
-
-    def _unloaded(self, ctx: click.Context) -> str:
-        """``sweep: disabled, foo: failed``: the plugins whose commands are missing."""
-        try:
-            infos = _plugins(ctx).infos.values()
-        except FrameworkError:
-            return ""
-        return ", ".join(
-            f"{i.name}: {i.status}" for i in infos if i.status in ("disabled", "failed")
-        )
 
     def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         if ctx.resilient_parsing and not ctx.params:
@@ -213,6 +206,3 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(3)
-
-
-__all__ = ["CONTEXT", "PlanCommand", "cli", "complete", "main"]

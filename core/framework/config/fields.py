@@ -64,9 +64,7 @@ class FieldInfo:
         return self.default is NOTHING
 
     def type_name(self) -> str:
-        if self.choices:
-            return "|".join(str(c) for c in self.choices)
-        return type_label(self.type)
+        return "|".join(map(str, self.choices)) if self.choices else type_label(self.type)
 
 
 def unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -112,9 +110,6 @@ def config_fields(cls: type) -> tuple[FieldInfo, ...]:
             default = default.factory() if not default.takes_self else NOTHING
         out.append(FieldInfo(name=a.name, type=hints.get(a.name, a.type), default=default, **meta))
     return tuple(out)
-
-
-# -- instances and plain values ------------------------------------------------------
 
 
 def plain_value(value: Any) -> Any:
