@@ -64,11 +64,8 @@ def complete(
 
 
 class PlanCommand(click.Command):
-    """A command that parses its own options, as they depend on its STEP (`run`, `sweep`).
-
-    `fixed_options(ctx)` are the options it always takes and `plan_target(ctx, args)` its
-    STEP, so that shell completion can offer the plan's options.
-    """
+    """A command whose options depend on its STEP (`run`, `sweep`): `fixed_options(ctx)` and
+    `plan_target(ctx, args)` let shell completion offer them before the command parses them."""
 
     def __init__(
         self,

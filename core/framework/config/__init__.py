@@ -1,10 +1,5 @@
-"""The config bridge: typed attrs configs, their JSON Schemas, and value resolution.
-
-`fields` declares a config class's fields and turns instances into plain values (and their
-hash), `schema` writes its JSON Schema and checks values against it, `text` reads a value
-as the command line and the environment write it, and `resolve` merges the layers into
-one validated `Section` per config class, each value's source kept.
-"""
+"""The config bridge: typed attrs configs (`fields`), their JSON Schemas (`schema`), values
+as text (`text`), and the layers merged and validated into a `Section` each (`resolve`)."""
 
 from __future__ import annotations
 

@@ -52,7 +52,23 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"config file {p} does not exist") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
-    data = _parse_json(p, text) if p.suffix.lower() == ".json" else _parse_yaml(p, text)
+    if p.suffix.lower() == ".json":
+        import json  # as yaml below: only a config file needs it
+
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{p}: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"{p}: {where}{problem}", hint="fix the YAML syntax") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -60,27 +76,6 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{p}: the top level must be a mapping of sections, not {type(data).__name__}"
         )
     return data
-
-
-def _parse_json(p: pathlib.Path, text: str) -> Any:
-    import json  # as yaml below: only a config file needs it
-
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{p}: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-
-
-def _parse_yaml(p: pathlib.Path, text: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{p}: {where}{problem}", hint="fix the YAML syntax") from None
 
 
 def env_name(field_name: str) -> str:
@@ -213,8 +208,7 @@ class ConfigResolver:
             )
 
     def build(self, key: str) -> Any:
-        section = self.sections[key]
-        return build_instance(section.cls, section.values)
+        return build_instance(self.sections[key].cls, self.sections[key].values)
 
     def resolved(self) -> dict[str, dict[str, Any]]:
         return {k: dict(s.values) for k, s in self.sections.items()}
