@@ -25,9 +25,7 @@ def list_steps(ctx: click.Context, plugin: str | None, as_json: bool) -> None:
             f"unknown plugin '{plugin}'{did_you_mean(plugin, known)}",
             hint="see 'framework plugins'",
         )
-    entries = [
-        e for e in registry if plugin is None or e.plugin == plugin or e.spec.plugin == plugin
-    ]
+    entries = [e for e in registry if plugin in (None, e.plugin, e.spec.plugin)]
     if as_json:
         import json  # here, not at the top: plain list-steps stays lean
 
@@ -77,7 +75,6 @@ def describe(ctx: click.Context, step: str) -> None:
         click.echo("  config    none")
         return
     click.echo(f"  config    {spec.config}")
-    fields = config_fields(load_config_class(spec.config, spec.id))
     rows = [
         (
             ", ".join(f"--{n.replace('_', '-')}" for n in (f.name, *f.aliases)),
@@ -85,7 +82,7 @@ def describe(ctx: click.Context, step: str) -> None:
             "required" if f.required else repr(f.default),
             f.help,
         )
-        for f in fields
+        for f in config_fields(load_config_class(spec.config, spec.id))
     ]
     widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
     for r in rows:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -83,7 +83,8 @@ def env_name(field_name: str) -> str:
 
 
 class ConfigResolver:
-    """Merges the layers for every section of a plan and validates the result."""
+    """Merges the layers for every section of a plan (the `apply_*` methods, called lowest
+    first) and validates the result."""
 
     def __init__(self, sections: list[Section], short_names: Mapping[str, str]) -> None:
         self.sections = {s.key: s for s in sections}
@@ -102,8 +103,6 @@ class ConfigResolver:
     def all_field_names(self) -> set[str]:
         return {n for s in self.sections.values() for n in s.field_names()}
 
-    # -- the layers, applied lowest first ----------------------------------------------
-
     def apply_file(
         self, data: Mapping[str, Any], origin: str, known_steps: Iterable[str] = ()
     ) -> None:
@@ -119,9 +118,7 @@ class ConfigResolver:
                 continue  # a section for a step outside this plan
             targets = self._with_field(str(key))
             if not targets:
-                candidates = (
-                    list(self.all_field_names()) + list(self.sections) + list(self.short_names)
-                )
+                candidates = [*self.all_field_names(), *self.sections, *self.short_names]
                 raise ConfigError(
                     f"{origin}: $.{key}: unknown key{did_you_mean(str(key), candidates)}",
                     hint="top-level keys are step ids, 'execution', or field names shared by steps",
@@ -143,11 +140,10 @@ class ConfigResolver:
                 )
             section.set(name, item, f"file {origin} ($.{key}.{name})")
 
-    def apply_env(self, environ: Mapping[str, str], reserved: Iterable[str] = ()) -> None:
-        skip = set(reserved)
+    def apply_env(self, environ: Mapping[str, str], reserved: Collection[str] = ()) -> None:
         for name in sorted(self.all_field_names()):
             var = env_name(name)
-            if var in skip or var not in environ:
+            if var in reserved or var not in environ:
                 continue
             for section in self._with_field(name):
                 self._set_text(section, name, environ[var], "env", var)
@@ -184,8 +180,6 @@ class ConfigResolver:
             except ValueError as exc:
                 raise ConfigError(f"invalid value for {where}: {exc}") from None
         section.set(name, value, f"{kind} {where}")
-
-    # -- the result -------------------------------------------------------------------
 
     def validate(self) -> None:
         """Check every section against its schema; the first error names path and source."""

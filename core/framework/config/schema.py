@@ -41,9 +41,9 @@ def type_schema(tp: Any) -> dict[str, Any]:
 
 def schema_for(cls: type, *, top_level: bool = True, title: str | None = None) -> dict[str, Any]:
     """The JSON Schema of an attrs config class (deterministic, for committing)."""
+    fields = config_fields(cls)
     props: dict[str, Any] = {}
-    required: list[str] = []
-    for f in config_fields(cls):
+    for f in fields:
         prop = type_schema(f.type)
         facets = {
             "description": f.help or None,
@@ -54,19 +54,15 @@ def schema_for(cls: type, *, top_level: bool = True, title: str | None = None) -
             "x-dependency": f.dependency or None,
         }
         prop.update((k, v) for k, v in facets.items() if v is not None)
-        if f.required:
-            required.append(f.name)
-        else:
+        if not f.required:
             prop["default"] = plain_value(f.default)
         props[f.name] = prop
-    schema: dict[str, Any] = {}
+    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
     if top_level:
-        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-        schema["title"] = title or cls.__name__
-    schema.update({"type": "object", "properties": props, "additionalProperties": False})
-    if required:
-        schema["required"] = required
-    return schema
+        draft = "https://json-schema.org/draft/2020-12/schema"
+        schema = {"$schema": draft, "title": title or cls.__name__, **schema}
+    required = [f.name for f in fields if f.required]
+    return {**schema, "required": required} if required else schema
 
 
 def first_error(cls: type, values: Mapping[str, Any]) -> Any:
