@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+ARGV_KEY = "framework.argv"  # where the group keeps its raw arguments, in ctx.meta
 
 
 def _plugins(ctx: click.Context) -> Any:
@@ -37,9 +38,6 @@ def _plugins(ctx: click.Context) -> Any:
         if root.invoked_subcommand != "plugins" and not root.resilient_parsing:
             plugins.warn_failures()  # not while completing: the shell would print it mid-line
     return root.obj["plugins"]
-
-
-ARGV_KEY = "framework.argv"
 
 
 def _no_plugin_in(args: list[str]) -> list[str]:
