@@ -1,10 +1,6 @@
-"""The `framework` command line: click commands only; the logic lives in the modules.
-
-This module holds the group, `main` (our errors as one line and an exit code) and the
-per-invocation plugin manager (with `--no-plugin`); each command group is a module,
-imported when one of its commands runs: `inspect` and `run` (with `options`). Built-in
-plugins add the rest (`sweep`, `runs`, `schema`, `completion`, ...), and shell completion
-answers through the `complete_shell` hook.
+"""The `framework` command line: the group, `main` (our errors as one line and an exit
+code) and the plugin manager of an invocation. The core's commands live in `inspect` and
+`run`, imported when one runs; built-in plugins add the others (`sweep`, `schema`, ...).
 """
 
 from __future__ import annotations
@@ -22,9 +18,7 @@ if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-# -- plugin manager per invocation -----------------------------------------------------
+ARGV_KEY = "framework.argv"  # where the group keeps its raw arguments, in ctx.meta
 
 
 def _plugins(ctx: click.Context) -> Any:
@@ -46,9 +40,6 @@ def _plugins(ctx: click.Context) -> Any:
     return root.obj["plugins"]
 
 
-ARGV_KEY = "framework.argv"
-
-
 def _no_plugin_in(args: list[str]) -> list[str]:
     """The ``--no-plugin`` values among the group's own options (before the command)."""
     names: list[str] = []
@@ -66,16 +57,13 @@ def _no_plugin_in(args: list[str]) -> list[str]:
 def complete(
     ctx: click.Context, param: click.Parameter | None, incomplete: str
 ) -> list[CompletionItem]:
-    """A `shell_complete` callback (`param` None: an option name): a `complete_shell` hook answers."""
+    """A `shell_complete` callback (`param` None: an option name) a `complete_shell` hook answers."""
     return _plugins(ctx).pm.hook.complete_shell(ctx=ctx, param=param, incomplete=incomplete) or []
 
 
 class PlanCommand(click.Command):
-    """A command that parses its own options, as they depend on its STEP (`run`, `sweep`).
-
-    `fixed_options(ctx)` are the options it always takes and `plan_target(ctx, args)` its
-    STEP, so that shell completion can offer the plan's options.
-    """
+    """A command whose options depend on its STEP (`run`, `sweep`): `fixed_options(ctx)` and
+    `plan_target(ctx, args)` let shell completion offer them before the command parses them."""
 
     def __init__(
         self,
@@ -121,24 +109,20 @@ class FrameworkGroup(click.Group):
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:
-            unloaded = self._unloaded(ctx)
+            try:  # say which plugins are not loaded: the command may be one of theirs
+                infos = _plugins(ctx).infos.values()
+            except FrameworkError:
+                raise exc from None
+            unloaded = [
+                f"{i.name}: {i.status}" for i in infos if i.status in ("disabled", "failed")
+            ]
             if not unloaded:
                 raise
             raise click.UsageError(
                 f"{exc.message.rstrip('.')}; it may come from a plugin that is not loaded "
-                f"({unloaded}), see 'framework plugins'",
+                f"({', '.join(unloaded)}), see 'framework plugins'",
                 ctx,
             ) from None
-
-    def _unloaded(self, ctx: click.Context) -> str:
-        """``sweep: disabled, foo: failed``: the plugins whose commands are missing."""
-        try:
-            infos = _plugins(ctx).infos.values()
-        except FrameworkError:
-            return ""
-        return ", ".join(
-            f"{i.name}: {i.status}" for i in infos if i.status in ("disabled", "failed")
-        )
 
     def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         if ctx.resilient_parsing and not ctx.params:
@@ -154,6 +138,15 @@ class FrameworkGroup(click.Group):
         }
 
 
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Not click's version option: it translates its help text at import (a locale lookup)."""
+    if value and not ctx.resilient_parsing:
+        from importlib.metadata import version
+
+        click.echo(f"framework {version('framework')}")
+        ctx.exit()
+
+
 @click.group(cls=FrameworkGroup, context_settings=CONTEXT)
 @click.option(
     "--no-plugin", multiple=True, metavar="NAME", help="Do not load plugin NAME (repeatable)."
@@ -167,21 +160,11 @@ class FrameworkGroup(click.Group):
     is_flag=True,
     expose_value=False,
     is_eager=True,
-    callback=lambda ctx, _, value: _show_version(ctx, value),
+    callback=_show_version,
     help="Show the version and exit.",
 )
 def cli(no_plugin: tuple[str, ...], strict_plugins: bool | None, debug: bool) -> None:
     """Run ML pipelines: a DAG of typed steps from plugins, with manifests and caching."""
-
-
-def _show_version(ctx: click.Context, value: bool) -> None:
-    """``--version``: click's own option translates its help text at import, which costs
-    list-steps a locale lookup; this one is plain."""
-    if value and not ctx.resilient_parsing:
-        from importlib.metadata import version
-
-        click.echo(f"framework {version('framework')}")
-        ctx.exit()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -218,6 +201,3 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(3)
-
-
-__all__ = ["CONTEXT", "PlanCommand", "cli", "complete", "main"]

@@ -25,9 +25,7 @@ def list_steps(ctx: click.Context, plugin: str | None, as_json: bool) -> None:
             f"unknown plugin '{plugin}'{did_you_mean(plugin, known)}",
             hint="see 'framework plugins'",
         )
-    entries = [
-        e for e in registry if plugin is None or e.plugin == plugin or e.spec.plugin == plugin
-    ]
+    entries = [e for e in registry if plugin in (None, e.plugin, e.spec.plugin)]
     if as_json:
         import json  # here, not at the top: plain list-steps stays lean
 
@@ -58,7 +56,7 @@ def list_steps(ctx: click.Context, plugin: str | None, as_json: bool) -> None:
 @click.pass_context
 def describe(ctx: click.Context, step: str) -> None:
     """Show a step's config fields, inputs, outputs and dependencies."""
-    from framework.config import NOTHING, config_fields
+    from framework.config import config_fields
     from framework.prepare import load_config_class
 
     plugins = _plugins(ctx)
@@ -77,17 +75,16 @@ def describe(ctx: click.Context, step: str) -> None:
         click.echo("  config    none")
         return
     click.echo(f"  config    {spec.config}")
-    fields = config_fields(load_config_class(spec.config, spec.id))
     rows = [
         (
             ", ".join(f"--{n.replace('_', '-')}" for n in (f.name, *f.aliases)),
             f.type_name(),
-            "required" if f.default is NOTHING else repr(f.default),
+            "required" if f.required else repr(f.default),
             f.help,
         )
-        for f in fields
+        for f in config_fields(load_config_class(spec.config, spec.id))
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)] if rows else [0, 0, 0]
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
     for r in rows:
         click.echo(f"    {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
 
@@ -121,22 +118,9 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
     hooks = plugins.hook_names()
     infos = list(plugins.infos.values())
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "name": i.name,
-                        "distribution": i.distribution,
-                        "version": i.version,
-                        "status": i.status,
-                        "error": i.error,
-                        "hooks": hooks.get(i.name, []),
-                    }
-                    for i in infos
-                ],
-                indent=2,
-            )
-        )
+        keys = ("name", "distribution", "version", "status", "error")
+        rows = [{**{k: getattr(i, k) for k in keys}, "hooks": hooks.get(i.name, [])} for i in infos]
+        click.echo(json.dumps(rows, indent=2))
         return
     debug = ctx.find_root().params.get("debug")
     for i in infos:

@@ -72,7 +72,6 @@ def field_options(
             if f.name in seen or f.name in reserved:
                 continue
             dashed = f.name.replace("_", "-")
-            aliases = [f"--{a.replace('_', '-')}" for a in f.aliases]
             owners = [s.key for s in sections if f.name in s.field_names()]
             default = "required" if f.required else f"default: {f.default}"
             help_text = f"{f.help} [{default}; {', '.join(owners)}]".strip()
@@ -80,7 +79,7 @@ def field_options(
             if f.type is bool:  # a --flag/--no-flag pair, with no aliases
                 decls = [f"--{dashed}/--no-{dashed}"]
             else:
-                decls = [f"--{dashed}", *aliases]
+                decls = [f"--{dashed}", *(f"--{a.replace('_', '-')}" for a in f.aliases)]
                 repeatable = f.type_name().startswith("list[")  # --tracker a --tracker b = a,b
                 shape["metavar"] = f.type_name().upper().replace(" ", "_")
                 shape["multiple"] = repeatable
@@ -99,10 +98,7 @@ def normalise_underscores(args: list[str], known: set[str]) -> list[str]:
     """Accept ``--batch_size`` for ``--batch-size``."""
     out = []
     for arg in args:
-        if arg.startswith("--") and "_" in arg:
-            name, eq, value = arg.partition("=")
-            dashed = name.replace("_", "-")
-            if dashed in known:
-                arg = dashed + eq + value
-        out.append(arg)
+        name, eq, value = arg.partition("=")
+        dashed = name.replace("_", "-")
+        out.append(dashed + eq + value if arg.startswith("--") and dashed in known else arg)
     return out

@@ -57,7 +57,7 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     command = click.Command(
         f"run {target_id}", params=params, help=f"Run {target_id}: plan {' -> '.join(order)}."
     )
-    known = {o for p in params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])}
+    known = {o for p in params for o in p.opts + p.secondary_opts}
     argv = normalise_underscores(list(args), known)
     with command.make_context(f"run {target_id}", argv, parent=ctx.find_root()) as sub:
         values = sub.params
@@ -91,8 +91,13 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
         p.name: values.get(p.name) for p in plugin_params if p.name not in launcher_options
     }
     prepared = prepare(request, plugins, plan=(target_id, order))
-    if values["print_config"]:
-        _print_config(prepared)
+    if values["print_config"]:  # each value, and where it came from
+        import json
+
+        for key, section in prepared.resolver.sections.items():
+            click.echo(f"{key}:")
+            for name, value in section.values.items():
+                click.echo(f"  {name}: {json.dumps(value)}    # {section.sources[name]}")
         return
     for launcher in launchers:  # one may take the run over (several processes)
         code = import_object(launcher.function)(ctx, target, list(args), values, prepared)
@@ -125,13 +130,3 @@ def _plan_wide_command(plugins: Any) -> click.Command:
         "  framework run STEP --help\n  framework describe STEP",
         options_metavar="[OPTIONS]",
     )
-
-
-def _print_config(prepared: Any) -> None:
-    import json
-
-    provenance = prepared.resolver.provenance()
-    for key, values in prepared.resolver.resolved().items():
-        click.echo(f"{key}:")
-        for name, value in values.items():
-            click.echo(f"  {name}: {json.dumps(value)}    # {provenance[key].get(name, 'default')}")

@@ -1,16 +1,5 @@
-"""The config bridge: typed attrs configs, their JSON Schemas, and value resolution.
-
-Precedence, lowest first: class defaults < ``--config FILE`` < ``FRAMEWORK_*``
-environment < command line (shared flags, then ``--set step.field=value``). Every
-value remembers where it came from, and the merged values are validated against the
-schema generated from the class before any step runs.
-
-- `fields`: `field()` and what it records, read back by `config_fields()`; an instance
-  built from plain values, and plain values (and their hash) from an instance
-- `schema`: a config class's JSON Schema, and values checked against it
-- `text`: a value as the command line and the environment write it, and back
-- `resolve`: the layers merged into one `Section` of values per config class
-"""
+"""The config bridge: typed attrs configs (`fields`), their JSON Schemas (`schema`), values
+as text (`text`), and the layers merged and validated into a `Section` each (`resolve`)."""
 
 from __future__ import annotations
 

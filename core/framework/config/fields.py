@@ -29,28 +29,18 @@ def field(
     dependency: bool = False,
     fingerprint: bool = True,
 ) -> Any:
-    """An attrs field with the metadata the CLI, the schema and validation use.
-
-    `aliases` are other command-line names for the field (``aliases=["n_images"]``
-    adds ``--n-images``), for flags users know from older tools.
-
-    `dependency=True` marks a value that names a file or folder outside the run which
-    the step reads (a corpus, a data folder): its content hash joins the step's
-    fingerprint, so editing the data makes the step stale.
-
-    `fingerprint=False` leaves the value out of the step's fingerprint: for settings that
-    change how a run reports, not what it computes (a log cadence), so changing one does
-    not make a finished step stale. The manifest still records the value.
-    """
-    meta = {"help": help, "min": min, "max": max, "choices": tuple(choices) if choices else None}
-    if aliases:
-        meta["aliases"] = tuple(aliases)
-    if dependency:
-        meta["dependency"] = True
-    if not fingerprint:
-        meta["fingerprint"] = False
-    if factory is not None:
-        return attrs.field(factory=factory, metadata={META_KEY: meta})
+    """An attrs field with the metadata the CLI, the schema and validation use (`aliases`,
+    `dependency` and `fingerprint` are explained in docs/writing-plugins.md)."""
+    meta = {
+        "help": help,
+        "min": min,
+        "max": max,
+        "choices": tuple(choices) if choices else None,
+        "aliases": tuple(aliases),
+        "dependency": dependency,
+        "fingerprint": fingerprint,
+    }
+    default = default if factory is None else attrs.Factory(factory)
     return attrs.field(default=default, metadata={META_KEY: meta})
 
 
@@ -74,9 +64,7 @@ class FieldInfo:
         return self.default is NOTHING
 
     def type_name(self) -> str:
-        if self.choices:
-            return "|".join(str(c) for c in self.choices)
-        return type_label(self.type)
+        return "|".join(map(str, self.choices)) if self.choices else type_label(self.type)
 
 
 def unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -124,9 +112,6 @@ def config_fields(cls: type) -> tuple[FieldInfo, ...]:
     return tuple(out)
 
 
-# -- instances and plain values ------------------------------------------------------
-
-
 def plain_value(value: Any) -> Any:
     """A value as JSON holds it: paths as strings, enums by value, configs as dicts."""
     if isinstance(value, pathlib.PurePath):
@@ -142,12 +127,8 @@ def plain_value(value: Any) -> Any:
 
 def build_instance(cls: type, values: Mapping[str, Any]) -> Any:
     """Make the attrs instance from validated plain values (lists, paths, nested)."""
-    kwargs = {}
-    for f in config_fields(cls):
-        if f.name not in values:
-            continue
-        kwargs[f.name] = _to_python(values[f.name], f.type)
-    return cls(**kwargs)
+    fields = config_fields(cls)
+    return cls(**{f.name: _to_python(values[f.name], f.type) for f in fields if f.name in values})
 
 
 def _to_python(value: Any, tp: Any) -> Any:
@@ -159,12 +140,10 @@ def _to_python(value: Any, tp: Any) -> Any:
         return pathlib.Path(value)
     if inner is float and isinstance(value, int):
         return float(value)
-    if origin is tuple:
+    if origin in (list, tuple):
         items = [a for a in typing.get_args(inner) if a is not Ellipsis]
-        return tuple(_to_python(v, items[0]) if items else v for v in value)
-    if origin is list:
-        (item,) = typing.get_args(inner) or (Any,)
-        return [_to_python(v, item) for v in value]
+        converted = [_to_python(v, items[0]) if items else v for v in value]
+        return tuple(converted) if origin is tuple else converted
     if isinstance(inner, type) and issubclass(inner, enum.Enum):
         return inner(value)
     if attrs.has(inner) and isinstance(value, dict):
@@ -194,16 +173,10 @@ def to_plain(config: Any) -> dict[str, Any]:
 
 def flatten_config(config: Any, renames: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A nested config as a flat dict with dotted keys, keys renamed (for legacy bridges)."""
-    renames = renames or {}
     flat: dict[str, Any] = {}
-
-    def walk(prefix: str, value: Any) -> None:
+    for key, value in to_plain(config).items():
         if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}{k}.", v)
+            flat.update({f"{key}.{k}": v for k, v in flatten_config(value).items()})
         else:
-            key = prefix[:-1]
-            flat[renames.get(key, key)] = value
-
-    walk("", to_plain(config))
-    return flat
+            flat[str(key)] = value
+    return {(renames or {}).get(k, k): v for k, v in flat.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import typing
 from typing import Any
 
@@ -14,18 +15,24 @@ FALSE = {"0", "false", "no", "off", "n"}
 
 
 def parse_text(text: str, tp: Any) -> Any:
-    """Turn a command-line or environment string into a value of type `tp`.
-
-    Raises ValueError with a message that fits after 'invalid value ...: '.
-    """
+    """A command-line or environment string as a value of type `tp`; a ValueError's message
+    fits after 'invalid value for ...: '."""
     inner, optional = unwrap_optional(tp)
     if optional and text.strip().lower() in {"none", "null", ""}:
         return None
     origin = typing.get_origin(inner)
     if inner is bool:
-        return _parse_bool(text)
-    if inner is int:
-        return _parse_int(text)
+        low = text.strip().lower()
+        if low not in TRUE | FALSE:
+            raise ValueError(f"{text!r} is not a boolean (use true or false)")
+        return low in TRUE
+    if inner is int:  # also written as a float with nothing after the point (1e3)
+        with contextlib.suppress(ValueError):
+            return int(text)
+        with contextlib.suppress(ValueError):
+            if float(text).is_integer():
+                return int(float(text))
+        raise ValueError(f"{text!r} is not an integer")
     if inner is float:
         try:
             return float(text)
@@ -35,48 +42,17 @@ def parse_text(text: str, tp: Any) -> Any:
         args = [a for a in typing.get_args(inner) if a is not Ellipsis]
         parts = [p.strip() for p in text.split(",")] if text.strip() else []
         return [parse_text(p, args[0]) if args else p for p in parts]
-    if origin is typing.Literal:
-        for choice in typing.get_args(inner):
-            if str(choice) == text:
-                return choice
-        return text  # rejected by the schema with the list of choices
-    if origin is dict or attrs.has(inner):
-        return _parse_yaml(text)
-    return text  # a string, a path, an enum's value (the schema checks it): the text itself
+    if origin is typing.Literal:  # text no choice matches is rejected by the schema
+        return next((c for c in typing.get_args(inner) if str(c) == text), text)
+    if origin is dict or attrs.has(inner):  # a mapping or a nested config typed inline
+        import yaml
 
-
-def _parse_bool(text: str) -> bool:
-    low = text.strip().lower()
-    if low in TRUE:
-        return True
-    if low in FALSE:
-        return False
-    raise ValueError(f"{text!r} is not a boolean (use true or false)")
-
-
-def _parse_int(text: str) -> int:
-    """An integer, also written as a float with nothing after the point (``1e3``)."""
-    try:
-        return int(text)
-    except ValueError:
         try:
-            as_float = float(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not an integer") from None
-        if as_float.is_integer():
-            return int(as_float)
-        raise ValueError(f"{text!r} is not an integer") from None
-
-
-def _parse_yaml(text: str) -> Any:
-    """A mapping or nested config typed inline, read as YAML (safely)."""
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ValueError(f"{text!r} is not valid YAML: {problem}") from None
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ValueError(f"{text!r} is not valid YAML: {problem}") from None
+    return text  # a string, a path, an enum's value (the schema checks it): the text itself
 
 
 def format_text(value: Any, short: bool = False) -> str:
