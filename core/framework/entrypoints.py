@@ -4,9 +4,7 @@
 ``importlib.metadata`` costs about as much to import as click and pluggy together; it is
 used only where the scan could miss a distribution (a zip file on sys.path, an import hook
 with distributions of its own). What the scan finds is cached (docs/writing-plugins.md),
-keyed on the sys.path folders' modification times; a folder modified in the last seconds
-is not cached (a change within the same timestamp tick would go unseen), as git treats a
-file as racily clean.
+keyed on the sys.path folders' modification times.
 """
 
 from __future__ import annotations
@@ -19,24 +17,19 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 _INFO_SUFFIXES = (".dist-info", ".egg-info")
 _METADATA_FILES = {".dist-info": "METADATA", ".egg-info": "PKG-INFO"}
 
 
-class EntryPoint:
+class EntryPoint(NamedTuple):
     """One ``name = module:attr`` line of an entry_points.txt (not attrs: start-up time)."""
 
-    __slots__ = ("distribution", "name", "value", "version")
-
-    def __init__(
-        self, name: str, value: str, distribution: str | None, version: str | None
-    ) -> None:
-        self.name = name
-        self.value = value
-        self.distribution = distribution
-        self.version = version
+    name: str
+    value: str
+    distribution: str | None
+    version: str | None
 
     def load(self) -> Any:
         return import_object(self.value.split("[", 1)[0].replace(" ", ""))  # drop "[extras]"
@@ -52,7 +45,9 @@ def import_object(path: str) -> Any:
 
 
 CACHE_ENV = "FRAMEWORK_CACHE_DIR"
-_RACY_S = 2.0  # a directory modified this recently is not cached
+# A folder modified this recently is not cached: a change within the same timestamp tick
+# would go unseen (git treats such a file as racily clean).
+_RACY_S = 2.0
 
 
 def entry_points(group: str) -> list[EntryPoint]:
@@ -108,7 +103,7 @@ def _read_cache(path: str, key: list[tuple[str, float]]) -> list[EntryPoint] | N
 
 
 def _write_cache(path: str, key: list[tuple[str, float]], found: list[EntryPoint]) -> None:
-    rows = [(e.name, e.value, e.distribution or "", e.version or "") for e in found]
+    rows = [tuple(field or "" for field in e) for e in found]
     if any("\t" in f or "\n" in f for row in rows for f in row):
         return
     text = f"{key!r}\n" + "".join("\t".join(row) + "\n" for row in rows)

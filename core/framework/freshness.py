@@ -146,10 +146,9 @@ def _what_changed(record: dict[str, Any], old_config: dict[str, Any], now: StepS
     if "fingerprint" not in record:
         return ""
     changes = []
-    if record.get("code_version") != now.code_version:
-        changes.append(f"code version {record.get('code_version')} -> {now.code_version}")
-    if record.get("plugin_version") != now.plugin_version:
-        changes.append(f"plugin version {record.get('plugin_version')} -> {now.plugin_version}")
+    for key in ("code_version", "plugin_version"):
+        if record.get(key) != getattr(now, key):
+            changes.append(f"{key.replace('_', ' ')} {record.get(key)} -> {getattr(now, key)}")
     for key in sorted((set(old_config) | set(now.config)) - set(now.unhashed)):
         if old_config.get(key) != now.config.get(key):
             changes.append(f"{key} {old_config.get(key)!r} -> {now.config.get(key)!r}")

@@ -3,12 +3,13 @@ infinities become strings ("nan", "inf"), tuples become lists."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
 
 def json_safe(value: Any) -> Any:
-    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+    if value is None or isinstance(value, (int, str)):  # bool is an int
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
@@ -18,8 +19,6 @@ def json_safe(value: Any) -> Any:
         return [json_safe(v) for v in value]
     item = getattr(value, "item", None)  # torch / numpy scalars
     if callable(item):
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             return json_safe(item())
-        except (TypeError, ValueError):
-            pass
     return str(value)

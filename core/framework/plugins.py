@@ -146,12 +146,10 @@ class Plugins:
         }
 
     def _collect(self, hook_name: str, add: Callable[..., None]) -> None:
-        """Call one registration hook plugin by plugin, then ``add(plugin, *args)`` for each
-        of its ``register(*args)`` calls, so a raising hook is attributed to its plugin."""
+        """Call one registration hook plugin by plugin, then ``add(plugin, *args)`` for each of
+        its buffered ``register(*args)`` calls: a hook that raises is blamed, registers nothing."""
         hook = getattr(self.pm.hook, hook_name)
         for impl in hook.get_hookimpls():
-            # Buffer the calls (made at once, in this iteration), so a hook that raises
-            # midway registers nothing at all.
             calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
             try:
                 impl.function(lambda *args, **kwargs: calls.append((args, kwargs)))  # noqa: B023

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from framework.errors import PluginError, UsageError
 
 
 class Frozen:
-    """An immutable record: subclasses list `_FIELDS` (also their `__slots__`) and fill
-    them with `_set`. Not attrs: specs are built at every start-up, even for `framework
-    list-steps`, and importing attrs alone would cost more than the CLI."""
+    """An immutable record; subclasses fill their `_FIELDS` (also `__slots__`) with `_set`.
+    Not attrs: list-steps builds specs, and importing attrs costs more than the CLI."""
 
     __slots__ = ()
     _FIELDS: ClassVar[tuple[str, ...]] = ()
@@ -125,7 +124,7 @@ class ConfigBridge(Frozen):
     function: str
 
     def __init__(self, name: str, steps: str | tuple[str, ...] | list[str], function: str = ""):
-        self._set(name, (steps,) if isinstance(steps, str) else tuple(steps), function)
+        self._set(name, _as_tuple(steps), function)
 
 
 class SweepPreset(Frozen):
@@ -165,22 +164,13 @@ def is_pattern(path: str) -> bool:
     return any(ch in path for ch in "*?[")
 
 
-class RegisteredStep:
-    """A Step together with the plugin that registered it (a plain class: cheap to define)."""
+class RegisteredStep(NamedTuple):
+    """A Step together with the plugin that registered it (not attrs: start-up time)."""
 
-    __slots__ = ("distribution", "plugin", "plugin_version", "spec")
-
-    def __init__(
-        self,
-        spec: Step,
-        plugin: str,
-        distribution: str | None = None,
-        plugin_version: str | None = None,
-    ) -> None:
-        self.spec = spec
-        self.plugin = plugin
-        self.distribution = distribution
-        self.plugin_version = plugin_version
+    spec: Step
+    plugin: str
+    distribution: str | None = None
+    plugin_version: str | None = None
 
     @property
     def id(self) -> str:
