@@ -13,7 +13,21 @@ from framework.errors import (
     SplitContractError,
     UsageError,
 )
-from framework.hookspecs import hookimpl
+from framework.hookspecs import (  # the types hook arguments carry, and the marker
+    BridgeRegister,
+    CliRegister,
+    Event,
+    ExecutorRegister,
+    Metrics,
+    ModelRegister,
+    RunInfo,
+    RunStatus,
+    SchemaRegister,
+    StepRecord,
+    StepRegister,
+    SweepRegister,
+    hookimpl,
+)
 from framework.steps import ConfigBridge, RunLauncher, Step, SweepPreset
 
 if TYPE_CHECKING:  # what `__getattr__` below imports on first use, for type checkers
@@ -33,20 +47,6 @@ if TYPE_CHECKING:  # what `__getattr__` below imports on first use, for type che
     from framework.config import field, flatten_config
     from framework.context import StepContext
     from framework.execution import ExecutionSettings, RankInfo, autocast_dtype, resolve_device
-    from framework.hookspecs import (
-        BridgeRegister,
-        CliRegister,
-        Event,
-        ExecutorRegister,
-        Metrics,
-        ModelRegister,
-        RunInfo,
-        RunStatus,
-        SchemaRegister,
-        StepRecord,
-        StepRegister,
-        SweepRegister,
-    )
     from framework.request import Flag, RunRequest
     from framework.safeload import UnreadableFileError, torch_load
 
@@ -59,9 +59,6 @@ _LAZY_FROM = {
     "framework.execution": "ExecutionSettings RankInfo autocast_dtype resolve_device",
     "framework.request": "RunRequest Flag",
     "framework.safeload": "torch_load UnreadableFileError",
-    # The types hook arguments carry (for annotating a plugin's hook implementations):
-    "framework.hookspecs": "BridgeRegister CliRegister Event ExecutorRegister Metrics "
-    "ModelRegister RunInfo RunStatus SchemaRegister StepRecord StepRegister SweepRegister",
     # Running many jobs, and writing an executor (the built-in `executors` plugin):
     "framework.builtin.executors.batch": "run_jobs Batch JobResult JobUpdate Resources",
     "framework.builtin.executors.follow": "follow_jobs job_result job_lost job_not_run "

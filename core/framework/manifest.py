@@ -25,10 +25,9 @@ SCHEMA_VERSION = 1
 @functools.cache
 def manifest_schema() -> dict[str, Any]:
     """The JSON Schema every manifest matches, read when one is first validated."""
-    schema: dict[str, Any] = json.loads(
+    return json.loads(
         resources.files("framework").joinpath("schemas/manifest.schema.json").read_text()
     )
-    return schema
 
 
 def utc_now() -> str:
@@ -128,8 +127,7 @@ class RunLock:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
                 return True
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-            return False
+            return False  # closing the file drops the shared lock
 
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(OSError):

@@ -35,22 +35,15 @@ def _shares(size: int) -> bool:
     return size > SHARE_ABOVE and links_protect()
 
 
-def _clone(src: Path, dst: Path) -> bool:
-    """A copy-on-write clone of `src` at `dst` (an existing empty file); False if unsupported."""
-    try:
-        import fcntl
-
-        with open(src, "rb") as s, open(dst, "wb") as d:
-            fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
-        return True
-    except (ImportError, OSError):
-        return False
-
-
 def _private_copy(src: Path, dst: Path) -> None:
     """A clone or a copy of `src` at `dst`, written atomically; `dst` has its own inode."""
     with atomic_path(dst) as tmp:
-        if not _clone(src, tmp):
+        try:
+            import fcntl
+
+            with open(src, "rb") as s, open(tmp, "wb") as d:
+                fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
+        except (ImportError, OSError):
             shutil.copyfile(src, tmp)
 
 

@@ -49,7 +49,6 @@ def linked(monkeypatch):
     a process that is not root does), so the tests see that path even when run as root."""
     monkeypatch.setattr(framework.store, "SHARE_ABOVE", 0)
     monkeypatch.setattr(framework.store, "links_protect", lambda: True)
-    monkeypatch.setattr(framework.store, "_clone", lambda src, dst: False)
 
 
 def overwrite(path: Path, text: str, mode: str = "w") -> bool:
