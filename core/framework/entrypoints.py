@@ -44,7 +44,6 @@ def import_object(path: str) -> Any:
     return obj
 
 
-CACHE_ENV = "FRAMEWORK_CACHE_DIR"
 # A folder modified this recently is not cached: a change within the same timestamp tick
 # would go unseen (git treats such a file as racily clean).
 _RACY_S = 2.0
@@ -77,7 +76,7 @@ def _path_key() -> list[tuple[str, float]] | None:
 
 
 def _cache_file(group: str) -> str | None:
-    folder = os.environ.get(CACHE_ENV)
+    folder = os.environ.get("FRAMEWORK_CACHE_DIR")
     if folder is None:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         folder = os.path.join(base, "framework")

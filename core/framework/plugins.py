@@ -25,12 +25,6 @@ from framework.steps import (
     did_you_mean,
 )
 
-ENTRY_POINT_GROUP = "framework.plugins"
-DISABLE_ENV = "FRAMEWORK_DISABLE_PLUGINS"
-AUTOLOAD_ENV = "FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD"
-EXPLICIT_ENV = "FRAMEWORK_PLUGINS"
-STRICT_ENV = "FRAMEWORK_STRICT_PLUGINS"
-
 # What the registration hooks fill (cached properties of `Plugins`).
 REGISTRIES = ("cli_extensions", "steps", "models", "executors", "bridges", "sweeps", "schemas")
 
@@ -89,15 +83,16 @@ class Plugins:
     def __init__(self, *, disabled: Iterable[str] = (), strict: bool | None = None) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self.disabled = set(disabled) | set(env_list(DISABLE_ENV))
-        self.strict = env_flag(STRICT_ENV) if strict is None else strict
+        self.disabled = set(disabled) | set(env_list("FRAMEWORK_DISABLE_PLUGINS"))
+        self.strict = env_flag("FRAMEWORK_STRICT_PLUGINS") if strict is None else strict
         self.infos: dict[str, PluginInfo] = {}
         self._problems: dict[tuple[str, bool], str | None] = {}
         for name in BUILTIN_PLUGINS:
             builtin = PluginInfo(name, f"framework.builtin.{name}", status="builtin")
             self._load(builtin, partial(importlib.import_module, builtin.module))
-        autoload, explicit = not env_flag(AUTOLOAD_ENV), set(env_list(EXPLICIT_ENV))
-        for ep in entry_points(ENTRY_POINT_GROUP):
+        autoload = not env_flag("FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD")
+        explicit = set(env_list("FRAMEWORK_PLUGINS"))
+        for ep in entry_points("framework.plugins"):
             if autoload or ep.name in explicit:  # explicit ones even without autoload
                 self._load(PluginInfo(ep.name, ep.value, ep.distribution, ep.version), ep.load)
 

@@ -143,9 +143,8 @@ class SweepPreset(Frozen):
 
 
 class RunLauncher(Frozen):
-    """Takes `framework run` over when its own `options` ask for it (several processes):
-    `function` is ``f(ctx, target, args, values, prepared) -> int | None`` (an exit code, or
-    None to run on here), `job` ``f(request) -> RunResult`` (docs/writing-plugins.md)."""
+    """Takes `framework run` over when its own `options` ask for it (several processes);
+    docs/writing-plugins.md says how `function` and `job` are called."""
 
     _FIELDS = ("name", "function", "options", "job")
     __slots__ = _FIELDS
