@@ -73,14 +73,11 @@ _LAZY = {  # name -> (module, attribute)
     for module, names in _LAZY_FROM.items()
     for name, _, attribute in (word.partition(":") for word in names.split())
 }
-# Modules exported whole: `distributed` holds the helpers for steps run in several
-# processes (DDP wrapping, sharding, metric reduction), each the identity with one.
-_LAZY_MODULES = {"distributed"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_MODULES:
-        return importlib.import_module(f"framework.{name}")
+    if name == "distributed":  # a module exported whole (helpers for multi-process steps)
+        return importlib.import_module("framework.distributed")
     if name not in _LAZY:
         raise AttributeError(f"module 'framework' has no attribute {name!r}")
     module, attribute = _LAZY[name]
@@ -90,7 +87,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | _LAZY_MODULES)
+    return sorted(set(globals()) | set(__all__))
 
 
 __version__ = "0.1.0"

@@ -23,10 +23,8 @@ def upstream(registry: StepRegistry, target: str) -> set[str]:
 def plan(registry: StepRegistry, target: str) -> list[str]:
     """Step ids in dependency order, ending with `target`; ties broken by id."""
     registry.validate_requires()
-    nodes = upstream(registry, target)
-    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
-    for step_id in nodes:
-        sorter.add(step_id, *registry.get(step_id).spec.requires)
+    graph = {step_id: registry.get(step_id).spec.requires for step_id in upstream(registry, target)}
+    sorter = graphlib.TopologicalSorter(graph)
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
