@@ -44,8 +44,7 @@ def import_object(path: str) -> Any:
     return obj
 
 
-# A folder modified this recently is not cached: a change within the same timestamp tick
-# would go unseen (git treats such a file as racily clean).
+# Not cached while a folder changed this recently: a change in the same mtime tick goes unseen.
 _RACY_S = 2.0
 
 

@@ -110,8 +110,7 @@ class Plugins:
             info.status = "disabled"
             return
         try:
-            plugin = loader()
-            self.pm.register(plugin, name=name)
+            self.pm.register(loader(), name=name)
         except Exception as exc:  # a broken plugin must not break the CLI
             self._fail(info, exc)
             return
@@ -143,8 +142,7 @@ class Plugins:
     def _collect(self, hook_name: str, add: Callable[..., None]) -> None:
         """Call one registration hook plugin by plugin, then ``add(plugin, *args)`` for each of
         its buffered ``register(*args)`` calls: a hook that raises is blamed, registers nothing."""
-        hook = getattr(self.pm.hook, hook_name)
-        for impl in hook.get_hookimpls():
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
             try:
                 impl.function(lambda *args, **kwargs: calls.append((args, kwargs)))  # noqa: B023
