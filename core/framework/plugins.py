@@ -111,13 +111,10 @@ class Plugins:
             return
         try:
             self.pm.register(loader(), name=name)
-        except Exception as exc:  # a broken plugin must not break the CLI
-            self._fail(info, exc)
-            return
-        try:
             self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            self.pm.unregister(name=name)
+        except Exception as exc:  # a broken plugin must not break the CLI
+            if self.pm.has_plugin(name):  # registered, but with a misspelled hook
+                self.pm.unregister(name=name)
             self._fail(info, exc)
 
     def _fail(self, info: PluginInfo, exc: BaseException) -> None:
