@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-ARGV_KEY = "framework.argv"  # where the group keeps its raw arguments, in ctx.meta
+NO_PLUGIN_KEY = "framework.no_plugin"  # the --no-plugin values, in the root's ctx.meta
 
 
 def _plugins(ctx: click.Context) -> Any:
@@ -28,30 +28,13 @@ def _plugins(ctx: click.Context) -> Any:
     if "plugins" not in root.obj:
         from framework.plugins import Plugins
 
-        params = root.params
-        disabled = params.get("no_plugin")
-        if disabled is None:  # asked while parsing (--help is eager): read the raw arguments
-            disabled = _no_plugin_in(root.meta.get(ARGV_KEY, []))
-        plugins = Plugins(disabled=disabled, strict=params.get("strict_plugins") or None)
+        disabled = root.meta.get(NO_PLUGIN_KEY, ())
+        plugins = Plugins(disabled=disabled, strict=root.params.get("strict_plugins") or None)
         plugins.collect_registrations()
         root.obj["plugins"] = plugins
         if root.invoked_subcommand != "plugins" and not root.resilient_parsing:
             plugins.warn_failures()  # not while completing: the shell would print it mid-line
     return root.obj["plugins"]
-
-
-def _no_plugin_in(args: list[str]) -> list[str]:
-    """The ``--no-plugin`` values among the group's own options (before the command)."""
-    names: list[str] = []
-    rest = iter(args)
-    for arg in rest:
-        if not arg.startswith("-"):
-            break
-        if arg.startswith("--no-plugin="):
-            names.append(arg.partition("=")[2])
-        elif arg == "--no-plugin":
-            names.append(next(rest, ""))
-    return names
 
 
 def complete(
@@ -91,7 +74,9 @@ class FrameworkGroup(click.Group):
     """Adds the commands plugins register, and turns our errors into one line."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.meta[ARGV_KEY] = list(args)
+        # --help is eager: the plugins it lists are loaded before --no-plugin is processed
+        opts, _, _ = self.make_parser(ctx).parse_args(args=list(args))
+        ctx.meta[NO_PLUGIN_KEY] = opts.get("no_plugin") or ()
         return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -173,8 +158,6 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args[: args.index("--") if "--" in args else len(args)]
     try:
         cli.main(args=args, prog_name="framework", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(130)
