@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from framework.cli import PlanCommand, _plugins, cli, complete
-from framework.cli.options import RUN_STATIC, field_options, normalise_underscores, run_options
+from framework.cli.options import RUN_STATIC, field_options, parse_plan_args, run_options
 
 
 def _plugin_options(plugins: Any) -> list[click.Parameter]:
@@ -57,13 +57,11 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     command = click.Command(
         f"run {target_id}", params=params, help=f"Run {target_id}: plan {' -> '.join(order)}."
     )
-    known = {o for p in params for o in p.opts + p.secondary_opts}
-    argv = normalise_underscores(list(args), known)
-    with command.make_context(f"run {target_id}", argv, parent=ctx.find_root()) as sub:
-        values = sub.params
-        if values.pop("help"):
-            click.echo(sub.get_help())
-            return
+    sub = parse_plan_args(command, list(args), ctx)
+    values = sub.params
+    if values.pop("help"):
+        click.echo(sub.get_help())
+        return
     if values.get("device"):
         click.echo("warning: --device is deprecated; use --accelerator", err=True)
         if values.get("accelerator") is None:
