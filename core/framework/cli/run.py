@@ -53,15 +53,10 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     reserved = RUN_STATIC | {str(p.name) for p in plugin_params}
     field_params, flag_names = field_options(sections, reserved)
     params = run_options(str(artifact_root())) + field_params + plugin_params
-    params.append(click.Option(["-h", "--help"], is_flag=True, help="Show this message and exit."))
-    command = click.Command(
+    command = click.Command(  # -h/--help comes from the root's settings: help, then exit 0
         f"run {target_id}", params=params, help=f"Run {target_id}: plan {' -> '.join(order)}."
     )
-    sub = parse_plan_args(command, list(args), ctx)
-    values = sub.params
-    if values.pop("help"):
-        click.echo(sub.get_help())
-        return
+    values = parse_plan_args(command, list(args), ctx).params
     if values.get("device"):
         click.echo("warning: --device is deprecated; use --accelerator", err=True)
         if values.get("accelerator") is None:
