@@ -1,7 +1,6 @@
 """The `framework` command line: the group, `main` (our errors as one line and an exit
 code) and the plugin manager of an invocation. The core's commands live in `inspect` and
-`run`, imported when one runs; built-in plugins add the others (`sweep`, `schema`, ...).
-"""
+`run`, imported when one runs; built-in plugins add the others (`sweep`, `schema`, ...)."""
 
 from __future__ import annotations
 
@@ -178,7 +177,6 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, FrameworkError):
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        # a bug: say so in one line, details with --debug
         click.echo(
             f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
             err=True,
