@@ -65,8 +65,7 @@ class PlanCommand(click.Command):
 
 
 # The core's commands, each imported when it runs (its module registers it on `cli`).
-COMMANDS = {name: "inspect" for name in ("list-steps", "describe", "graph", "plugins")}
-COMMANDS["run"] = "run"
+COMMANDS = dict.fromkeys(("list-steps", "describe", "graph", "plugins"), "inspect") | {"run": "run"}
 
 
 class FrameworkGroup(click.Group):

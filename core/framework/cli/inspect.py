@@ -98,8 +98,7 @@ def graph(ctx: click.Context, step: str, fmt: str) -> None:
     from framework import dag
 
     registry = _plugins(ctx).steps
-    target = registry.resolve(step).id
-    order = dag.plan(registry, target)
+    order = dag.plan(registry, registry.resolve(step).id)
     render = dag.render_mermaid if fmt == "mermaid" else dag.render_text
     click.echo(render(registry, order))
 

@@ -152,7 +152,7 @@ def _to_python(value: Any, tp: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     """The one JSON text of a value (sorted keys, no spaces, no NaN): what is hashed."""
-    import json  # imported here: completing an option must not pay for json and hashlib
+    import json  # imported here: completing an option must not pay for it
 
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), default=plain_value, allow_nan=False
