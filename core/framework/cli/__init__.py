@@ -17,17 +17,15 @@ if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-NO_PLUGIN_KEY = "framework.no_plugin"  # the --no-plugin values, in the root's ctx.meta
 
 
 def _plugins(ctx: click.Context) -> Any:
     """The plugin manager, built once per invocation from the group's options."""
     root = ctx.find_root()
-    root.ensure_object(dict)
-    if "plugins" not in root.obj:
+    if "plugins" not in root.ensure_object(dict):
         from framework.plugins import Plugins
 
-        disabled = root.meta.get(NO_PLUGIN_KEY, ())
+        disabled = root.obj.get("no_plugin", ())  # as the group's parse_args found it
         plugins = Plugins(disabled=disabled, strict=root.params.get("strict_plugins") or None)
         plugins.collect_registrations()
         root.obj["plugins"] = plugins
@@ -74,7 +72,7 @@ class FrameworkGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # --help is eager: the plugins it lists are loaded before --no-plugin is processed
         opts, _, _ = self.make_parser(ctx).parse_args(args=list(args))
-        ctx.meta[NO_PLUGIN_KEY] = opts.get("no_plugin") or ()
+        ctx.ensure_object(dict)["no_plugin"] = opts.get("no_plugin") or ()
         return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
