@@ -1,7 +1,6 @@
 """The `framework` command line: the group, `main` (our errors as one line and an exit
 code) and the plugin manager of an invocation. The core's commands live in `inspect` and
-`run`, imported when one runs; built-in plugins add the others (`sweep`, `schema`, ...).
-"""
+`run`, imported when one runs; built-in plugins add the others (`sweep`, `schema`, ...)."""
 
 from __future__ import annotations
 
@@ -18,40 +17,21 @@ if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-ARGV_KEY = "framework.argv"  # where the group keeps its raw arguments, in ctx.meta
 
 
 def _plugins(ctx: click.Context) -> Any:
     """The plugin manager, built once per invocation from the group's options."""
     root = ctx.find_root()
-    root.ensure_object(dict)
-    if "plugins" not in root.obj:
+    if "plugins" not in root.ensure_object(dict):
         from framework.plugins import Plugins
 
-        params = root.params
-        disabled = params.get("no_plugin")
-        if disabled is None:  # asked while parsing (--help is eager): read the raw arguments
-            disabled = _no_plugin_in(root.meta.get(ARGV_KEY, []))
-        plugins = Plugins(disabled=disabled, strict=params.get("strict_plugins") or None)
+        disabled = root.obj.get("no_plugin", ())  # as the group's parse_args found it
+        plugins = Plugins(disabled=disabled, strict=root.params.get("strict_plugins") or None)
         plugins.collect_registrations()
         root.obj["plugins"] = plugins
         if root.invoked_subcommand != "plugins" and not root.resilient_parsing:
             plugins.warn_failures()  # not while completing: the shell would print it mid-line
     return root.obj["plugins"]
-
-
-def _no_plugin_in(args: list[str]) -> list[str]:
-    """The ``--no-plugin`` values among the group's own options (before the command)."""
-    names: list[str] = []
-    rest = iter(args)
-    for arg in rest:
-        if not arg.startswith("-"):
-            break
-        if arg.startswith("--no-plugin="):
-            names.append(arg.partition("=")[2])
-        elif arg == "--no-plugin":
-            names.append(next(rest, ""))
-    return names
 
 
 def complete(
@@ -83,15 +63,16 @@ class PlanCommand(click.Command):
 
 
 # The core's commands, each imported when it runs (its module registers it on `cli`).
-COMMANDS = {name: "inspect" for name in ("list-steps", "describe", "graph", "plugins")}
-COMMANDS["run"] = "run"
+COMMANDS = dict.fromkeys(("list-steps", "describe", "graph", "plugins"), "inspect") | {"run": "run"}
 
 
 class FrameworkGroup(click.Group):
     """Adds the commands plugins register, and turns our errors into one line."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.meta[ARGV_KEY] = list(args)
+        # --help is eager: the plugins it lists are loaded before --no-plugin is processed
+        opts, _, _ = self.make_parser(ctx).parse_args(args=list(args))
+        ctx.ensure_object(dict)["no_plugin"] = opts.get("no_plugin") or ()
         return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -173,8 +154,6 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args[: args.index("--") if "--" in args else len(args)]
     try:
         cli.main(args=args, prog_name="framework", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(130)
@@ -195,7 +174,6 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, FrameworkError):
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        # a bug: say so in one line, details with --debug
         click.echo(
             f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
             err=True,

@@ -61,8 +61,7 @@ def describe(ctx: click.Context, step: str) -> None:
 
     plugins = _plugins(ctx)
     entry = plugins.steps.resolve(step)
-    # A broken config class: one line, not half a description. (The callable is checked
-    # when the step runs and by `framework plugins`: importing it may cost seconds.)
+    # a broken config class: one line, not half a description (the callable may be slow)
     plugins.check_steps([entry.id], callable_too=False)
     spec = entry.spec
     click.echo(f"{spec.id}  ({entry.origin()}, code version {spec.version})")
@@ -71,10 +70,9 @@ def describe(ctx: click.Context, step: str) -> None:
     click.echo(f"  callable  {spec.run}")
     for what in ("requires", "inputs", "outputs", "splits"):
         click.echo(f"  {what:<10}{', '.join(getattr(spec, what)) or '-'}")
+    click.echo(f"  config    {spec.config or 'none'}")
     if not spec.config:
-        click.echo("  config    none")
         return
-    click.echo(f"  config    {spec.config}")
     rows = [
         (
             ", ".join(f"--{n.replace('_', '-')}" for n in (f.name, *f.aliases)),
@@ -100,8 +98,7 @@ def graph(ctx: click.Context, step: str, fmt: str) -> None:
     from framework import dag
 
     registry = _plugins(ctx).steps
-    target = registry.resolve(step).id
-    order = dag.plan(registry, target)
+    order = dag.plan(registry, registry.resolve(step).id)
     render = dag.render_mermaid if fmt == "mermaid" else dag.render_text
     click.echo(render(registry, order))
 

@@ -94,11 +94,13 @@ def _comma_joined(ctx: click.Context, param: click.Parameter, value: Any) -> str
     return ",".join(value) if value else None
 
 
-def normalise_underscores(args: list[str], known: set[str]) -> list[str]:
-    """Accept ``--batch_size`` for ``--batch-size``."""
-    out = []
+def parse_plan_args(command: click.Command, args: list[str], ctx: click.Context) -> click.Context:
+    """`command`'s context from `args`, under `ctx`'s root; ``--batch_size`` is read as
+    ``--batch-size``."""
+    known = {o for p in command.params for o in p.opts + p.secondary_opts}
+    argv = []
     for arg in args:
         name, eq, value = arg.partition("=")
         dashed = name.replace("_", "-")
-        out.append(dashed + eq + value if arg.startswith("--") and dashed in known else arg)
-    return out
+        argv.append(dashed + eq + value if arg.startswith("--") and dashed in known else arg)
+    return command.make_context(str(command.name), argv, parent=ctx.find_root())

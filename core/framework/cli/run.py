@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from framework.cli import PlanCommand, _plugins, cli, complete
-from framework.cli.options import RUN_STATIC, field_options, normalise_underscores, run_options
+from framework.cli.options import RUN_STATIC, field_options, parse_plan_args, run_options
 
 
 def _plugin_options(plugins: Any) -> list[click.Parameter]:
@@ -53,17 +53,10 @@ def run(ctx: click.Context, target: str | None, args: tuple[str, ...]) -> None:
     reserved = RUN_STATIC | {str(p.name) for p in plugin_params}
     field_params, flag_names = field_options(sections, reserved)
     params = run_options(str(artifact_root())) + field_params + plugin_params
-    params.append(click.Option(["-h", "--help"], is_flag=True, help="Show this message and exit."))
-    command = click.Command(
+    command = click.Command(  # -h/--help comes from the root's settings: help, then exit 0
         f"run {target_id}", params=params, help=f"Run {target_id}: plan {' -> '.join(order)}."
     )
-    known = {o for p in params for o in p.opts + p.secondary_opts}
-    argv = normalise_underscores(list(args), known)
-    with command.make_context(f"run {target_id}", argv, parent=ctx.find_root()) as sub:
-        values = sub.params
-        if values.pop("help"):
-            click.echo(sub.get_help())
-            return
+    values = parse_plan_args(command, list(args), ctx).params
     if values.get("device"):
         click.echo("warning: --device is deprecated; use --accelerator", err=True)
         if values.get("accelerator") is None:

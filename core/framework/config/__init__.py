@@ -4,7 +4,6 @@ as text (`text`), and the layers merged and validated into a `Section` each (`re
 from __future__ import annotations
 
 from framework.config.fields import (
-    NOTHING,
     canonical_json,
     config_fields,
     config_hash,
@@ -17,7 +16,7 @@ from framework.config.schema import schema_for
 from framework.config.text import format_text, parse_text
 
 __all__ = [  # what the rest of the core imports from here
-    "NOTHING", "ConfigResolver", "Section", "canonical_json", "config_fields", "config_hash",
+    "ConfigResolver", "Section", "canonical_json", "config_fields", "config_hash",
     "env_name", "field", "flatten_config", "format_text", "load_config_file", "parse_text",
     "schema_for", "to_plain",
 ]  # fmt: skip

@@ -69,10 +69,9 @@ class FieldInfo:
 
 def unwrap_optional(tp: Any) -> tuple[Any, bool]:
     """``X | None`` as ``(X, True)``; any other type as ``(tp, False)``."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+        if len(args) == 1:  # a union holds each type once: the other one is None
             return args[0], True
     return tp, False
 
@@ -153,7 +152,7 @@ def _to_python(value: Any, tp: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     """The one JSON text of a value (sorted keys, no spaces, no NaN): what is hashed."""
-    import json  # imported here: completing an option must not pay for json and hashlib
+    import json  # imported here: completing an option must not pay for it
 
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), default=plain_value, allow_nan=False
@@ -161,9 +160,9 @@ def canonical_json(value: Any) -> str:
 
 
 def config_hash(values: Any) -> str:
-    import hashlib
+    from framework.hashing import hash_bytes
 
-    return "sha256:" + hashlib.sha256(canonical_json(values).encode()).hexdigest()
+    return hash_bytes(canonical_json(values).encode())
 
 
 def to_plain(config: Any) -> dict[str, Any]:

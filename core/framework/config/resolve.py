@@ -1,8 +1,5 @@
-"""Resolution: every value of a plan's configs from its layers, each value's source kept.
-
-Precedence, lowest first: class defaults < ``--config FILE`` < ``FRAMEWORK_*``
-environment < command line (shared flags, then ``--set step.field=value``).
-"""
+"""Every value of a plan's configs from its layers, lowest first: class defaults <
+``--config FILE`` < ``FRAMEWORK_*`` environment < command line (flags, then ``--set``)."""
 
 from __future__ import annotations
 

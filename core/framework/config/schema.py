@@ -66,9 +66,8 @@ def schema_for(cls: type, *, top_level: bool = True, title: str | None = None) -
 
 
 def first_error(cls: type, values: Mapping[str, Any]) -> Any:
-    """The first schema violation of `values` (a jsonschema ValidationError, ordered by path
-    so the message is stable), or None. NaN and infinities are not numbers: manifests are
-    strict JSON."""
+    """The first schema violation of `values` by path (a stable message), or None; NaN and
+    infinities are not numbers: manifests are strict JSON."""
     import jsonschema
 
     def is_finite_number(checker: Any, value: Any) -> bool:
@@ -86,11 +85,10 @@ def error_message(err: Any) -> str:
     """A schema violation in the user's words: the values accepted and the one given."""
     if err.validator == "enum":
         return f"{err.instance!r} is not one of {', '.join(map(repr, err.validator_value))}"
-    if err.validator in ("type", "anyOf"):  # anyOf: the schemas of ``X | None``
-        schemas = (
-            err.validator_value if err.validator == "anyOf" else [{"type": err.validator_value}]
-        )
-        return f"expected {' or '.join(map(_expected, schemas))}, got {err.instance!r}"
+    if err.validator == "type":
+        return f"expected {_expected({'type': err.validator_value})}, got {err.instance!r}"
+    if err.validator == "anyOf":  # the schemas of ``X | None``
+        return f"expected {' or '.join(map(_expected, err.validator_value))}, got {err.instance!r}"
     return str(err.message)
 
 

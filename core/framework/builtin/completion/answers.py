@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from framework.cli import _plugins
+
 if TYPE_CHECKING:  # click imports its completion module only when a shell asks
     from click.shell_completion import CompletionItem
 
@@ -34,12 +36,6 @@ def _path(incomplete: str, kind: str = "file") -> list[CompletionItem]:
     from click.shell_completion import CompletionItem
 
     return [CompletionItem(incomplete, type=kind)]
-
-
-def _plugins(ctx: click.Context) -> Any:
-    from framework.cli import _plugins as plugins_of
-
-    return plugins_of(ctx)
 
 
 def answer(

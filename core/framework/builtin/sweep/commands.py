@@ -11,7 +11,7 @@ import click
 from framework.builtin.sweep import SWEEP_HELP
 from framework.builtin.sweep.settings import executor_settings, settings_flags, settings_options
 from framework.cli import CONTEXT, _plugins
-from framework.cli.options import field_options, normalise_underscores
+from framework.cli.options import field_options, parse_plan_args
 from framework.errors import UsageError
 
 
@@ -146,13 +146,8 @@ def sweep(ctx: click.Context, args: tuple[str, ...]) -> None:
         context_settings=CONTEXT,
         options_metavar=f"{target or '[STEP]'} [OPTIONS]",
     )
-    known = {
-        o for p in command.params for o in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])
-    }
-    with command.make_context(
-        "sweep", normalise_underscores(argv, known), parent=ctx.find_root()
-    ) as sub:
-        values = sub.params
+    sub = parse_plan_args(command, argv, ctx)
+    values = sub.params
     if values.pop("help") or (target is None and not values["presets"]):
         click.echo(sub.get_help())
         if target is None:
