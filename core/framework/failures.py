@@ -96,7 +96,7 @@ def step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:
     if isinstance(exc, OSError) and exc.errno in FULL_OR_READ_ONLY:
         return storage_error(exc, run_dir, f"step {step_id}")
     return StepFailedError(
-        f"step {step_id} failed: {describe(exc)}", hint=f"see {run_dir / 'events.jsonl'}"
+        f"step {step_id} failed: {short_error(exc)}", hint=f"see {run_dir / 'events.jsonl'}"
     )
 
 
@@ -108,9 +108,7 @@ def storage_error(exc: OSError, run_dir: Path, who: str) -> StorageError:
     )
 
 
-def describe(exc: BaseException) -> str:
-    """The exception in one line: our own errors as they are, others with their type."""
-    if isinstance(exc, FrameworkError):
-        return str(exc)
+def short_error(exc: BaseException) -> str:
+    """The exception in one line, with its type: ``ValueError: bad value``."""
     first = next(iter(str(exc).strip().splitlines()), "")
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

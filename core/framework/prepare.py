@@ -16,7 +16,8 @@ from framework import dag
 from framework.config import ConfigResolver, Section, load_config_file
 from framework.errors import MissingInputsError, UsageError
 from framework.execution import ExecutionSettings
-from framework.plugins import Plugins, import_object, short_error
+from framework.failures import short_error
+from framework.plugins import Plugins, import_object
 from framework.request import ARTIFACT_ROOT_ENV, RunRequest
 from framework.steps import RegisteredStep, is_pattern
 

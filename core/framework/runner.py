@@ -16,8 +16,8 @@ from framework.context import Models, StepContext
 from framework.errors import FrameworkError, UsageError
 from framework.execution import ExecutionSettings, RankInfo, seed_everything
 from framework.failures import (
-    describe,
     make_run_dir,
+    short_error,
     signals_held,
     sigterm_as_interrupt,
     step_error,
@@ -272,7 +272,9 @@ class PlanRunner:
         try:
             outputs = self._call(run, spec, record)
         except BaseException as exc:
-            message = "interrupted" if isinstance(exc, KeyboardInterrupt) else describe(exc)
+            message = str(exc) if isinstance(exc, FrameworkError) else short_error(exc)
+            if isinstance(exc, KeyboardInterrupt):
+                message = "interrupted"
             with signals_held():
                 ended("failed", error=message)
                 self._save(manifest)
@@ -292,7 +294,7 @@ class PlanRunner:
                     {k: record[k] for k in CARRIED if record.get(k)},
                 )
             except OSError as exc:  # the store is a cache: a later run recomputes instead
-                run.emit("store_failed", spec.id, error=describe(exc))
+                run.emit("store_failed", spec.id, error=short_error(exc))
         ended("completed", outputs=outputs)
         self._finish(run, spec.id, record)
 
