@@ -1,10 +1,6 @@
-"""Several processes, one step: torch.distributed set-up, and the helpers steps use (also on
-the context: ``ctx.ddp(model)``, ``ctx.shard(n)``, ...), each the identity with one process.
-
-The runner calls `init` once per run; rank 0 decides what runs and alone writes, the
-others wait at a barrier after each step (docs/sweeps.md). Nothing imports torch here
-until a function is called.
-"""
+"""Several processes, one step: torch.distributed set-up (`init`, once per run; rank 0 decides
+and writes, see docs/sweeps.md) and the helpers steps use (also as ``ctx.ddp(model)``, ...),
+each the identity with one process. Torch is imported only when a function is called."""
 
 from __future__ import annotations
 

@@ -81,10 +81,6 @@ def signals_held() -> Iterator[None]:
             signal.raise_signal(caught[0])
 
 
-# The artifact root's faults, not the step's: no space, no quota, a read-only filesystem.
-FULL_OR_READ_ONLY = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
-
-
 def step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:
     """The one-line error the CLI shows for a step that raised `exc`."""
     if isinstance(exc, FrameworkError):
@@ -93,7 +89,8 @@ def step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:
         if isinstance(exc, (ArtifactError, SplitContractError)):
             exc.exit_code = StepFailedError.exit_code  # the step broke its contract
         return exc  # a user mistake the step found keeps its own exit code
-    if isinstance(exc, OSError) and exc.errno in FULL_OR_READ_ONLY:
+    # The artifact root's faults, not the step's: no space, no quota, a read-only filesystem.
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
         return storage_error(exc, run_dir, f"step {step_id}")
     return StepFailedError(
         f"step {step_id} failed: {short_error(exc)}", hint=f"see {run_dir / 'events.jsonl'}"

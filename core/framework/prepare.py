@@ -1,6 +1,5 @@
-"""A run request resolved against the registry before anything runs: the plan, and each
-step's config from defaults, file, environment and command line, validated; and what is
-wrong with a step's config class or callable, found before it is planned or run."""
+"""A run request resolved before anything runs: the plan, each step's config from defaults,
+file, environment and command line, validated; what is wrong with a step's code, found first."""
 
 from __future__ import annotations
 

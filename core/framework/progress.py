@@ -3,6 +3,7 @@ plugin that answers ``step_terminal``; with none (``--quiet``, ranks but 0) it o
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class ProgressBar(Generic[T]):
+class ProgressBar(contextlib.AbstractContextManager["ProgressBar[T]"], Generic[T]):
     """Iterate over it (``for batch in ctx.progress(batches)``), or advance it by hand
     (``with ctx.progress(total=n, unit="step") as bar: bar.advance()``)."""
 
@@ -43,9 +44,6 @@ class ProgressBar(Generic[T]):
             for item in self.iterable:
                 yield item
                 self.advance()
-
-    def __enter__(self) -> ProgressBar[T]:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
