@@ -1,6 +1,5 @@
-"""Execute a prepared plan (`framework.prepare`): skip what is up to date
-(`framework.freshness.decide`), take what the artifact store has, run the rest, record it all.
-"""
+"""Execute a prepared plan (`framework.prepare`): skip what is up to date (`freshness.decide`),
+take what the artifact store has, run the rest, record it all."""
 
 from __future__ import annotations
 
@@ -346,9 +345,7 @@ class PlanRunner:
         run.manifest["steps"][step_id] = record
         run.manifest["splits"].update(record.get("splits", {}))
         self._save(run.manifest)
-        fields: dict[str, Any] = {
-            k: record[k] for k in ("status", "reason", "duration_s") if k in record
-        }
-        fields["outputs"] = [o["path"] for o in record.get("outputs", [])]
-        run.emit(f"step_{record['status']}", step_id, **fields)
+        fields = {k: record[k] for k in ("status", "reason", "duration_s") if k in record}
+        outputs = [o["path"] for o in record.get("outputs", [])]
+        run.emit(f"step_{record['status']}", step_id, **fields, outputs=outputs)
         self.plugins.pm.hook.after_step(run=run, step=self.p.steps[step_id].spec, result=record)
