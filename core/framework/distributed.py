@@ -32,6 +32,10 @@ def _group() -> Any:
     return dist if dist.is_available() and dist.is_initialized() else None
 
 
+def is_initialized() -> bool:
+    return _group() is not None
+
+
 def backend_for(device: str) -> str:
     return "nccl" if device.startswith("cuda") else "gloo"
 
@@ -136,7 +140,7 @@ def _check_op(op: str) -> None:
 
 def ddp(model: Any, device: str) -> Any:
     """`model` wrapped in DistributedDataParallel (the model itself with one process)."""
-    if not _group():
+    if not is_initialized():
         return model
     from torch.nn.parallel import DistributedDataParallel
 
