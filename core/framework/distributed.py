@@ -122,14 +122,13 @@ def reduce_tensor(tensor: Any, op: str = "mean") -> Any:
     _check_op(op)
     if not (dist := _group()):
         return tensor
-    ops = {"mean": dist.ReduceOp.SUM, "sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}
-    dist.all_reduce(tensor, op=ops.get(op, dist.ReduceOp.MIN))
+    dist.all_reduce(tensor, op=getattr(dist.ReduceOp, REDUCE_OPS[op]))
     if op == "mean":
         tensor /= dist.get_world_size()
     return tensor
 
 
-REDUCE_OPS = ("mean", "sum", "max", "min")
+REDUCE_OPS = {"mean": "SUM", "sum": "SUM", "max": "MAX", "min": "MIN"}  # -> dist.ReduceOp
 
 
 def _check_op(op: str) -> None:

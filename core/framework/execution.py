@@ -151,8 +151,7 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     random.seed(seed)
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed(seed % 2**32)
-    if "torch" in sys.modules:
-        torch = sys.modules["torch"]
+    if torch := sys.modules.get("torch"):
         torch.manual_seed(seed)
         if deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

@@ -69,8 +69,7 @@ def signals_held() -> Iterator[None]:
     caught: list[int] = []
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(signum)
-        if handler is not None:  # None: set outside Python, cannot be put back
+        if signal.getsignal(signum) is not None:  # None: set outside Python, cannot be put back
             previous[signum] = signal.signal(signum, lambda n, _: caught.append(n))
     try:
         yield
