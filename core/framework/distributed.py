@@ -1,10 +1,6 @@
-"""Several processes, one step: torch.distributed set-up, and the helpers steps use (also on
-the context: ``ctx.ddp(model)``, ``ctx.shard(n)``, ...), each the identity with one process.
-
-The runner calls `init` once per run; rank 0 decides what runs and alone writes, the
-others wait at a barrier after each step (docs/sweeps.md). Nothing imports torch here
-until a function is called.
-"""
+"""Several processes, one step: torch.distributed set-up (`init`, once per run; rank 0 decides
+and writes, see docs/sweeps.md) and the helpers steps use (also as ``ctx.ddp(model)``, ...),
+each the identity with one process. Torch is imported only when a function is called."""
 
 from __future__ import annotations
 
@@ -126,14 +122,13 @@ def reduce_tensor(tensor: Any, op: str = "mean") -> Any:
     _check_op(op)
     if not (dist := _group()):
         return tensor
-    ops = {"mean": dist.ReduceOp.SUM, "sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}
-    dist.all_reduce(tensor, op=ops.get(op, dist.ReduceOp.MIN))
+    dist.all_reduce(tensor, op=getattr(dist.ReduceOp, REDUCE_OPS[op]))
     if op == "mean":
         tensor /= dist.get_world_size()
     return tensor
 
 
-REDUCE_OPS = ("mean", "sum", "max", "min")
+REDUCE_OPS = {"mean": "SUM", "sum": "SUM", "max": "MAX", "min": "MIN"}  # -> dist.ReduceOp
 
 
 def _check_op(op: str) -> None:

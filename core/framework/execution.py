@@ -14,20 +14,18 @@ import attrs
 from framework.config import field
 from framework.errors import ConfigError
 
-Accelerator = Literal["auto", "cpu", "cuda", "mps"]
-Precision = Literal["32", "bf16", "16"]
-Tracker = Literal["mlflow", "tensorboard", "none"]
-
 
 @attrs.define
 class ExecutionSettings:
     """The execution section of the config (``--accelerator``, ``--seed``, ...)."""
 
-    accelerator: Accelerator = field(
+    accelerator: Literal["auto", "cpu", "cuda", "mps"] = field(
         "auto", help="where tensors live: auto picks cuda, then mps, then cpu"
     )
     devices: int = field(1, min=1, help="number of devices a step may use")
-    precision: Precision = field("32", help="floating point precision for training: 32, bf16 or 16")
+    precision: Literal["32", "bf16", "16"] = field(
+        "32", help="floating point precision for training: 32, bf16 or 16"
+    )
     deterministic: bool = field(
         False, help="ask libraries for bitwise-reproducible kernels (slower on GPU)"
     )
@@ -39,7 +37,7 @@ class ExecutionSettings:
         min=0.0,
         help="when stdout is not a terminal (CI, Slurm logs, a pipe): seconds between progress lines",
     )
-    tracker: list[Tracker] = field(
+    tracker: list[Literal["mlflow", "tensorboard", "none"]] = field(
         factory=list,
         help="experiment trackers that receive params, metrics and artifacts: mlflow, tensorboard "
         "or none (repeat the option or give a comma list)",
@@ -153,8 +151,7 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     random.seed(seed)
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed(seed % 2**32)
-    if "torch" in sys.modules:
-        torch = sys.modules["torch"]
+    if torch := sys.modules.get("torch"):
         torch.manual_seed(seed)
         if deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

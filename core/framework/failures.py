@@ -69,8 +69,7 @@ def signals_held() -> Iterator[None]:
     caught: list[int] = []
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(signum)
-        if handler is not None:  # None: set outside Python, cannot be put back
+        if signal.getsignal(signum) is not None:  # None: set outside Python, cannot be put back
             previous[signum] = signal.signal(signum, lambda n, _: caught.append(n))
     try:
         yield
@@ -81,10 +80,6 @@ def signals_held() -> Iterator[None]:
             signal.raise_signal(caught[0])
 
 
-# The artifact root's faults, not the step's: no space, no quota, a read-only filesystem.
-FULL_OR_READ_ONLY = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
-
-
 def step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:
     """The one-line error the CLI shows for a step that raised `exc`."""
     if isinstance(exc, FrameworkError):
@@ -93,10 +88,11 @@ def step_error(step_id: str, exc: Exception, run_dir: Path) -> FrameworkError:
         if isinstance(exc, (ArtifactError, SplitContractError)):
             exc.exit_code = StepFailedError.exit_code  # the step broke its contract
         return exc  # a user mistake the step found keeps its own exit code
-    if isinstance(exc, OSError) and exc.errno in FULL_OR_READ_ONLY:
+    # The artifact root's faults, not the step's: no space, no quota, a read-only filesystem.
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
         return storage_error(exc, run_dir, f"step {step_id}")
     return StepFailedError(
-        f"step {step_id} failed: {describe(exc)}", hint=f"see {run_dir / 'events.jsonl'}"
+        f"step {step_id} failed: {short_error(exc)}", hint=f"see {run_dir / 'events.jsonl'}"
     )
 
 
@@ -108,9 +104,7 @@ def storage_error(exc: OSError, run_dir: Path, who: str) -> StorageError:
     )
 
 
-def describe(exc: BaseException) -> str:
-    """The exception in one line: our own errors as they are, others with their type."""
-    if isinstance(exc, FrameworkError):
-        return str(exc)
+def short_error(exc: BaseException) -> str:
+    """The exception in one line, with its type: ``ValueError: bad value``."""
     first = next(iter(str(exc).strip().splitlines()), "")
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

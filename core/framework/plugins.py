@@ -16,6 +16,7 @@ import pluggy
 from framework import hookspecs
 from framework.entrypoints import entry_points, import_object
 from framework.errors import PluginError, UsageError
+from framework.failures import short_error
 from framework.steps import (
     ConfigBridge,
     RegisteredStep,
@@ -70,11 +71,6 @@ def env_flag(name: str) -> bool:
 
 def env_list(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
-
-
-def short_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 class Plugins:

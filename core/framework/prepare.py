@@ -1,6 +1,5 @@
-"""A run request resolved against the registry before anything runs: the plan, and each
-step's config from defaults, file, environment and command line, validated; and what is
-wrong with a step's config class or callable, found before it is planned or run."""
+"""A run request resolved before anything runs: the plan, each step's config from defaults,
+file, environment and command line, validated; what is wrong with a step's code, found first."""
 
 from __future__ import annotations
 
@@ -16,7 +15,8 @@ from framework import dag
 from framework.config import ConfigResolver, Section, load_config_file
 from framework.errors import MissingInputsError, UsageError
 from framework.execution import ExecutionSettings
-from framework.plugins import Plugins, import_object, short_error
+from framework.failures import short_error
+from framework.plugins import Plugins, import_object
 from framework.request import ARTIFACT_ROOT_ENV, RunRequest
 from framework.steps import RegisteredStep, is_pattern
 

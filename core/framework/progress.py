@@ -3,38 +3,36 @@ plugin that answers ``step_terminal``; with none (``--quiet``, ranks but 0) it o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import attrs
+
 if TYPE_CHECKING:
-    from framework.hookspecs import Terminal
+    from framework.hookspecs import ProgressView, Terminal
 
 T = TypeVar("T")
 
 
-class ProgressBar(Generic[T]):
+@attrs.define(eq=False)
+class ProgressBar(contextlib.AbstractContextManager["ProgressBar[T]"], Generic[T]):
     """Iterate over it (``for batch in ctx.progress(batches)``), or advance it by hand
     (``with ctx.progress(total=n, unit="step") as bar: bar.advance()``)."""
 
-    def __init__(
-        self,
-        iterable: Iterable[T] | None,
-        *,
-        total: int | None,
-        description: str,
-        unit: str,
-        metrics: Mapping[str, Any],
-        terminal: Terminal | None = None,
-    ) -> None:
-        if total is None and iterable is not None and hasattr(iterable, "__len__"):
-            total = len(iterable)  # type: ignore[arg-type]
-        self.iterable = iterable
-        self.total = total
-        self.completed = 0
-        self.description = description
-        self.unit = unit
-        self.metrics = metrics
-        self._view = terminal.view(self) if terminal is not None else None
+    iterable: Iterable[T] | None
+    total: int | None = attrs.field(kw_only=True)  # None: the iterable's length, if it has one
+    description: str = attrs.field(kw_only=True)
+    unit: str = attrs.field(kw_only=True)
+    metrics: Mapping[str, Any] = attrs.field(kw_only=True)
+    terminal: Terminal | None = attrs.field(default=None, kw_only=True)
+    completed: int = attrs.field(default=0, init=False)
+    _view: ProgressView | None = attrs.field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.total is None and isinstance(self.iterable, Sized):
+            self.total = len(self.iterable)
+        self._view = self.terminal.view(self) if self.terminal is not None else None
 
     def __iter__(self) -> Iterator[T]:
         if self.iterable is None:
@@ -43,9 +41,6 @@ class ProgressBar(Generic[T]):
             for item in self.iterable:
                 yield item
                 self.advance()
-
-    def __enter__(self) -> ProgressBar[T]:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

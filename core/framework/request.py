@@ -1,5 +1,4 @@
-"""A run request: everything that defines one job, as plain data that can cross a process
-boundary, and the one codec between it and the command line that makes the same run."""
+"""A run request (`RunRequest`), and the one codec between it and the command line."""
 
 from __future__ import annotations
 

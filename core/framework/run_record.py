@@ -29,8 +29,7 @@ def initial_manifest(
     rank: RankInfo,
     backend: str | None,
 ) -> dict[str, Any]:
-    """The manifest as the run starts: this plan's config over what `previous` recorded;
-    `backend` is the process group's when the run is several processes."""
+    """The manifest as the run starts: this plan's config over what `previous` recorded."""
     previous = previous or {}
     resolved = prepared.resolver.resolved()
     step_configs = {k: v for k, v in resolved.items() if k != EXECUTION}

@@ -1,6 +1,5 @@
-"""Execute a prepared plan (`framework.prepare`): skip what is up to date
-(`framework.freshness.decide`), take what the artifact store has, run the rest, record it all.
-"""
+"""Execute a prepared plan (`framework.prepare`): skip what is up to date (`freshness.decide`),
+take what the artifact store has, run the rest, record it all."""
 
 from __future__ import annotations
 
@@ -16,8 +15,8 @@ from framework.context import Models, StepContext
 from framework.errors import FrameworkError, UsageError
 from framework.execution import ExecutionSettings, RankInfo, seed_everything
 from framework.failures import (
-    describe,
     make_run_dir,
+    short_error,
     signals_held,
     sigterm_as_interrupt,
     step_error,
@@ -272,7 +271,9 @@ class PlanRunner:
         try:
             outputs = self._call(run, spec, record)
         except BaseException as exc:
-            message = "interrupted" if isinstance(exc, KeyboardInterrupt) else describe(exc)
+            message = str(exc) if isinstance(exc, FrameworkError) else short_error(exc)
+            if isinstance(exc, KeyboardInterrupt):
+                message = "interrupted"
             with signals_held():
                 ended("failed", error=message)
                 self._save(manifest)
@@ -292,7 +293,7 @@ class PlanRunner:
                     {k: record[k] for k in CARRIED if record.get(k)},
                 )
             except OSError as exc:  # the store is a cache: a later run recomputes instead
-                run.emit("store_failed", spec.id, error=describe(exc))
+                run.emit("store_failed", spec.id, error=short_error(exc))
         ended("completed", outputs=outputs)
         self._finish(run, spec.id, record)
 
@@ -344,9 +345,7 @@ class PlanRunner:
         run.manifest["steps"][step_id] = record
         run.manifest["splits"].update(record.get("splits", {}))
         self._save(run.manifest)
-        fields: dict[str, Any] = {
-            k: record[k] for k in ("status", "reason", "duration_s") if k in record
-        }
-        fields["outputs"] = [o["path"] for o in record.get("outputs", [])]
-        run.emit(f"step_{record['status']}", step_id, **fields)
+        fields = {k: record[k] for k in ("status", "reason", "duration_s") if k in record}
+        outputs = [o["path"] for o in record.get("outputs", [])]
+        run.emit(f"step_{record['status']}", step_id, **fields, outputs=outputs)
         self.plugins.pm.hook.after_step(run=run, step=self.p.steps[step_id].spec, result=record)

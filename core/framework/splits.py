@@ -44,9 +44,8 @@ class SplitGuard:
                         f"splits {other} and {name} overlap: sample '{sample}' is in both (step {self.step_id})",
                         hint="splits must be disjoint by sample id",
                     )
-        hashes = {}
-        for name, ids in members.items():
-            digest = membership_hash(ids)
+        hashes = {name: membership_hash(ids) for name, ids in members.items()}
+        for name, digest in hashes.items():
             seen_upstream = self._upstream.get(name)
             if seen_upstream and seen_upstream[0] != digest:
                 raise SplitContractError(
@@ -54,8 +53,7 @@ class SplitGuard:
                     f"that upstream step {seen_upstream[1]} used",
                     hint="give both steps the same data settings and seed",
                 )
-            self._record[name] = {"count": len(ids), "hash": digest}
-            hashes[name] = digest
+            self._record[name] = {"count": len(members[name]), "hash": digest}
         return hashes
 
     def check(self, name: str) -> None:

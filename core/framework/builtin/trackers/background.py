@@ -13,12 +13,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from framework.failures import short_error
+
 STOP = None
-
-
-def short_error(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 class Background:
