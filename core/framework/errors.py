@@ -75,3 +75,9 @@ class SchemaDriftError(FrameworkError):
     """A committed JSON Schema no longer matches the class it was generated from."""
 
     exit_code = 1
+
+
+def short_error(exc: BaseException) -> str:
+    """The exception in one line, with its type: ``ValueError: bad value``."""
+    first = next(iter(str(exc).strip().splitlines()), "")
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

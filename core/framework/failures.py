@@ -17,6 +17,7 @@ from framework.errors import (
     SplitContractError,
     StepFailedError,
     StorageError,
+    short_error,
 )
 
 
@@ -102,9 +103,3 @@ def storage_error(exc: OSError, run_dir: Path, who: str) -> StorageError:
         f"{who}: cannot write {exc.filename or run_dir}: {reason}",
         hint="free some space or choose another --artifact-root; nothing half-written was kept",
     )
-
-
-def short_error(exc: BaseException) -> str:
-    """The exception in one line, with its type: ``ValueError: bad value``."""
-    first = next(iter(str(exc).strip().splitlines()), "")
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -15,8 +15,7 @@ import pluggy
 
 from framework import hookspecs
 from framework.entrypoints import entry_points, import_object
-from framework.errors import PluginError, UsageError
-from framework.failures import short_error
+from framework.errors import PluginError, UsageError, short_error
 from framework.steps import (
     ConfigBridge,
     RegisteredStep,

@@ -13,9 +13,8 @@ import attrs
 
 from framework import dag
 from framework.config import ConfigResolver, Section, load_config_file
-from framework.errors import MissingInputsError, UsageError
+from framework.errors import MissingInputsError, UsageError, short_error
 from framework.execution import ExecutionSettings
-from framework.failures import short_error
 from framework.plugins import Plugins, import_object
 from framework.request import ARTIFACT_ROOT_ENV, RunRequest
 from framework.steps import RegisteredStep, is_pattern

@@ -12,11 +12,10 @@ import attrs
 
 from framework import distributed
 from framework.context import Models, StepContext
-from framework.errors import FrameworkError, UsageError
+from framework.errors import FrameworkError, UsageError, short_error
 from framework.execution import ExecutionSettings, RankInfo, seed_everything
 from framework.failures import (
     make_run_dir,
-    short_error,
     signals_held,
     sigterm_as_interrupt,
     step_error,

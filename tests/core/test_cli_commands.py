@@ -297,6 +297,9 @@ HEAVY = [
     "attrs",  # the registered specs are plain classes: attrs alone costs more than the CLI
     "mlflow",  # trackers load only when a run selects them
     "tensorboard",
+    "framework.runner",  # the run path: only `run` needs it (it pulls in pathlib, signal, ...)
+    "framework.failures",
+    "framework.prepare",
     "framework_hello.steps",
     "framework_hello.config",
     "framework_hello.models",

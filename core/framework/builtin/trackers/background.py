@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from framework.failures import short_error
+from framework.errors import short_error
 
 STOP = None
 
