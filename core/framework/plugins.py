@@ -160,6 +160,11 @@ class Plugins:
         for step, plugin in self._listed("register_steps", Step):
             info = self.infos[plugin]
             registry.add(RegisteredStep(step, plugin, info.distribution, info.version))
+        registry.unloaded = {
+            i.name: "is disabled" if i.status == "disabled" else "failed to load"
+            for i in self.infos.values()
+            if i.status in ("disabled", "failed")
+        }
         return registry
 
     def _named(self, hook_name: str, kind: str) -> dict[str, tuple[str, str]]:

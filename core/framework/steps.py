@@ -194,6 +194,7 @@ class StepRegistry:
     def __init__(self) -> None:
         self._steps: dict[str, RegisteredStep] = {}
         self.conflicts: dict[str, list[RegisteredStep]] = {}
+        self.unloaded: dict[str, str] = {}  # plugin name -> "is disabled" / "failed to load"
 
     def add(self, entry: RegisteredStep) -> None:
         if entry.id in self._steps:
@@ -231,6 +232,12 @@ class StepRegistry:
             ids = ", ".join(sorted(e.id for e in matches))
             raise UsageError(
                 f"step name '{name}' is ambiguous: it matches {ids}", hint="use the qualified id"
+            )
+        prefix = name.partition(".")[0]
+        if prefix in self.unloaded:  # `ptycho.train` with the ptycho plugin blocked or broken
+            raise UsageError(
+                f"unknown step '{name}': plugin '{prefix}' {self.unloaded[prefix]}",
+                hint="see 'framework plugins'",
             )
         known = list(self._steps) + [e.spec.name for e in self._steps.values()]
         hint = (

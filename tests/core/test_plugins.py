@@ -369,6 +369,19 @@ def test_no_plugin_blocks_a_steps_plugin_so_its_steps_are_unknown(cli, plugin_si
     assert result.exit_code == 2
     assert len(result.err_lines) == 1
     assert result.err_lines[0].startswith("error: unknown step 'good.work'")
+    assert "plugin 'good' is disabled" in result.err_lines[0]
+
+
+def test_a_step_of_a_plugin_that_failed_to_import_is_unknown_and_says_why(cli, plugin_site):
+    plugin_site.add("broken", _marked_broken("broken"))
+
+    result = cli("run", "broken.work")
+
+    assert result.exit_code == 2
+    assert result.err_lines[0].startswith("warning: plugin 'broken' was skipped")
+    assert result.err_lines[-1].startswith(
+        "error: unknown step 'broken.work': plugin 'broken' failed to load"
+    )
 
 
 # -- models -------------------------------------------------------------------------------
