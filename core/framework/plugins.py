@@ -5,8 +5,10 @@ fails to import, carries a misspelled hook or whose registration hook raises is 
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
+import types
 from collections.abc import Callable, Iterable
 from functools import cached_property, partial
 from typing import Any
@@ -72,11 +74,22 @@ def env_list(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
 
 
+class _Manager(pluggy.PluginManager):
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
+        """A module plugin's hooks read from its namespace: pluggy's lookup, made safe for
+        class instances, cost list-steps a millisecond per ten plugins."""
+        if not isinstance(plugin, types.ModuleType):
+            return super().parse_hookimpl_opts(plugin, name)
+        value = vars(plugin).get(name)
+        opts = getattr(value, f"{self.project_name}_impl", None)
+        return opts if inspect.isroutine(value) and isinstance(opts, dict) else None
+
+
 class Plugins:
     """The pluggy manager with our guarded loading and typed registries."""
 
     def __init__(self, *, disabled: Iterable[str] = (), strict: bool | None = None) -> None:
-        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm = _Manager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.disabled = set(disabled) | set(env_list("FRAMEWORK_DISABLE_PLUGINS"))
         self.strict = env_flag("FRAMEWORK_STRICT_PLUGINS") if strict is None else strict
