@@ -104,6 +104,20 @@ def test_on_a_terminal_a_bar_shows_rate_eta_and_metrics(cli, counting, terminal)
     assert "counting: " not in shown  # the bar, not the plain lines
 
 
+def test_on_a_narrow_terminal_the_metrics_are_cut_not_wrapped(cli, counting, monkeypatch):
+    from framework.builtin import console
+
+    screen = io.StringIO()
+    monkeypatch.setattr(console, "_console", Console(file=screen, force_terminal=True, width=72))
+
+    assert cli("run", "bar.count", "--run-id", "r1").exit_code == 0
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    lines = [line.strip() for line in re.split(r"[\r\n]", plain) if line.strip()]
+    assert any(line.startswith("counting") and "loss=" in line for line in lines)
+    assert not [line for line in lines if line.startswith("tokens_per_s")]  # a wrapped bar
+    assert "…" in plain
+
+
 def test_quiet_draws_no_bar_on_a_terminal(cli, counting, terminal):
     cli("run", "bar.count", "--run-id", "r1", "--quiet")
 

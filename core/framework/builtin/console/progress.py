@@ -216,7 +216,9 @@ def _display(console: Any) -> Any:
 
     class Metrics(ProgressColumn):
         def render(self, task: Any) -> Text:
-            return Text(format_latest(task.fields["metrics"]), style="dim")
+            # cut at the terminal's edge: a wrapped bar redraws as several lines
+            text = format_latest(task.fields["metrics"])
+            return Text(text, style="dim", no_wrap=True, overflow="ellipsis")
 
     return Progress(
         TextColumn("  [progress.description]{task.description}"),
