@@ -25,8 +25,12 @@ def _plugins(ctx: click.Context) -> Any:
     if "plugins" not in root.ensure_object(dict):
         from framework.plugins import Plugins
 
-        disabled = root.obj.get("no_plugin", ())  # as the group's parse_args found it
-        plugins = Plugins(disabled=disabled, strict=root.params.get("strict_plugins") or None)
+        params = root.params
+        if "no_plugin" not in params:  # asked while parsing (an eager --help): parse them now
+            params, _, _ = root.command.make_parser(root).parse_args(args=root.obj.get("argv", []))
+        plugins = Plugins(
+            disabled=params.get("no_plugin") or (), strict=params.get("strict_plugins") or None
+        )
         plugins.collect_registrations()
         root.obj["plugins"] = plugins
         if root.invoked_subcommand != "plugins" and not root.resilient_parsing:
@@ -70,9 +74,7 @@ class FrameworkGroup(click.Group):
     """Adds the commands plugins register, and turns our errors into one line."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        # --help is eager: the plugins it lists are loaded before --no-plugin is processed
-        opts, _, _ = self.make_parser(ctx).parse_args(args=list(args))
-        ctx.ensure_object(dict)["no_plugin"] = opts.get("no_plugin") or ()
+        ctx.ensure_object(dict)["argv"] = list(args)  # for an eager --help, which needs plugins
         return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
