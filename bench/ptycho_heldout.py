@@ -83,7 +83,7 @@ def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> 
         print(kind, f"{dose:g}", name, json.dumps(rows[name]), flush=True)
 
     with torch.no_grad():
-        model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)))
+        model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)).to(args.device))
     options = InferConfig()
     index = inference.choose_groups(data, bundle.gridsize, options, 0)
     pinn = inference.reconstruct(
@@ -93,20 +93,20 @@ def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> 
         size=size,
         intensity_scale=intensity_scale(data.diffraction),
         options=options,
-        device="cpu",
+        device=args.device,
     )
     record("pinn", pinn.obj, pinn.seconds)
     start = engines.start_from(problem, pinn.obj, pinn.coverage)
     for engine, k in args.refine:
         began = time.perf_counter()
-        obj, _ = engines.run(engine, problem, iterations=k, init=start)
+        obj, _ = engines.run(engine, problem, iterations=k, init=start, device=args.device)
         record(f"pinn + {engine} {k}", obj, pinn.seconds + time.perf_counter() - began)
     runs = [*args.from_ones]
     if dose in args.ptychi_doses:
         runs += [(engine, args.ptychi_iterations) for engine in ptychi]
     for engine, k in runs:
         began = time.perf_counter()
-        obj, _ = engines.run(engine, problem, iterations=k)
+        obj, _ = engines.run(engine, problem, iterations=k, device=args.device)
         record(f"{engine} {k}", obj, time.perf_counter() - began)
     return rows
 
@@ -153,6 +153,10 @@ def main() -> None:
     p.add_argument("--ptychi-engines", default="lsqml,epie")
     p.add_argument("--ptychi-doses", default="1e3,1e4,1e5", help="doses pty-chi runs at")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="where every engine and the network run")
+    p.add_argument(
+        "--bundle", default="pretrained", help="the shipped bundle's name or a bundle file"
+    )
     p.add_argument("--csv", type=Path, help="also write every row here")
     p.add_argument(
         "--seed-base",
@@ -178,9 +182,9 @@ def main() -> None:
         def build(name, **kwargs):
             return build(**kwargs)
 
-    bundle = load_bundle(pretrained.bundle_path("pretrained"))
+    bundle = load_bundle(pretrained.bundle_path(args.bundle))
     probe = np.ones((64, 64), np.complex64)
-    model = inference.load_model(Models, bundle, probe, "cpu")
+    model = inference.load_model(Models, bundle, probe, args.device)
     ptychi = engines_available([e for e in args.ptychi_engines.split(",") if e])
     results = {}
     for kind in args.families.split(","):
@@ -214,7 +218,12 @@ def main() -> None:
         target="PINN + refinement >= LSQML-100 SSIM - 0.005 in <= 1/5 of its time",
         met=None,
         command=command_line("ptycho_heldout.py", sys.argv[1:]),
-        details={"results": results, "goals": goals, "machine": machine_info(), "device": "cpu"},
+        details={
+            "results": results,
+            "goals": goals,
+            "machine": machine_info(),
+            "device": args.device,
+        },
     )
 
 

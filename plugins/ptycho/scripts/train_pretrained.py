@@ -30,13 +30,15 @@ OUT = Path(__file__).resolve().parents[1] / "src" / "framework_ptycho" / "pretra
 
 
 def batches_of(scans: list, rng: np.random.Generator, gridsize: int, k: int):
-    """Every scan's groups (one around each pattern), normalized, with per-group probes."""
+    """Every scan's groups (one around each pattern), normalized, with per-group probes,
+    and the true object under each group's patterns (the frame of `truth_patches`)."""
+    from framework_ptycho.corpus import truth_patches
     from framework_ptycho.dataset import intensity_scale
     from framework_ptycho.forward import normalized_probe
     from framework_ptycho.grouping import make_groups
     from framework_ptycho.training import Batches
 
-    amps, offsets, probe_index, probes = [], [], [], []
+    amps, offsets, probe_index, probes, truth = [], [], [], [], []
     for i, scan in enumerate(scans):
         data = scan.data
         index, offs = make_groups(data.xcoords, data.ycoords, gridsize, k, None, rng)
@@ -45,7 +47,11 @@ def batches_of(scans: list, rng: np.random.Generator, gridsize: int, k: int):
         offsets.append(torch.from_numpy(offs.astype(np.float32)))
         probe_index.append(torch.full((len(index),), i, dtype=torch.long))
         probes.append(normalized_probe(torch.from_numpy(data.probe).to(torch.complex64)))
-    return Batches(torch.cat(amps), torch.cat(offsets), torch.stack(probes), torch.cat(probe_index))
+        truth.append(torch.from_numpy(truth_patches(data)[index]))
+    batches = Batches(
+        torch.cat(amps), torch.cat(offsets), torch.stack(probes), torch.cat(probe_index)
+    )
+    return batches, torch.cat(truth)
 
 
 def corpus(kinds, count: int, seed: int, object_size: int, dose=None) -> list:
@@ -62,15 +68,42 @@ def corpus(kinds, count: int, seed: int, object_size: int, dose=None) -> list:
     ]
 
 
-def train(args, model, train_set, val_set) -> dict:
-    """Adam with a cosine schedule over the planned steps; the best val-loss weights kept."""
+def truth_error(obj: torch.Tensor, truth: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Mean absolute amplitude error plus mean absolute (wrapped) phase error of the
+    network's patches (B, C, N, N, zero outside the centre) against the truth's centres."""
+    from framework_ptycho.physics import crop_centre
+
+    centre = crop_centre(obj, truth.shape[-1])
+    amplitude = (centre.abs() * scale - truth.abs()).abs().mean()
+    phase = torch.angle(centre * truth.conj()).abs().mean()
+    return amplitude + phase
+
+
+def objective(model, amps, offs, probe, truth, args, autocast) -> torch.Tensor:
+    """The Poisson NLL through the forward model, plus `--truth-weight` times the error
+    against the simulated truth (the corpus is simulated, so the truth is known)."""
     from framework_ptycho.forward import poisson_nll
-    from framework_ptycho.training import evaluate_loss
 
-    class Cfg:
-        batch_size = args.batch_size
-        nphotons = 1e4
+    with autocast():
+        obj = model.objects(amps, probe)
+    loss = poisson_nll(model.diffract(obj, offs, probe).float(), amps, 1e4)
+    if args.truth_weight:
+        loss = loss + args.truth_weight * truth_error(obj, truth, model.log_scale.exp())
+    return loss
 
+
+def train(args, model, train_data, val_data) -> dict:
+    """Adam with a cosine schedule over the planned steps; the best validation weights kept."""
+    import contextlib
+    import functools
+
+    (train_set, train_truth), (val_set, val_truth) = train_data, val_data
+    device = args.device
+    autocast = (
+        functools.partial(torch.autocast, device_type=device.split(":")[0], dtype=torch.bfloat16)
+        if args.bf16
+        else contextlib.nullcontext
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
     steps = args.epochs * math.ceil(len(train_set) / args.batch_size)
     generator = torch.Generator().manual_seed(args.seed)
@@ -85,13 +118,31 @@ def train(args, model, train_set, val_set) -> dict:
         for group in optimizer.param_groups:
             group["lr"] = args.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
+    def batches(data, truth, shuffle: bool):
+        order = torch.randperm(len(data), generator=generator) if shuffle else None
+        for pick in (order if shuffle else torch.arange(len(data))).split(args.batch_size):
+            probe = data.probes[data.probe_index[pick]][:, None]
+            yield tuple(
+                t.to(device)
+                for t in (data.amplitudes[pick], data.offsets[pick], probe, truth[pick])
+            )
+
+    def validation_loss() -> float:
+        model.eval()
+        total = 0.0
+        with torch.no_grad():
+            for amps, offs, probe, truth in batches(val_set, val_truth, shuffle=False):
+                loss = objective(model, amps, offs, probe, truth, args, autocast)
+                total += float(loss) * len(amps)
+        return total / len(val_set)
+
     best = {"val_loss": math.inf}
     history = []
     for epoch in range(args.epochs):
         model.train()
-        total, seen, began = torch.zeros(()), 0, time.monotonic()
-        for amps, offs, probe in train_set.iterate(args.batch_size, generator):
-            loss = poisson_nll(model(amps, offs, probe), amps, Cfg.nphotons)
+        total, seen, began = torch.zeros((), device=device), 0, time.monotonic()
+        for amps, offs, probe, truth in batches(train_set, train_truth, shuffle=True):
+            loss = objective(model, amps, offs, probe, truth, args, autocast)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -100,7 +151,7 @@ def train(args, model, train_set, val_set) -> dict:
             total, seen = total + loss.detach() * len(amps), seen + len(amps)
             if time.monotonic() > deadline:
                 break
-        val = evaluate_loss(model, val_set, poisson_nll, Cfg, "cpu")
+        val = validation_loss()
         history.append(
             {
                 "epoch": epoch,
@@ -120,7 +171,7 @@ def train(args, model, train_set, val_set) -> dict:
 
 
 def _state(model) -> dict:
-    return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    return {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
 
 
 def held_out_metrics(model, args) -> list[dict]:
@@ -137,7 +188,7 @@ def held_out_metrics(model, args) -> list[dict]:
             scan = corpus((kind,), 1, args.seed + 2000 + int(math.log10(dose)), 128, dose)[0]
             data = scan.data
             with torch.no_grad():
-                model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)))
+                model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)).to(args.device))
             options = InferConfig()
             index = inference.choose_groups(data, 2, options, args.seed)
             result = inference.reconstruct(
@@ -147,7 +198,7 @@ def held_out_metrics(model, args) -> list[dict]:
                 size=data.obj.shape[0],
                 intensity_scale=intensity_scale(data.diffraction),
                 options=options,
-                device="cpu",
+                device=args.device,
             )
             box = scanned_box(data.xcoords, data.ycoords, data.n, data.obj.shape[0])
             s = score(data.obj, result.obj, box)
@@ -177,6 +228,14 @@ def main() -> None:
     p.add_argument("--learning-rate", type=float, default=3e-3)
     p.add_argument("--n-filters-scale", type=float, default=0.5)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--bf16", action="store_true", help="the network in bfloat16 (autocast)")
+    p.add_argument(
+        "--truth-weight",
+        type=float,
+        default=0.0,
+        help="weight of the error against the simulated truth beside the Poisson NLL",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument(
@@ -195,7 +254,8 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     train_scans = corpus(TRAIN_KINDS, args.scans, args.seed, args.object_size)
     val_scans = corpus(TRAIN_KINDS, args.val_scans, args.seed + 1000, args.object_size)
-    train_set, val_set = batches_of(train_scans, rng, 2, 6), batches_of(val_scans, rng, 2, 6)
+    train_data, val_data = batches_of(train_scans, rng, 2, 6), batches_of(val_scans, rng, 2, 6)
+    train_set, val_set = train_data[0], val_data[0]
     print(f"{len(train_set)} training groups, {len(val_set)} validation groups", flush=True)
     net = build(channels=4, n_filters_scale=args.n_filters_scale)
     model = PhysicsModel(net, torch.from_numpy(train_scans[0].data.probe))
@@ -205,7 +265,8 @@ def main() -> None:
 
         earlier = load_bundle(args.init)
         model.load_state_dict(earlier.state_dict)
-    fitted = train(args, model, train_set, val_set)
+    model.to(args.device)
+    fitted = train(args, model, train_data, val_data)
     model.eval()
     rows = held_out_metrics(model, args)
     config = TrainConfig(
@@ -227,7 +288,9 @@ def main() -> None:
         "wall_seconds": round(time.time() - started, 1),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "device": "cpu",
+        "device": args.device,
+        "bf16": args.bf16,
+        "truth_weight": args.truth_weight,
         "train_kinds": list(TRAIN_KINDS),
         "held_out_kinds": list(HELD_OUT_KINDS),
         "scans": {

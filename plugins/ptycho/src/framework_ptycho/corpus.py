@@ -84,3 +84,26 @@ def probe_radius(probe: np.ndarray) -> float:
     """The radius, as a fraction of N, of the disk with the probe's power and peak."""
     power = np.abs(probe) ** 2
     return float(np.sqrt(power.sum() / max(power.max(), 1e-30) / np.pi) / probe.shape[-1])
+
+
+def truth_patches(data: PtychoData) -> np.ndarray:
+    """The true object under the central N/2 x N/2 of each pattern (P, N/2, N/2), in the
+    frame a network trained on this scan predicts in.
+
+    That frame is set by the normalizations: the data scaled by `intensity_scale`, the
+    probe by `normalized_probe`. The object is scaled by the one factor that makes the
+    forward model's energy from it equal the normalized data's (Poisson counts are
+    unbiased for the intensity, so the factor is exact up to the counting noise).
+    """
+    import torch
+
+    from framework_ptycho.dataset import intensity_scale
+    from framework_ptycho.forward import normalized_probe
+    from framework_ptycho.physics import crop_centre, diffraction_amplitude
+
+    patches = torch.from_numpy(data.patches)
+    probe = normalized_probe(torch.from_numpy(data.probe).to(torch.complex64))
+    model_energy = float((diffraction_amplitude(patches, probe).double() ** 2).sum())
+    data_energy = float((data.diffraction.astype(np.float64) ** 2).sum())
+    factor = intensity_scale(data.diffraction) * np.sqrt(data_energy / model_energy)
+    return (crop_centre(patches, data.n // 2).numpy() * factor).astype(np.complex64)

@@ -70,7 +70,7 @@ class PhysicsModel(nn.Module):
         free network reached ~0.3 and ~0.8 in the same epochs.
         """
         amp, phase = self.net(self.features(amplitudes, probe))
-        return physics.pad_centre(torch.polar(amp, phase), amplitudes.shape[-1])
+        return physics.pad_centre(torch.polar(amp.float(), phase.float()), amplitudes.shape[-1])
 
     def forward(
         self, amplitudes: torch.Tensor, offsets: torch.Tensor, probe: torch.Tensor | None = None
@@ -79,11 +79,18 @@ class PhysicsModel(nn.Module):
 
         `probe` (B, 1, N, N), normalized: each group's own probe (default: the model's).
         """
-        n = amplitudes.shape[-1]
         probe = self.probe if probe is None else probe
-        obj = self.objects(amplitudes, probe)
-        if amplitudes.shape[1] > 1:
-            mask = physics.central_mask(n, n // 2, amplitudes.device)
+        return self.diffract(self.objects(amplitudes, probe), offsets, probe)
+
+    def diffract(
+        self, obj: torch.Tensor, offsets: torch.Tensor, probe: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Diffraction amplitudes of the network's object patches (B, C, N, N): a group's
+        patches merged into one object and read back at their offsets, times the probe."""
+        n = obj.shape[-1]
+        probe = self.probe if probe is None else probe
+        if obj.shape[1] > 1:
+            mask = physics.central_mask(n, n // 2, obj.device)
             canvas = physics.merge(obj, offsets, mask)
             obj = physics.extract(canvas, offsets, n)
         return physics.diffraction_amplitude(obj, probe) * self.log_scale.exp()

@@ -1,0 +1,67 @@
+"""The script that trains the shipped network: its truth targets and a tiny run of it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from tests.conftest import REPO
+
+SCRIPT = REPO / "plugins" / "ptycho" / "scripts" / "train_pretrained.py"
+
+
+def _scan(dose: float):
+    from framework_ptycho.corpus import simulate_scan
+
+    return simulate_scan("blobs", np.random.default_rng(3), object_size=96, dose=dose).data
+
+
+def test_truth_patches_are_the_object_the_normalized_data_describe():
+    """Put through the forward model with the normalized probe, the scaled truth gives
+    the normalized data back (nearly noiseless here), so a network that predicts it
+    predicts in the frame the physics loss trains in."""
+    import torch
+    from framework_ptycho.corpus import truth_patches
+    from framework_ptycho.dataset import intensity_scale
+    from framework_ptycho.forward import normalized_probe
+    from framework_ptycho.physics import crop_centre, diffraction_amplitude
+
+    data = _scan(1e9)
+    truth = truth_patches(data)
+    assert truth.shape == (len(data), 32, 32)
+    centre = crop_centre(torch.from_numpy(data.patches), 32).numpy()
+    factor = truth / centre
+    assert np.allclose(factor, factor.flat[0], rtol=1e-4)  # one real factor for the scan
+    assert abs(factor.flat[0].imag) < 1e-6 * abs(factor.flat[0])
+    probe = normalized_probe(torch.from_numpy(data.probe).to(torch.complex64))
+    far = diffraction_amplitude(torch.from_numpy(data.patches) * float(factor.flat[0].real), probe)
+    normalized = data.diffraction * intensity_scale(data.diffraction)
+    error = np.abs(far.numpy() - normalized).sum() / normalized.sum()
+    assert error < 0.01
+    # Counting noise barely moves the factor: the same scan at 1e3 photons a pattern.
+    noisy = truth_patches(_scan(1e3)) / centre
+    assert abs(noisy.flat[0].real / factor.flat[0].real - 1) < 0.03
+
+
+def test_training_script_lowers_its_loss_and_writes_a_loadable_bundle(tmp_path):
+    args = "--scans 2 --val-scans 1 --epochs 3 --max-minutes 2 --object-size 96"
+    args += f" --truth-weight 1 --out {tmp_path}"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), *args.split()],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from framework_ptycho.bundle import load_bundle
+
+    bundle = load_bundle(tmp_path / "pretrained.zip")
+    record = bundle.extra["training.json"]
+    assert record == json.loads((tmp_path / "training.json").read_text())
+    assert record["truth_weight"] == 1.0 and record["device"] == "cpu"
+    losses = [epoch["train_loss"] for epoch in record["history"]]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert {row["kind"] for row in record["held_out_metrics"]} >= {"blobs", "natural"}
