@@ -112,9 +112,9 @@ def scan(kind: str, seed: int, photons: float, path: Path) -> None:
     )
 
 
-def reconstruct(data: Path, root: Path, run_id: str, refine: list[str]) -> dict:
+def reconstruct(data: Path, root: Path, run_id: str, refine: list[str], bundle: str) -> dict:
     cmd = [sys.executable, "-m", "framework", "run", "ptycho.reconstruct", "--data-file",
-           str(data), "--bundle", "pretrained", "--artifact-root", str(root), "--run-id",
+           str(data), "--bundle", bundle, "--artifact-root", str(root), "--run-id",
            run_id, "--quiet", *refine]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -153,6 +153,15 @@ def main() -> None:
         "--from-ones", default="builtin-lsqml:100", help="ENGINE:K,... from a blank object"
     )
     p.add_argument("--quick", action="store_true", help="one scan, no refinement")
+    p.add_argument(
+        "--bundle", default="pretrained", help="the shipped bundle's name or a bundle file"
+    )
+    p.add_argument(
+        "--seed-base",
+        type=int,
+        default=9000,
+        help="scan seeds start here: 9000 the reported scans; others to choose settings on",
+    )
     args = p.parse_args()
     kinds, doses = args.kinds.split(","), [float(d) for d in args.doses.split(",")]
     refines = [r.split(":") for r in args.refine.split(",") if r]
@@ -166,11 +175,11 @@ def main() -> None:
             for dose in doses:
                 for seed in range(args.seeds):
                     data = root / f"{kind}-{dose:g}-{seed}.npz"
-                    scan(kind, 9000 + seed, dose, data)
+                    scan(kind, args.seed_base + seed, dose, data)
                     for engine, k in [("none", "0"), *refines]:
                         extra = [] if engine == "none" else ["--refine-engine", engine,
                                                              "--refine-iterations", k]  # fmt: skip
-                        m = reconstruct(data, root, f"{data.stem}-{engine}-{k}", extra)
+                        m = reconstruct(data, root, f"{data.stem}-{engine}-{k}", extra, args.bundle)
                         rows.append(row(kind, dose, seed, engine, k, m))
                     for engine, k in blanks:
                         rows.append(row(kind, dose, seed, f"ones+{engine}", k,

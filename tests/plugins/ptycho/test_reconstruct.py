@@ -11,8 +11,11 @@ import pytest
 from tests.conftest import invoke
 from tests.plugins.ptycho.conftest import write_npz
 
-# Far below the goals, far above what a blank object or random weights score.
-AMPLITUDE_FLOOR = 0.3
+# The amplitude's correlation with the truth: far below a good reconstruction's, far
+# above what a blank object (0) or random weights score (at most 0.29 over three seeds,
+# two widths and two scans). Not SSIM: on this low-contrast object a flat image already
+# scores an amplitude SSIM of 0.3-0.4, so SSIM cannot tell trained weights from random.
+AMPLITUDE_FLOOR = 0.45
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +82,25 @@ def test_reconstructs_an_unseen_family_far_above_a_blank_object(tmp_path, scan_f
         )
     assert (run / "reconstructed_amplitude.png").stat().st_size > 0
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["pinn"]["amplitude"]["ssim"] > AMPLITUDE_FLOOR
-    assert metrics["pinn + builtin-lsqml 3"]["amplitude"]["ssim"] > AMPLITUDE_FLOOR
+    assert metrics["pinn"]["amplitude"]["pearson"] > AMPLITUDE_FLOOR
+    assert metrics["pinn + builtin-lsqml 3"]["amplitude"]["pearson"] > AMPLITUDE_FLOOR
+
+
+def test_refine_start_chooses_what_of_the_network_the_engine_starts_from(tmp_path, scan_file):
+    objects = {}
+    for start in ("amplitude", "object"):
+        root = tmp_path / start
+        result = reconstruct(root, scan_file, "--refine-engine", "builtin-lsqml",
+                             "--refine-iterations", "1", "--refine-start", start)  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        manifest = json.loads((root / "rec" / "manifest.json").read_text())
+        assert manifest["config"]["ptycho.reconstruct"]["refine_start"] == start
+        with np.load(root / "rec" / "reconstruction.npz", allow_pickle=False) as rec:
+            objects[start] = rec["object"]
+    # One pass from a flat phase keeps far less of the network's phase than one pass
+    # from its whole object.
+    phase = {k: np.angle(v[32:96, 32:96]).std() for k, v in objects.items()}
+    assert phase["amplitude"] < 0.7 * phase["object"]
 
 
 def test_random_weights_fall_below_the_floor(tmp_path, scan_file):
@@ -119,7 +139,7 @@ def test_random_weights_fall_below_the_floor(tmp_path, scan_file):
     result = reconstruct(tmp_path, scan_file, "--bundle", str(path))
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((tmp_path / "rec" / "metrics.json").read_text())
-    assert metrics["pinn"]["amplitude"]["ssim"] < AMPLITUDE_FLOOR
+    assert metrics["pinn"]["amplitude"]["pearson"] < AMPLITUDE_FLOOR
 
 
 def test_refuses_patterns_of_another_size(tmp_path):

@@ -72,6 +72,20 @@ def test_start_from_scales_a_network_image_to_the_measured_energy(noiseless):
     assert (np.abs(start[~inside]) > 0).all()  # unseen pixels filled, not left at zero
 
 
+def test_an_amplitude_start_keeps_the_network_amplitude_and_drops_its_phase(noiseless):
+    from framework_ptycho import engines
+
+    problem, obj = noiseless
+    whole = engines.start_from(problem, obj, None)
+    amplitude = engines.start_from(problem, obj, None, "amplitude")
+    assert np.abs(np.angle(amplitude)).max() < 1e-6
+    assert np.abs(np.angle(whole)).max() > 0.1  # the object has a phase to drop
+    # Only the phase differs: the same amplitude at the same measured-energy scale.
+    assert np.allclose(np.abs(amplitude), np.abs(whole), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="amplitude"):
+        engines.start_from(problem, obj, None, "phase")
+
+
 def test_lsqml_beats_epie_at_equal_iterations_on_noisy_data():
     from framework_ptycho import engines
     from framework_ptycho.metrics import scanned_box, score

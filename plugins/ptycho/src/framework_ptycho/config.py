@@ -160,6 +160,11 @@ RefineChoice = Literal[
     "ptychi-epie",
     "ptychi-dm",
 ]
+RefineStart = Literal["amplitude", "object"]
+REFINE_START_HELP = (
+    "start the engine from the network's amplitude with a flat phase, or from its whole "
+    "complex object"
+)
 
 
 @attrs.define
@@ -187,6 +192,7 @@ class RefineConfig:
     refine_iterations: int = field(
         REFINE_ITERATIONS, min=1, help="refinement passes over all scan positions"
     )
+    refine_start: RefineStart = field("object", help=REFINE_START_HELP)
     step_size: float = field(
         1.0, min=0.01, max=2.0, help="object update step (ePIE alpha / rPIE alpha)"
     )
@@ -219,6 +225,7 @@ class ReconstructConfig:
     refine_iterations: int = field(
         REFINE_ITERATIONS, min=1, help="refinement passes over all scan positions"
     )
+    refine_start: RefineStart = field("amplitude", help=REFINE_START_HELP)
     step_size: float = field(
         1.0, min=0.01, max=2.0, help="object update step (ePIE alpha / rPIE alpha)"
     )

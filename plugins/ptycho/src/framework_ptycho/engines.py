@@ -31,14 +31,22 @@ class Problem:
     size: int
 
 
-def start_from(problem: Problem, obj: np.ndarray, coverage: np.ndarray | None) -> np.ndarray:
+def start_from(
+    problem: Problem, obj: np.ndarray, coverage: np.ndarray | None, part: str = "object"
+) -> np.ndarray:
     """`obj` scaled so its exit waves carry the measured energy; unseen pixels filled.
 
     Pixels no patch covered (``coverage == 0``, or a zero object) get the covered mean,
-    so that the probe's faint edge does not start on a hole.
+    so that the probe's faint edge does not start on a hole. `part` "amplitude" keeps
+    only the object's amplitude (a flat phase): from the shipped network's phase the
+    engine has errors to undo, and on validation scans it ended lower than from the
+    network's amplitude alone (see docs/plugins/ptycho.md).
     """
     from framework_ptycho.epie import power_constrained
 
+    if part not in ("amplitude", "object"):
+        raise ValueError(f"part must be 'amplitude' or 'object', not {part!r}")
+    obj = np.abs(obj) if part == "amplitude" else obj
     start = obj.astype(np.complex128).copy()
     seen = (coverage > 0) if coverage is not None else np.abs(start) > 0
     if seen.any():

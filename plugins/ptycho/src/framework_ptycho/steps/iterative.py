@@ -71,7 +71,13 @@ def refine(ctx: StepContext[RefineConfig]) -> None:
         start, pinn_seconds = rec["object"], float(rec["seconds"])
         coverage = rec["coverage"] if "coverage" in rec.files else None
     obj, errors, seconds = iterate(
-        ctx, cfg.refine_engine, test, size, cfg.refine_iterations, (start, coverage), "refine"
+        ctx,
+        cfg.refine_engine,
+        test,
+        size,
+        cfg.refine_iterations,
+        (start, coverage, cfg.refine_start),
+        "refine",
     )
     write_reconstruction(
         ctx,

@@ -60,7 +60,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     errors: list[float] = []
     if cfg.refine_engine != "none":
         problem = engines.Problem(data.diffraction, data.probe, data.xcoords, data.ycoords, size)
-        start = engines.start_from(problem, result.obj, result.coverage)
+        start = engines.start_from(problem, result.obj, result.coverage, cfg.refine_start)
         started = time.perf_counter()
         obj, errors = engines.run(
             cfg.refine_engine,
