@@ -35,16 +35,17 @@ HELD_OUT_KINDS = ("blobs",)
 OUT = Path(__file__).resolve().parents[1] / "src" / "framework_ptycho" / "pretrained"
 
 
-def batches_of(scans: list, rng: np.random.Generator, gridsize: int, k: int):
-    """Every scan's groups (one around each pattern), normalized, with per-group probes,
-    and the true object under each group's patterns (the frame of `truth_patches`)."""
+def batches_of(scans: list, rng: np.random.Generator, gridsize: int, k: int, truth: bool):
+    """Every scan's groups (one around each pattern), normalized, with per-group probes;
+    with `truth`, also the true object under each group's patterns (the frame of
+    `truth_patches`), else None."""
     from framework_ptycho.corpus import truth_patches
     from framework_ptycho.dataset import intensity_scale
     from framework_ptycho.forward import normalized_probe
     from framework_ptycho.grouping import make_groups
     from framework_ptycho.training import Batches
 
-    amps, offsets, probe_index, probes, truth = [], [], [], [], []
+    amps, offsets, probe_index, probes, truths = [], [], [], [], []
     for i, scan in enumerate(scans):
         data = scan.data
         index, offs = make_groups(data.xcoords, data.ycoords, gridsize, k, None, rng)
@@ -53,11 +54,12 @@ def batches_of(scans: list, rng: np.random.Generator, gridsize: int, k: int):
         offsets.append(torch.from_numpy(offs.astype(np.float32)))
         probe_index.append(torch.full((len(index),), i, dtype=torch.long))
         probes.append(normalized_probe(torch.from_numpy(data.probe).to(torch.complex64)))
-        truth.append(torch.from_numpy(truth_patches(data)[index]))
+        if truth:
+            truths.append(torch.from_numpy(truth_patches(data)[index]))
     batches = Batches(
         torch.cat(amps), torch.cat(offsets), torch.stack(probes), torch.cat(probe_index)
     )
-    return batches, torch.cat(truth)
+    return batches, torch.cat(truths) if truth else None
 
 
 def corpus(kinds, count: int, seed: int, object_size: int, dose=None) -> list:
@@ -128,9 +130,10 @@ def train(args, model, train_data, val_data) -> dict:
         order = torch.randperm(len(data), generator=generator) if shuffle else None
         for pick in (order if shuffle else torch.arange(len(data))).split(args.batch_size):
             probe = data.probes[data.probe_index[pick]][:, None]
-            yield tuple(
-                t.to(device)
-                for t in (data.amplitudes[pick], data.offsets[pick], probe, truth[pick])
+            tensors = (data.amplitudes[pick], data.offsets[pick], probe)
+            yield (
+                *(t.to(device) for t in tensors),
+                None if truth is None else truth[pick].to(device),
             )
 
     def validation_loss() -> float:
@@ -260,7 +263,9 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     train_scans = corpus(TRAIN_KINDS, args.scans, args.seed, args.object_size)
     val_scans = corpus(TRAIN_KINDS, args.val_scans, args.seed + 1000, args.object_size)
-    train_data, val_data = batches_of(train_scans, rng, 2, 6), batches_of(val_scans, rng, 2, 6)
+    wanted = args.truth_weight > 0  # the truth costs memory: only when it is trained on
+    train_data = batches_of(train_scans, rng, 2, 6, wanted)
+    val_data = batches_of(val_scans, rng, 2, 6, wanted)
     train_set, val_set = train_data[0], val_data[0]
     print(f"{len(train_set)} training groups, {len(val_set)} validation groups", flush=True)
     net = build(channels=4, n_filters_scale=args.n_filters_scale)

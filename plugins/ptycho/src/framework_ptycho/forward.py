@@ -79,7 +79,6 @@ class PhysicsModel(nn.Module):
 
         `probe` (B, 1, N, N), normalized: each group's own probe (default: the model's).
         """
-        probe = self.probe if probe is None else probe
         return self.diffract(self.objects(amplitudes, probe), offsets, probe)
 
     def diffract(
