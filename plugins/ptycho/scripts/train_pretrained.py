@@ -14,7 +14,8 @@ The shipped bundle (38 minutes on 2 CPU threads; its training.json has the comma
         --object-size 160 --epochs 40 --max-minutes 62 --threads 2 \
         --n-filters-scale 0.5 --learning-rate 2e-3 --seed 2
 
-On a GPU add ``--device cuda --bf16`` and give it more scans, epochs and width.
+On a GPU add ``--device cuda --bf16`` and give it more scans, epochs and width;
+``--renew-every 1`` draws new training scans every epoch, so no object is seen twice.
 """
 
 from __future__ import annotations
@@ -62,13 +63,15 @@ def batches_of(scans: list, rng: np.random.Generator, gridsize: int, k: int, tru
     return batches, torch.cat(truths) if truth else None
 
 
-def corpus(kinds, count: int, seed: int, object_size: int, dose=None) -> list:
+def corpus(kinds, count: int, seed, object_size: int, dose=None) -> list:
+    """`count` scans, the families in turn; scan i from the seed (seed, i), or with a
+    tuple seed (seed..., i)."""
     from framework_ptycho.corpus import simulate_scan
 
     return [
         simulate_scan(
             kinds[i % len(kinds)],
-            np.random.default_rng([seed, i]),
+            np.random.default_rng([*np.atleast_1d(seed).tolist(), i]),
             object_size=object_size,
             dose=dose,
         )
@@ -100,8 +103,9 @@ def objective(model, amps, offs, probe, truth, args, autocast) -> torch.Tensor:
     return loss
 
 
-def train(args, model, train_data, val_data) -> dict:
-    """Adam with a cosine schedule over the planned steps; the best validation weights kept."""
+def train(args, model, train_data, val_data, renew) -> dict:
+    """Adam with a cosine schedule over the planned steps; the best validation weights kept.
+    Every `--renew-every` epochs `renew(epoch)` gives new training scans."""
     import contextlib
     import functools
 
@@ -147,7 +151,11 @@ def train(args, model, train_data, val_data) -> dict:
 
     best = {"val_loss": math.inf}
     history = []
+    draw = 0
     for epoch in range(args.epochs):
+        if args.renew_every and epoch and epoch % args.renew_every == 0:
+            train_set, train_truth = renew(epoch)
+            draw += 1
         model.train()
         total, seen, began = torch.zeros((), device=device), 0, time.monotonic()
         for amps, offs, probe, truth in batches(train_set, train_truth, shuffle=True):
@@ -167,6 +175,7 @@ def train(args, model, train_data, val_data) -> dict:
                 "train_loss": float(total) / seen,
                 "val_loss": val,
                 "groups": seen,
+                "draw": draw,
                 "seconds": round(time.monotonic() - began, 1),
             }
         )
@@ -245,6 +254,13 @@ def main() -> None:
         default=0.0,
         help="weight of the error against the simulated truth beside the Poisson NLL",
     )
+    p.add_argument(
+        "--renew-every",
+        type=int,
+        default=0,
+        help="new training scans every this many epochs (0: the same scans throughout); "
+        "a network that sees each object for a few epochs only cannot memorise it",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument(
@@ -277,7 +293,12 @@ def main() -> None:
         earlier = load_bundle(args.init)
         model.load_state_dict(earlier.state_dict)
     model.to(args.device)
-    fitted = train(args, model, train_data, val_data)
+
+    def renew(epoch: int):
+        scans = corpus(TRAIN_KINDS, args.scans, (args.seed, epoch), args.object_size)
+        return batches_of(scans, rng, 2, 6, wanted)
+
+    fitted = train(args, model, train_data, val_data, renew)
     model.eval()
     rows = held_out_metrics(model, args)
     config = TrainConfig(
@@ -302,6 +323,7 @@ def main() -> None:
         "device": args.device,
         "bf16": args.bf16,
         "truth_weight": args.truth_weight,
+        "renew_every": args.renew_every,
         "train_kinds": list(TRAIN_KINDS),
         "held_out_kinds": list(HELD_OUT_KINDS),
         "scans": {

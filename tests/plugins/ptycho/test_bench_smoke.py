@@ -14,10 +14,19 @@ def test_ptycho_bench_quick_mode_reports_pinn_and_epie(tmp_path):
 
 def test_heldout_bench_scores_the_network_its_refinement_and_the_reference(tmp_path):
     args = "--families blobs --doses 1e4 --object-size 96 --refine builtin-lsqml:3"
-    args += " --from-ones builtin-lsqml:100 --ptychi-engines="
+    args += " --from-ones builtin-lsqml:100 --blur 2 --ptychi-engines="
     result = run_bench("ptycho_heldout.py", *args.split(), tmp_path=tmp_path)
     rows = result["details"]["results"]["blobs 10000"]
-    assert set(rows) == {"pinn", "pinn + builtin-lsqml 3", "builtin-lsqml 100"}
+    assert set(rows) == {
+        "pinn",
+        "pinn + builtin-lsqml 3",
+        "builtin-lsqml 100",
+        "builtin-lsqml 100 + blur 2",
+    }
+    # The blurred row is the same reconstruction smoothed: same time, another image.
+    blurred = rows["builtin-lsqml 100 + blur 2"]
+    assert blurred["seconds"] == rows["builtin-lsqml 100"]["seconds"]
+    assert blurred["amp_ssim"] != rows["builtin-lsqml 100"]["amp_ssim"]
     # The goal line agrees with the rows it summarises.
     refined, reference = rows["pinn + builtin-lsqml 3"], rows["builtin-lsqml 100"]
     quality = all(refined[m] >= reference[m] - 0.005 for m in ("amp_ssim", "phase_ssim"))

@@ -65,3 +65,17 @@ def test_training_script_lowers_its_loss_and_writes_a_loadable_bundle(tmp_path):
     losses = [epoch["train_loss"] for epoch in record["history"]]
     assert len(losses) == 3 and losses[-1] < losses[0]
     assert {row["kind"] for row in record["held_out_metrics"]} >= {"blobs", "natural"}
+
+
+def test_training_script_renews_its_scans_when_asked(tmp_path):
+    args = "--scans 2 --val-scans 1 --epochs 3 --max-minutes 2 --object-size 96"
+    args += f" --renew-every 2 --out {tmp_path}"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), *args.split()], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = json.loads((tmp_path / "training.json").read_text())
+    # New training scans from the third epoch on; the validation scans stay, and the
+    # network keeps learning on them across the change.
+    assert record["renew_every"] == 2 and [e["draw"] for e in record["history"]] == [0, 0, 1]
+    assert record["history"][-1]["val_loss"] < record["history"][0]["val_loss"]
