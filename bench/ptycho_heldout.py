@@ -191,7 +191,10 @@ def main() -> None:
     args.ptychi_doses = [float(d) for d in args.ptychi_doses.split(",")]
     args.from_ones = engine_runs(args.from_ones)
     args.refine = engine_runs(args.refine)
-    args.blur = [float(s) for s in args.blur.split(",") if s]
+    try:
+        args.blur = [float(s) for s in args.blur.split(",") if s]
+    except ValueError:
+        p.error(f"--blur {args.blur!r}: give Gaussian widths in pixels, e.g. 1,2")
     import torch
 
     torch.set_num_threads(args.threads)

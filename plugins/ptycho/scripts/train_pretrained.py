@@ -267,6 +267,8 @@ def main() -> None:
         "--init", type=Path, help="start from this bundle's weights (a longer training in parts)"
     )
     args = p.parse_args()
+    if args.renew_every < 0:
+        p.error(f"--renew-every {args.renew_every}: give 0 (never) or a number of epochs")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     from framework_ptycho.bridge import to_params, with_data
