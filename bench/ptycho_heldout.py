@@ -59,6 +59,7 @@ def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> 
     from framework_ptycho.dataset import intensity_scale
     from framework_ptycho.forward import normalized_probe
     from framework_ptycho.metrics import scanned_box, score
+    from scipy.ndimage import gaussian_filter
 
     seed = args.seed_base + FAMILIES.index(kind) * 10 + int(np.log10(dose))
     scan = simulate_scan(
@@ -115,8 +116,6 @@ def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> 
         for sigma in args.blur:
             # A fixed prior against counting noise: what a learned one could buy, and where
             # a fixed one costs (thin features).
-            from scipy.ndimage import gaussian_filter
-
             smooth = gaussian_filter(obj.real, sigma) + 1j * gaussian_filter(obj.imag, sigma)
             record(f"{engine} {k} + blur {sigma:g}", smooth, seconds)
     return rows
