@@ -63,15 +63,14 @@ def batches_of(scans: list, rng: np.random.Generator, gridsize: int, k: int, tru
     return batches, torch.cat(truths) if truth else None
 
 
-def corpus(kinds, count: int, seed, object_size: int, dose=None) -> list:
-    """`count` scans, the families in turn; scan i from the seed (seed, i), or with a
-    tuple seed (seed..., i)."""
+def corpus(kinds, count: int, seed: tuple[int, ...], object_size: int, dose=None) -> list:
+    """`count` scans, the families in turn; scan i from the seed (*seed, i)."""
     from framework_ptycho.corpus import simulate_scan
 
     return [
         simulate_scan(
             kinds[i % len(kinds)],
-            np.random.default_rng([*np.atleast_1d(seed).tolist(), i]),
+            np.random.default_rng([*seed, i]),
             object_size=object_size,
             dose=dose,
         )
@@ -203,7 +202,7 @@ def held_out_metrics(model, args) -> list[dict]:
     rows = []
     for kind in (*TRAIN_KINDS, *HELD_OUT_KINDS):
         for dose in (1e3, 1e4, 1e5):
-            scan = corpus((kind,), 1, args.seed + 2000 + int(math.log10(dose)), 128, dose)[0]
+            scan = corpus((kind,), 1, (args.seed + 2000 + int(math.log10(dose)),), 128, dose)[0]
             data = scan.data
             with torch.no_grad():
                 model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)).to(args.device))
@@ -279,8 +278,8 @@ def main() -> None:
 
     started = time.time()
     rng = np.random.default_rng(args.seed)
-    train_scans = corpus(TRAIN_KINDS, args.scans, args.seed, args.object_size)
-    val_scans = corpus(TRAIN_KINDS, args.val_scans, args.seed + 1000, args.object_size)
+    train_scans = corpus(TRAIN_KINDS, args.scans, (args.seed,), args.object_size)
+    val_scans = corpus(TRAIN_KINDS, args.val_scans, (args.seed + 1000,), args.object_size)
     wanted = args.truth_weight > 0  # the truth costs memory: only when it is trained on
     train_data = batches_of(train_scans, rng, 2, 6, wanted)
     val_data = batches_of(val_scans, rng, 2, 6, wanted)
