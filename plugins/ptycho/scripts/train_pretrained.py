@@ -89,6 +89,43 @@ def truth_error(obj: torch.Tensor, truth: torch.Tensor, scale: torch.Tensor) -> 
     return amplitude + phase
 
 
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: torch.Tensor, window: int = 7):
+    """Mean SSIM of each image pair (B, h, w) with a uniform window, as skimage scores it;
+    `data_range` (B,) sets the stabilising constants."""
+    import torch.nn.functional as F
+
+    def mean(t):
+        return F.avg_pool2d(t[:, None], window, stride=1)[:, 0]
+
+    c1 = ((0.01 * data_range) ** 2)[:, None, None]
+    c2 = ((0.03 * data_range) ** 2)[:, None, None]
+    mx, my = mean(x), mean(y)
+    vx, vy, cxy = mean(x * x) - mx * mx, mean(y * y) - my * my, mean(x * y) - mx * my
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return s.mean(dim=(1, 2))
+
+
+def structure_error(obj: torch.Tensor, truth: torch.Tensor, scale: torch.Tensor):
+    """1 - SSIM of amplitude plus 1 - SSIM of phase (each patch's constant phase offset
+    removed), patch by patch: a flat image scores badly however close its mean is."""
+    from framework_ptycho.physics import crop_centre
+
+    centre = crop_centre(obj, truth.shape[-1]).flatten(0, 1)
+    truth = truth.flatten(0, 1)
+    offset = torch.angle((centre * truth.conj()).sum(dim=(1, 2), keepdim=True))
+    amp, true_amp = centre.abs() * scale, truth.abs()
+    phase = torch.angle(centre * torch.exp(-1j * offset))
+    true_phase = torch.angle(truth)
+
+    def spread(t, floor):
+        return (t.amax(dim=(1, 2)) - t.amin(dim=(1, 2))).clamp(min=floor)
+
+    amp_range = spread(true_amp, 0.0).maximum(0.1 * true_amp.mean(dim=(1, 2)))
+    return (1 - ssim(amp, true_amp, amp_range)).mean() + (
+        1 - ssim(phase, true_phase, spread(true_phase, 0.1))
+    ).mean()
+
+
 def objective(model, amps, offs, probe, truth, args, autocast) -> torch.Tensor:
     """The Poisson NLL through the forward model, plus `--truth-weight` times the error
     against the simulated truth (the corpus is simulated, so the truth is known)."""
@@ -98,7 +135,8 @@ def objective(model, amps, offs, probe, truth, args, autocast) -> torch.Tensor:
         obj = model.objects(amps, probe)
     loss = poisson_nll(model.diffract(obj, offs, probe).float(), amps, 1e4)
     if args.truth_weight:
-        loss = loss + args.truth_weight * truth_error(obj, truth, model.log_scale.exp())
+        error = structure_error if args.truth_loss == "ssim" else truth_error
+        loss = loss + args.truth_weight * error(obj, truth, model.log_scale.exp())
     return loss
 
 
@@ -254,6 +292,13 @@ def main() -> None:
         help="weight of the error against the simulated truth beside the Poisson NLL",
     )
     p.add_argument(
+        "--truth-loss",
+        choices=("l1", "ssim"),
+        default="l1",
+        help="the error against the truth: mean absolute (l1) or 1 - SSIM (ssim), each of "
+        "amplitude and phase",
+    )
+    p.add_argument(
         "--renew-every",
         type=int,
         default=0,
@@ -324,6 +369,7 @@ def main() -> None:
         "device": args.device,
         "bf16": args.bf16,
         "truth_weight": args.truth_weight,
+        "truth_loss": args.truth_loss,
         "renew_every": args.renew_every,
         "train_kinds": list(TRAIN_KINDS),
         "held_out_kinds": list(HELD_OUT_KINDS),

@@ -171,6 +171,13 @@ def test_refuses_a_pickled_file(tmp_path, scan_file):
     assert result.exit_code == 2 and "pickled" in result.stderr
 
 
+def test_refuses_iterations_without_an_engine(tmp_path, scan_file):
+    result = reconstruct(tmp_path, scan_file, "--refine-iterations", "5")
+    assert result.exit_code == 2 and "--refine-engine" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "rec" / "reconstruction.npz").exists()
+
+
 def test_refuses_a_probe_far_outside_its_training(tmp_path):
     from framework_ptycho.corpus import simulate_scan
     from framework_ptycho.dataset import save_npz

@@ -222,8 +222,11 @@ class ReconstructConfig:
     refine_engine: RefineChoice = field(
         "none", help="refine the network's object with this engine (none: the network alone)"
     )
-    refine_iterations: int = field(
-        REFINE_ITERATIONS, min=1, help="refinement passes over all scan positions"
+    refine_iterations: int | None = field(
+        None,
+        min=1,
+        help=f"refinement passes over all scan positions (default {REFINE_ITERATIONS}); "
+        "needs --refine-engine",
     )
     refine_start: RefineStart = field("amplitude", help=REFINE_START_HELP)
     step_size: float = field(

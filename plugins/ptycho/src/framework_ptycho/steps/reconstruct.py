@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from framework import ArtifactError, StepContext, UsageError
 
-from framework_ptycho.config import ReconstructConfig
+from framework_ptycho.config import REFINE_ITERATIONS, ReconstructConfig
 from framework_ptycho.steps.common import network_pass, write_reconstruction
 
 OUTPUTS = ["reconstruction.npz", "reconstructed_amplitude.png", "reconstructed_phase.png"]
@@ -46,6 +46,11 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     from framework_ptycho.report import headline
 
     cfg = ctx.config
+    if cfg.refine_engine == "none" and cfg.refine_iterations is not None:
+        ctx.fail(
+            f"--refine-iterations {cfg.refine_iterations} refines nothing without an engine: "
+            "add --refine-engine (builtin-lsqml, ptychi-lsqml, builtin-epie, ...)"
+        )
     data = _load(ctx)
     where = str(cfg.data_file)
     path = pretrained.bundle_path(cfg.bundle)
@@ -65,7 +70,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         obj, errors = engines.run(
             cfg.refine_engine,
             problem,
-            iterations=cfg.refine_iterations,
+            iterations=_iterations(cfg),
             init=start,
             step_size=cfg.step_size,
             ml_learning_rate=cfg.ml_learning_rate,
@@ -106,6 +111,11 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     )
 
 
+def _iterations(cfg: ReconstructConfig) -> int:
+    """The refinement passes asked for, or the default."""
+    return REFINE_ITERATIONS if cfg.refine_iterations is None else cfg.refine_iterations
+
+
 def _scores(
     ctx: Any, data: Any, pinn: np.ndarray, final: np.ndarray, pinn_s: float, final_s: float
 ) -> dict[str, dict[str, Any]]:
@@ -113,7 +123,7 @@ def _scores(
     from framework_ptycho.metrics import scanned_box, score
 
     cfg = ctx.config
-    refined = f"pinn + {cfg.refine_engine} {cfg.refine_iterations}"
+    refined = f"pinn + {cfg.refine_engine} {_iterations(cfg)}"
     named = {"pinn": (pinn, pinn_s)}
     if cfg.refine_engine != "none":
         named[refined] = (final, final_s)
