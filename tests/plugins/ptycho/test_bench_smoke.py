@@ -1,4 +1,4 @@
-"""bench/ptycho_study.py and bench/ptycho_heldout.py still run end to end in tiny modes."""
+"""The ptycho benches (study, held-out, denoise probe) still run end to end in tiny modes."""
 
 from __future__ import annotations
 
@@ -36,3 +36,17 @@ def test_heldout_bench_scores_the_network_its_refinement_and_the_reference(tmp_p
     assert goal.endswith(f"in {int(quality)}/1 cases, <= 1/5 of its time in {int(fast)}/1")
     # 100 passes from a blank object beat 3 passes from the network on this scan.
     assert reference["phase_ssim"] > rows["pinn"]["phase_ssim"]
+
+
+def test_denoise_probe_scores_the_refined_image_beside_its_denoised_versions(tmp_path):
+    result = run_bench("ptycho_denoise_probe.py", "--quick", "--threads", "1", tmp_path=tmp_path)
+    details = result["details"]
+    assert set(details["results"]) == {"validation"}
+    assert set(details["results"]["validation"]) == {"blobs 10000", "grains 0 (foreign)"}
+    assert set(details["losses"]) == {"identity", "untrained", "trained"}
+    for rows in details["results"]["validation"].values():
+        assert set(rows) == {"refined", "+ denoised amplitude", "+ denoised both"}
+        # Denoising the amplitude alone keeps the refined phase.
+        kept, refined = rows["+ denoised amplitude"], rows["refined"]
+        assert abs(kept["phase_ssim"] - refined["phase_ssim"]) < 0.02
+        assert all(-1 <= v <= 1 for row in rows.values() for v in row.values())

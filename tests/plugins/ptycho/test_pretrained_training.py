@@ -69,7 +69,7 @@ def test_training_script_lowers_its_loss_and_writes_a_loadable_bundle(tmp_path):
 
 def test_training_script_renews_its_scans_when_asked(tmp_path):
     args = "--scans 2 --val-scans 1 --epochs 3 --max-minutes 2 --object-size 96"
-    args += f" --renew-every 2 --out {tmp_path}"
+    args += f" --renew-every 2 --truth-weight 0.5 --truth-loss ssim --out {tmp_path}"
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), *args.split()], capture_output=True, text=True, timeout=300
     )
@@ -78,4 +78,42 @@ def test_training_script_renews_its_scans_when_asked(tmp_path):
     # New training scans from the third epoch on; the validation scans stay, and the
     # network keeps learning on them across the change.
     assert record["renew_every"] == 2 and [e["draw"] for e in record["history"]] == [0, 0, 1]
+    assert record["truth_loss"] == "ssim"
     assert record["history"][-1]["val_loss"] < record["history"][0]["val_loss"]
+
+
+def _script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_pretrained", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_structure_loss_is_skimage_ssim_and_blind_to_a_constant_phase():
+    import torch
+    from skimage.metrics import structural_similarity
+
+    script = _script()
+    rng = np.random.default_rng(0)
+    a = rng.random((3, 32, 32))
+    b = a + 0.2 * rng.standard_normal((3, 32, 32))
+    span = np.ptp(a, axis=(1, 2))
+    ours = script.ssim(torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(span))
+    theirs = [structural_similarity(a[i], b[i], data_range=span[i]) for i in range(3)]
+    # skimage's variances divide by n - 1 over the 7 x 7 window, ours by n.
+    assert np.allclose(ours.numpy(), theirs, atol=2e-3)
+
+    # The truth itself, under a constant phase offset, scores 0 whatever the offset;
+    # a flat image with the truth's mean scores far worse than a noisy copy.
+    truth = torch.from_numpy(
+        ((1 + 0.2 * a) * np.exp(1j * 0.5 * rng.random((3, 32, 32))))[:, None]
+    ).to(torch.complex64)
+    obj = torch.nn.functional.pad(truth * np.exp(1j * 2.0), (16, 16, 16, 16))
+    one = torch.ones(())
+    assert float(script.structure_error(obj, truth, one)) < 1e-4
+    flat = torch.full_like(obj, complex(float(truth.abs().mean()), 0.0))
+    noisy = obj * torch.from_numpy(1 + 0.05 * rng.standard_normal(obj.shape)).to(obj.dtype)
+    assert float(script.structure_error(flat, truth, one)) > 1.5
+    assert float(script.structure_error(noisy, truth, one)) < 0.5
