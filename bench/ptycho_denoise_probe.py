@@ -40,43 +40,12 @@ CROP = 40
 METRICS = ("amp_ssim", "phase_ssim", "amp_pearson", "phase_pearson")
 
 
-def load_network():
-    import torch
-    from framework_ptycho import inference, pretrained
-    from framework_ptycho.bundle import load_bundle
-    from framework_ptycho.model import build
-
-    class Models:
-        @staticmethod
-        def build(name, **kwargs):
-            return build(**kwargs)
-
-    bundle = load_bundle(pretrained.bundle_path("pretrained"))
-    with torch.no_grad():
-        return inference.load_model(Models, bundle, np.ones((64, 64), np.complex64), "cpu")
-
-
 def refined(data, size: int, network) -> np.ndarray:
     """The shipped network, then 40 builtin-lsqml passes from its amplitude."""
-    import torch
-    from framework_ptycho import engines, inference
-    from framework_ptycho.config import InferConfig
-    from framework_ptycho.dataset import intensity_scale
-    from framework_ptycho.forward import normalized_probe
+    from framework_ptycho import engines
+    from ptycho_heldout import network_pass
 
-    with torch.no_grad():
-        network.probe.copy_(normalized_probe(torch.from_numpy(data.probe)))
-    options = InferConfig()
-    index = inference.choose_groups(data, 2, options, 0)
-    pinn = inference.reconstruct(
-        network,
-        data,
-        index,
-        size=size,
-        intensity_scale=intensity_scale(data.diffraction),
-        options=options,
-        device="cpu",
-    )
+    pinn = network_pass(network, 2, data, size, "cpu")
     problem = engines.Problem(data.diffraction, data.probe, data.xcoords, data.ycoords, size)
     start = engines.start_from(problem, pinn.obj, pinn.coverage, "amplitude")
     obj, _ = engines.run("builtin-lsqml", problem, iterations=40, init=start, device="cpu")
@@ -226,12 +195,12 @@ def main() -> None:
     import foreign_scan
     from framework_ptycho.corpus import simulate_scan
     from framework_ptycho.dataset import load_npz
-    from ptycho_heldout import FAMILIES, SETTINGS
+    from ptycho_heldout import FAMILIES, SETTINGS, load_network
 
     if args.quick:
         args.scans, args.steps, args.object_size = 3, 5, 96
     began = time.perf_counter()
-    network = load_network()
+    _, network = load_network("pretrained", "cpu")
     model, losses = train(pairs(args.scans, args.object_size, network), args.steps, args.seed)
     print("denoiser L1 on held-back pairs:", json.dumps(losses), flush=True)
     families = FAMILIES[:1] if args.quick else FAMILIES

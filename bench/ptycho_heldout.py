@@ -51,13 +51,48 @@ def engine_runs(text: str) -> list[tuple[str, int]]:
     return runs
 
 
-def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> dict:
+def load_network(name: str, device: str):
+    """The bundle `name` (the shipped one's name or a file) and its network on `device`."""
+    from framework_ptycho import inference, pretrained
+    from framework_ptycho.bundle import load_bundle
+    from framework_ptycho.model import build
+
+    class Models:
+        @staticmethod
+        def build(name, **kwargs):
+            return build(**kwargs)
+
+    bundle = load_bundle(pretrained.bundle_path(name))
+    probe = np.ones((64, 64), np.complex64)
+    return bundle, inference.load_model(Models, bundle, probe, device)
+
+
+def network_pass(model, gridsize: int, data, size: int, device: str):
+    """The network alone on one scan, with the scan's probe, as ptycho.reconstruct runs it."""
     import torch
-    from framework_ptycho import engines, inference
+    from framework_ptycho import inference
     from framework_ptycho.config import InferConfig
-    from framework_ptycho.corpus import simulate_scan
     from framework_ptycho.dataset import intensity_scale
     from framework_ptycho.forward import normalized_probe
+
+    with torch.no_grad():
+        model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)).to(device))
+    options = InferConfig()
+    index = inference.choose_groups(data, gridsize, options, 0)
+    return inference.reconstruct(
+        model,
+        data,
+        index,
+        size=size,
+        intensity_scale=intensity_scale(data.diffraction),
+        options=options,
+        device=device,
+    )
+
+
+def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> dict:
+    from framework_ptycho import engines
+    from framework_ptycho.corpus import simulate_scan
     from framework_ptycho.metrics import scanned_box, score
     from scipy.ndimage import gaussian_filter
 
@@ -86,19 +121,7 @@ def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> 
         }
         print(kind, f"{dose:g}", name, json.dumps(rows[name]), flush=True)
 
-    with torch.no_grad():
-        model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)).to(args.device))
-    options = InferConfig()
-    index = inference.choose_groups(data, bundle.gridsize, options, 0)
-    pinn = inference.reconstruct(
-        model,
-        data,
-        index,
-        size=size,
-        intensity_scale=intensity_scale(data.diffraction),
-        options=options,
-        device=args.device,
-    )
+    pinn = network_pass(model, bundle.gridsize, data, size, args.device)
     record("pinn", pinn.obj, pinn.seconds)
     start = engines.start_from(problem, pinn.obj, pinn.coverage, args.refine_start)
     for engine, k in args.refine:
@@ -198,18 +221,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
-    from framework_ptycho import inference, pretrained
-    from framework_ptycho.bundle import load_bundle
-    from framework_ptycho.model import build
-
-    class Models:
-        @staticmethod
-        def build(name, **kwargs):
-            return build(**kwargs)
-
-    bundle = load_bundle(pretrained.bundle_path(args.bundle))
-    probe = np.ones((64, 64), np.complex64)
-    model = inference.load_model(Models, bundle, probe, args.device)
+    bundle, model = load_network(args.bundle, args.device)
     ptychi = engines_available([e for e in args.ptychi_engines.split(",") if e])
     results = {}
     for kind in args.families.split(","):
