@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from common import command_line, parser, report
+from ptycho_heldout import FAMILIES, SETTINGS, load_network, network_pass
 
 HERE = Path(__file__).resolve().parent
 SPLITS = {"validation": (9000, 5000), "test": (7000, 9000)}  # held-out bench, foreign bench
@@ -43,7 +44,6 @@ METRICS = ("amp_ssim", "phase_ssim", "amp_pearson", "phase_pearson")
 def refined(data, size: int, network) -> np.ndarray:
     """The shipped network, then 40 builtin-lsqml passes from its amplitude."""
     from framework_ptycho import engines
-    from ptycho_heldout import network_pass
 
     pinn = network_pass(network, 2, data, size, "cpu")
     problem = engines.Problem(data.diffraction, data.probe, data.xcoords, data.ycoords, size)
@@ -191,11 +191,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    sys.path.insert(0, str(HERE))
     import foreign_scan
     from framework_ptycho.corpus import simulate_scan
     from framework_ptycho.dataset import load_npz
-    from ptycho_heldout import FAMILIES, SETTINGS, load_network
 
     if args.quick:
         args.scans, args.steps, args.object_size = 3, 5, 96

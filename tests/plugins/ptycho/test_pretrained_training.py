@@ -82,10 +82,13 @@ def test_training_script_renews_its_scans_when_asked(tmp_path):
     assert record["history"][-1]["val_loss"] < record["history"][0]["val_loss"]
 
 
-def _script():
+def _losses():
+    """The script's truth losses (a module beside it, not in an installed package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("train_pretrained", SCRIPT)
+    spec = importlib.util.spec_from_file_location(
+        "truth_losses", SCRIPT.with_name("truth_losses.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -95,7 +98,7 @@ def test_the_structure_loss_is_skimage_ssim_and_blind_to_a_constant_phase():
     import torch
     from skimage.metrics import structural_similarity
 
-    script = _script()
+    script = _losses()
     rng = np.random.default_rng(0)
     a = rng.random((3, 32, 32))
     b = a + 0.2 * rng.standard_normal((3, 32, 32))
