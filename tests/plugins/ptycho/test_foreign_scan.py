@@ -46,3 +46,21 @@ def test_the_bench_reconstructs_a_foreign_scan_as_a_user_would(tmp_path):
     pinn = row["metrics"]["pinn"]
     assert {"ssim", "psnr"} <= set(pinn["amplitude"]) and {"ssim", "psnr"} <= set(pinn["phase"])
     assert pinn["seconds"] > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_low_dose_amplitude_file_loads_and_its_counts_are_refused(seed, tmp_path):
+    from framework import ArtifactError
+    from framework_ptycho.dataset import load_npz
+
+    # At 1e3 photons most pixels hold 0 or 1 count, so amplitude and intensity have
+    # nearly the same shape; these seeds were once refused as intensity.
+    path = tmp_path / "scan.npz"
+    foreign_scan.scan("grains", seed=seed, photons=1e3, path=path)
+    assert load_npz(path).diffraction.shape[1:] == (64, 64)
+    with np.load(path, allow_pickle=False) as f:
+        arrays = dict(f)
+    arrays["diffraction"] = (arrays["diffraction"].astype(np.float64) ** 2 * 7.3).astype(np.float32)
+    np.savez(tmp_path / "counts.npz", **arrays)
+    with pytest.raises(ArtifactError, match="looks like intensity"):
+        load_npz(tmp_path / "counts.npz")

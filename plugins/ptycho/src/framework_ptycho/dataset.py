@@ -90,16 +90,32 @@ def _diffraction(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
     return diff.astype(np.float32)
 
 
-def _looks_like_intensity(diff: np.ndarray, probe: np.ndarray) -> bool:
-    """Scale-free test: is the data's square, or the data itself, shaped like the probe's far field?
+def _whole_counts(values: np.ndarray) -> bool:
+    """Are the values whole multiples of their smallest nonzero one, as photon counts
+    times a scale are? Judged on the low counts, where float32 is exact enough."""
+    nonzero = values[values > 0]
+    if nonzero.size == 0:
+        return False
+    ratio = nonzero / nonzero.min()
+    low = ratio[ratio < 1000]
+    return bool(np.any(low > 1.5) and np.all(np.abs(low - np.round(low)) < 1e-3))
 
-    The mean measured intensity follows |FFT(probe)|^2 at low angles. If the data are
-    amplitudes, their square matches it better than the data do; for intensity it is the
-    other way round. Integer-valued data (photon counts) count as intensity too.
+
+def _looks_like_intensity(diff: np.ndarray, probe: np.ndarray) -> bool:
+    """Is the diffraction intensity (counts) rather than amplitude (their square root)?
+
+    Integer-valued data, or data that are whole multiples of one count, are intensity;
+    data whose squares are whole multiples of one count are amplitude. Otherwise (a
+    detector's gain or background), a scale-free test of shape: the mean measured
+    intensity follows |FFT(probe)|^2 at low angles, so if the data are amplitudes their
+    square matches it better than the data do. The shape test alone misjudges amplitudes
+    at about 1e3 photons per pattern, where most pixels hold 0 or 1 count.
     """
     sample = diff[: min(len(diff), 256)].astype(np.float64)
-    if np.all(sample == np.round(sample)) and sample.max() > 1:
+    if (np.all(sample == np.round(sample)) and sample.max() > 1) or _whole_counts(sample):
         return True
+    if _whole_counts(sample**2):
+        return False
     far = np.abs(np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(probe), norm="ortho"))) ** 2
     far /= far.sum()
 
