@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from common import command_line, machine_info, parser, report
+from framework_ptycho.pretrained import load_network, network_alone
 
 FAMILIES = ("blobs", "natural", "polygons", "lines", "smooth")
 TEST_SEED = 7000
@@ -51,47 +52,8 @@ def engine_runs(text: str) -> list[tuple[str, int]]:
     return runs
 
 
-def load_network(name: str, device: str):
-    """The bundle `name` (the shipped one's name or a file) and its network on `device`."""
-    from framework_ptycho import inference, pretrained
-    from framework_ptycho.bundle import load_bundle
-    from framework_ptycho.model import build
-
-    class Models:
-        @staticmethod
-        def build(name, **kwargs):
-            return build(**kwargs)
-
-    bundle = load_bundle(pretrained.bundle_path(name))
-    probe = np.ones((64, 64), np.complex64)
-    return bundle, inference.load_model(Models, bundle, probe, device)
-
-
-def network_pass(model, gridsize: int, data, size: int, device: str):
-    """The network alone on one scan, with the scan's probe, as ptycho.reconstruct runs it."""
-    import torch
-    from framework_ptycho import inference
-    from framework_ptycho.config import InferConfig
-    from framework_ptycho.dataset import intensity_scale
-    from framework_ptycho.forward import normalized_probe
-
-    with torch.no_grad():
-        model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)).to(device))
-    options = InferConfig()
-    index = inference.choose_groups(data, gridsize, options, 0)
-    return inference.reconstruct(
-        model,
-        data,
-        index,
-        size=size,
-        intensity_scale=intensity_scale(data.diffraction),
-        options=options,
-        device=device,
-    )
-
-
 def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> dict:
-    from framework_ptycho import engines
+    from framework_ptycho import denoise, engines
     from framework_ptycho.corpus import simulate_scan
     from framework_ptycho.metrics import scanned_box, score
     from scipy.ndimage import gaussian_filter
@@ -121,13 +83,23 @@ def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> 
         }
         print(kind, f"{dose:g}", name, json.dumps(rows[name]), flush=True)
 
-    pinn = network_pass(model, bundle.gridsize, data, size, args.device)
+    pinn = network_alone(model, bundle.gridsize, data, size, args.device)
     record("pinn", pinn.obj, pinn.seconds)
     start = engines.start_from(problem, pinn.obj, pinn.coverage, args.refine_start)
+    level = denoise.dose_level(data.diffraction)
     for engine, k in args.refine:
         began = time.perf_counter()
         obj, _ = engines.run(engine, problem, iterations=k, init=start, device=args.device)
-        record(f"pinn + {engine} {k}", obj, pinn.seconds + time.perf_counter() - began)
+        seconds = pinn.seconds + time.perf_counter() - began
+        record(f"pinn + {engine} {k}", obj, seconds)
+        for part in args.denoise:  # ptycho.reconstruct --denoise PART
+            began = time.perf_counter()
+            image = denoise.denoise(args.denoiser, obj, box, level, part)
+            record(
+                f"pinn + {engine} {k} + denoised {part}",
+                image,
+                seconds + time.perf_counter() - began,
+            )
     runs = [*args.from_ones]
     if dose in args.ptychi_doses:
         runs += [(engine, args.ptychi_iterations) for engine in ptychi]
@@ -194,6 +166,11 @@ def main() -> None:
         default="",
         help="Gaussian widths in pixels: each from-ones result is also scored blurred by each",
     )
+    p.add_argument(
+        "--denoise",
+        default="",
+        help="after each refinement, also the shipped denoiser's: amplitude, object or both",
+    )
     p.add_argument("--ptychi-engines", default="lsqml,epie")
     p.add_argument("--ptychi-doses", default="1e3,1e4,1e5", help="doses pty-chi runs at")
     p.add_argument("--threads", type=int, default=1)
@@ -217,11 +194,18 @@ def main() -> None:
         args.blur = [float(s) for s in args.blur.split(",") if s]
     except ValueError:
         p.error(f"--blur {args.blur!r}: give Gaussian widths in pixels, e.g. 1,2")
+    args.denoise = [part for part in args.denoise.split(",") if part]
+    if not set(args.denoise) <= {"amplitude", "object"}:
+        p.error(f"--denoise {','.join(args.denoise)}: give amplitude, object or both")
     import torch
 
     torch.set_num_threads(args.threads)
 
     bundle, model = load_network(args.bundle, args.device)
+    if args.denoise:
+        from framework_ptycho import denoise
+
+        args.denoiser, _ = denoise.load()
     ptychi = engines_available([e for e in args.ptychi_engines.split(",") if e])
     results = {}
     for kind in args.families.split(","):

@@ -45,7 +45,7 @@ def test_denoise_probe_scores_the_refined_image_beside_its_denoised_versions(tmp
     assert set(details["results"]["validation"]) == {"blobs 10000", "grains 0 (foreign)"}
     assert set(details["losses"]) == {"identity", "untrained", "trained"}
     for rows in details["results"]["validation"].values():
-        assert set(rows) == {"refined", "+ denoised amplitude", "+ denoised both"}
+        assert set(rows) == {"refined", "+ denoised amplitude", "+ denoised object"}
         # Denoising the amplitude alone keeps the refined phase.
         kept, refined = rows["+ denoised amplitude"], rows["refined"]
         assert abs(kept["phase_ssim"] - refined["phase_ssim"]) < 0.02

@@ -64,3 +64,17 @@ def test_a_low_dose_amplitude_file_loads_and_its_counts_are_refused(seed, tmp_pa
     np.savez(tmp_path / "counts.npz", **arrays)
     with pytest.raises(ArtifactError, match="looks like intensity"):
         load_npz(tmp_path / "counts.npz")
+
+
+@pytest.mark.parametrize("dose", [1e3, 1e4, 1e5])
+def test_the_denoiser_reads_the_dose_from_the_data_alone(dose, tmp_path):
+    from framework_ptycho.corpus import simulate_scan
+    from framework_ptycho.dataset import load_npz
+    from framework_ptycho.denoise import dose_level
+
+    # Ours (normalized amplitudes) and the other simulator's files both carry the dose
+    # only in their counting statistics; the level is log10(photons) - 4.
+    ours = simulate_scan("blobs", np.random.default_rng(5), object_size=96, dose=dose).data
+    foreign_scan.scan("grains", 5, dose, tmp_path / "scan.npz")
+    for data in (ours, load_npz(tmp_path / "scan.npz")):
+        assert dose_level(data.diffraction) == pytest.approx(np.log10(dose) - 4, abs=0.02)

@@ -229,6 +229,11 @@ class ReconstructConfig:
         "needs --refine-engine",
     )
     refine_start: RefineStart = field("amplitude", help=REFINE_START_HELP)
+    denoise: Literal["none", "amplitude", "object"] = field(
+        "none",
+        help="after refinement, denoise with the shipped learned prior (trained after "
+        "builtin-lsqml 40): the amplitude (phase kept) or the whole object",
+    )
     step_size: float = field(
         1.0, min=0.01, max=2.0, help="object update step (ePIE alpha / rPIE alpha)"
     )

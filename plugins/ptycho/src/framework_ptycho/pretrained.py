@@ -3,7 +3,9 @@
 ``--bundle pretrained`` names ``framework_ptycho/pretrained/pretrained.zip`` (package
 data, written by ``plugins/ptycho/scripts/train_pretrained.py``); any other value is a
 path to a bundle that ``ptycho.train`` wrote. `check_serves` refuses data the bundle
-cannot serve, with one line that says why.
+cannot serve, with one line that says why. `load_network`, `network_alone` and `refined`
+run a bundle on a scan outside a step, as ``ptycho.reconstruct`` does (the benches and
+the training scripts).
 """
 
 from __future__ import annotations
@@ -66,3 +68,58 @@ def check_serves(bundle: Any, data: Any, where: str) -> None:
             )
     if not np.isfinite(data.probe).all() or not np.abs(data.probe).max() > 0:
         raise UsageError(f"{where}: 'probeGuess' is zero or not finite")
+
+
+def load_network(name: str, device: str) -> tuple[Any, Any]:
+    """The bundle `name` (a shipped name or a file) and its network on `device`."""
+    from framework_ptycho import inference
+    from framework_ptycho.bundle import load_bundle
+    from framework_ptycho.model import build
+
+    class Models:  # the registry `load_model` asks; a bundle names the plugin's model
+        @staticmethod
+        def build(name: str, **kwargs: Any) -> Any:
+            return build(**kwargs)
+
+    bundle = load_bundle(bundle_path(name))
+    return bundle, inference.load_model(Models, bundle, np.ones((64, 64), np.complex64), device)
+
+
+def network_alone(model: Any, gridsize: int, data: Any, size: int, device: str) -> Any:
+    """The network on one scan with the scan's probe, stitched (`inference.reconstruct`'s
+    result), as ``ptycho.reconstruct`` runs it with its default options."""
+    import torch
+
+    from framework_ptycho import inference
+    from framework_ptycho.config import InferConfig
+    from framework_ptycho.dataset import intensity_scale
+    from framework_ptycho.forward import normalized_probe
+
+    with torch.no_grad():
+        model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)).to(device))
+    options = InferConfig()
+    index = inference.choose_groups(data, gridsize, options, 0)
+    return inference.reconstruct(
+        model,
+        data,
+        index,
+        size=size,
+        intensity_scale=intensity_scale(data.diffraction),
+        options=options,
+        device=device,
+    )
+
+
+def refined(model: Any, gridsize: int, data: Any, size: int, device: str = "cpu") -> np.ndarray:
+    """The network, then the default refinement (builtin-lsqml, REFINE_ITERATIONS passes,
+    from the network's amplitude): ``ptycho.reconstruct --refine-engine builtin-lsqml``."""
+    from framework_ptycho import engines
+    from framework_ptycho.config import REFINE_ITERATIONS
+
+    pinn = network_alone(model, gridsize, data, size, device)
+    problem = engines.Problem(data.diffraction, data.probe, data.xcoords, data.ycoords, size)
+    start = engines.start_from(problem, pinn.obj, pinn.coverage, "amplitude")
+    obj, _ = engines.run(
+        "builtin-lsqml", problem, iterations=REFINE_ITERATIONS, init=start, device=device
+    )
+    return obj

@@ -3,8 +3,10 @@ user's own NPZ, optionally refined by an iterative engine; no training, no simul
 
 The object is in the file's object-pixel frame (``objectGuess``'s when the file has
 one); each pattern is normalized by the file's own intensity scale, as the pretrained
-network was trained. With ``objectGuess``, metrics.json holds the aligned metrics of
-the network alone and of the refined object.
+network was trained. ``--denoise amplitude|object`` then replaces the refined amplitude
+(or the whole object) over the scanned region with the shipped denoiser's
+(framework_ptycho.denoise); the refined object is kept as ``refined_object``. With ``objectGuess``, metrics.json holds the aligned metrics
+of the network alone, of the refined object and of the denoised one.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
             f"--refine-iterations {cfg.refine_iterations} refines nothing without an engine: "
             "add --refine-engine (builtin-lsqml, ptychi-lsqml, builtin-epie, ...)"
         )
+    if cfg.denoise != "none" and cfg.refine_engine == "none":
+        ctx.fail(
+            f"--denoise {cfg.denoise} cleans a refined image: add --refine-engine builtin-lsqml "
+            "(the refinement it was trained after)"
+        )
     data = _load(ctx)
     where = str(cfg.data_file)
     path = pretrained.bundle_path(cfg.bundle)
@@ -83,7 +90,12 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
             on_message=lambda level, text: ctx.event("engine_message", level=level, text=text),
         )
         refine_seconds = time.perf_counter() - started
-    seconds = result.seconds + refine_seconds
+    refined, denoise_seconds = obj, 0.0
+    if cfg.denoise != "none":
+        started = time.perf_counter()
+        obj = _denoised(data, refined, size, cfg.denoise)
+        denoise_seconds = time.perf_counter() - started
+    seconds = result.seconds + refine_seconds + denoise_seconds
     write_reconstruction(
         ctx,
         "",
@@ -96,13 +108,31 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         refine_seconds=np.float64(refine_seconds),
         engine=np.array(cfg.refine_engine),
         fourier_error=np.asarray(errors, np.float64),
+        **({"refined_object": refined.astype(np.complex64)} if cfg.denoise != "none" else {}),
+        denoise_seconds=np.float64(denoise_seconds),
     )
-    rows = _scores(ctx, data, result.obj, obj, result.seconds, seconds)
+    named = {"pinn": (result.obj, result.seconds)}
+    if cfg.refine_engine != "none":
+        named[f"pinn + {cfg.refine_engine} {_iterations(cfg)}"] = (
+            refined,
+            result.seconds + refine_seconds,
+        )
+    if cfg.denoise != "none":
+        named[f"pinn + {cfg.refine_engine} {_iterations(cfg)} + denoised {cfg.denoise}"] = (
+            obj,
+            seconds,
+        )
+    rows = _scores(data, named)
     ctx.write_json(
         "metrics.json",
         {"data_file": where, "bundle": cfg.bundle, "refine_engine": cfg.refine_engine, **rows},
     )
-    ctx.log_metrics(pinn_seconds=result.seconds, refine_seconds=refine_seconds, patterns=len(data))
+    ctx.log_metrics(
+        pinn_seconds=result.seconds,
+        refine_seconds=refine_seconds,
+        denoise_seconds=denoise_seconds,
+        patterns=len(data),
+    )
     headline(
         f"ptycho.reconstruct: {len(data)} patterns, bundle {cfg.bundle}",
         rows,
@@ -116,17 +146,23 @@ def _iterations(cfg: ReconstructConfig) -> int:
     return REFINE_ITERATIONS if cfg.refine_iterations is None else cfg.refine_iterations
 
 
-def _scores(
-    ctx: Any, data: Any, pinn: np.ndarray, final: np.ndarray, pinn_s: float, final_s: float
-) -> dict[str, dict[str, Any]]:
-    """Aligned metrics of the network alone and after refinement (seconds only, no truth)."""
+def _denoised(data: Any, refined: np.ndarray, size: int, part: str) -> np.ndarray:
+    """`refined` with its `part` over the scanned region denoised (the shipped prior)."""
+    from framework_ptycho import denoise
+    from framework_ptycho.metrics import scanned_box
+
+    try:
+        model, _ = denoise.load()
+    except ArtifactError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
+    box = scanned_box(data.xcoords, data.ycoords, data.n, size)
+    return denoise.denoise(model, refined, box, denoise.dose_level(data.diffraction), part)
+
+
+def _scores(data: Any, named: dict[str, tuple[np.ndarray, float]]) -> dict[str, dict[str, Any]]:
+    """Aligned metrics of each named (object, seconds); seconds only without the truth."""
     from framework_ptycho.metrics import scanned_box, score
 
-    cfg = ctx.config
-    refined = f"pinn + {cfg.refine_engine} {_iterations(cfg)}"
-    named = {"pinn": (pinn, pinn_s)}
-    if cfg.refine_engine != "none":
-        named[refined] = (final, final_s)
     if data.obj is None:
         return {name: {"seconds": s} for name, (_, s) in named.items()}
     box = scanned_box(data.xcoords, data.ycoords, data.n, data.obj.shape[0])

@@ -1,0 +1,129 @@
+"""A learned prior against counting noise, applied to the object after refinement.
+
+At 1e3-1e5 photons per pattern the iterative engines fit the counting noise; a small
+residual CNN, trained on refined reconstructions of simulated scans against their true
+objects, removes much of it (``--denoise`` of ``ptycho.reconstruct``). It sees the
+refined object's amplitude over its mean and phase less its mean over the scanned
+region, and the scan's dose as a constant plane: log10 of the photons per pattern less
+4, read from the data alone. It returns both; ``--denoise amplitude`` keeps the refined
+phase, ``--denoise object`` takes the denoised one too.
+
+The weights ship beside the pretrained bundle (``pretrained/denoiser.safetensors``,
+written by ``plugins/ptycho/scripts/train_denoiser.py``) with their sha256 and training
+record in ``pretrained/denoiser.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from framework import ArtifactError
+
+WIDTH, HIDDEN = 32, 5  # channels; hidden conv + batch-norm layers
+WEIGHTS, RECORD = "denoiser.safetensors", "denoiser.json"
+
+
+def dose_level(diffraction: np.ndarray) -> np.float32:
+    """log10 of the photons per pattern, less 4, clipped to 1e2-1e7 photons.
+
+    Amplitudes are sqrt(counts) times one scale, so the smallest nonzero intensity is one
+    photon and the total over it counts the photons."""
+    intensity = diffraction.astype(np.float64) ** 2
+    nonzero = intensity[intensity > 0]
+    photons = intensity.sum(axis=(1, 2)).mean() / nonzero.min() if nonzero.size else 1e4
+    return np.float32(np.log10(np.clip(photons, 1e2, 1e7)) - 4)
+
+
+def channels(obj: np.ndarray) -> np.ndarray:
+    """(amplitude / its mean, phase less its mean) of a region: what the denoiser sees."""
+    centred = obj * np.exp(-1j * np.angle(obj.sum()))
+    amplitude = np.abs(centred)
+    return np.stack([amplitude / amplitude.mean(), np.angle(centred)]).astype(np.float32)
+
+
+def with_dose(x: np.ndarray, level: float) -> np.ndarray:
+    """The denoiser's input: the channels and the dose as a constant plane."""
+    return np.concatenate([x, np.full((1, *x.shape[1:]), level, np.float32)])
+
+
+def build() -> Any:
+    """The network: 3 channels in, a residual on the 2 image channels out."""
+    import torch
+
+    layers = [torch.nn.Conv2d(3, WIDTH, 3, padding=1), torch.nn.ReLU()]
+    for _ in range(HIDDEN):
+        layers += [
+            torch.nn.Conv2d(WIDTH, WIDTH, 3, padding=1),
+            torch.nn.BatchNorm2d(WIDTH),
+            torch.nn.ReLU(),
+        ]
+    return torch.nn.Sequential(*layers, torch.nn.Conv2d(WIDTH, 2, 3, padding=1))
+
+
+def apply(model: Any, x: np.ndarray, level: float) -> np.ndarray:
+    """The denoised channels: `x` plus the model's residual."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return x + model(torch.from_numpy(with_dose(x, level))[None])[0].numpy()
+
+
+def denoise(model: Any, obj: np.ndarray, box: tuple, level: float, part: str) -> np.ndarray:
+    """`obj` with its `part` over `box` denoised: "amplitude" (at its own mean, the phase
+    kept) or "object" (the phase too, at its own mean phase)."""
+    region = obj[box]
+    amplitude, phase = apply(model, channels(region), level)
+    phase = phase + np.angle(region.sum()) if part == "object" else np.angle(region)
+    out = obj.copy()
+    out[box] = np.maximum(amplitude, 0) * np.abs(region).mean() * np.exp(1j * phase)
+    return out
+
+
+def folder() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("framework_ptycho") / "pretrained"))
+
+
+def load(where: Path | None = None) -> tuple[Any, dict[str, Any]]:
+    """The shipped denoiser and its training record; its weights' sha256 checked."""
+    from safetensors.torch import load as load_weights
+
+    where = where or folder()
+    try:
+        record = json.loads((where / RECORD).read_text())
+        blob = (where / WEIGHTS).read_bytes()
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ArtifactError(
+            f"{where}: the denoiser is missing or unreadable ({exc})",
+            hint="reinstall framework-ptycho",
+        ) from None
+    if hashlib.sha256(blob).hexdigest() != record.get("sha256"):
+        raise ArtifactError(
+            f"{where / WEIGHTS}: does not match its recorded sha256 (corrupted)",
+            hint="reinstall framework-ptycho",
+        )
+    model = build()
+    model.load_state_dict(load_weights(blob))
+    model.eval()
+    return model, record
+
+
+def weights_bytes(model: Any) -> bytes:
+    """The model's weights as safetensors bytes (what `save` writes)."""
+    from safetensors.torch import save as save_weights
+
+    return save_weights({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
+
+
+def save(model: Any, record: dict[str, Any], where: Path) -> None:
+    """Write the weights and the record (with their sha256) into `where`."""
+    blob = weights_bytes(model)
+    (where / WEIGHTS).write_bytes(blob)
+    record = {**record, "sha256": hashlib.sha256(blob).hexdigest()}
+    (where / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
