@@ -8,7 +8,9 @@ built-in LSQML, maximum-likelihood and ePIE engines for K passes, the built-in e
 from ones, and pty-chi LSQML / ePIE where pty-chi imports. Reported: amplitude and phase
 SSIM, FRC50 and seconds (PINN + refinement seconds together). Settings (ML step, LSQML
 batch and damping, K) were chosen on validation objects, not on these. Each engine and
-K is one ``engine:K`` entry of ``--refine`` (from the PINN) or ``--from-ones``.
+K is one ``engine:K`` entry of ``--refine`` (from the PINN) or ``--from-ones``;
+``--denoise amplitude,object`` adds, after each refinement, the shipped denoiser's rows
+(``ptycho.reconstruct --denoise``), their seconds including the refinement's.
 """
 
 from __future__ import annotations

@@ -38,6 +38,19 @@ def test_heldout_bench_scores_the_network_its_refinement_and_the_reference(tmp_p
     assert reference["phase_ssim"] > rows["pinn"]["phase_ssim"]
 
 
+def test_heldout_bench_adds_the_denoisers_rows_after_each_refinement(tmp_path):
+    args = "--families blobs --doses 1e4 --object-size 96 --refine builtin-lsqml:3"
+    args += " --denoise amplitude,object --from-ones= --ptychi-engines="
+    result = run_bench("ptycho_heldout.py", *args.split(), tmp_path=tmp_path)
+    rows = result["details"]["results"]["blobs 10000"]
+    refined = rows["pinn + builtin-lsqml 3"]
+    for part in ("amplitude", "object"):
+        denoised = rows[f"pinn + builtin-lsqml 3 + denoised {part}"]
+        assert denoised["seconds"] >= refined["seconds"]
+        assert denoised["amp_ssim"] != refined["amp_ssim"]
+    assert len(rows) == 4
+
+
 def test_denoise_probe_scores_the_refined_image_beside_its_denoised_versions(tmp_path):
     result = run_bench("ptycho_denoise_probe.py", "--quick", "--threads", "1", tmp_path=tmp_path)
     details = result["details"]

@@ -78,3 +78,11 @@ def test_the_denoiser_reads_the_dose_from_the_data_alone(dose, tmp_path):
     foreign_scan.scan("grains", 5, dose, tmp_path / "scan.npz")
     for data in (ours, load_npz(tmp_path / "scan.npz")):
         assert dose_level(data.diffraction) == pytest.approx(np.log10(dose) - 4, abs=0.02)
+
+
+def test_rows_name_the_refinement_and_the_denoiser():
+    assert foreign_scan.label("none", 0) == "PINN"
+    assert foreign_scan.label("builtin-lsqml", 40) == "PINN+builtin-lsqml-40"
+    named = foreign_scan.label("builtin-lsqml+denoised object", 40)
+    assert named == "PINN+builtin-lsqml-40+denoised object"
+    assert foreign_scan.label("ones+builtin-lsqml", 100) == "builtin-lsqml-100 from ones"
