@@ -252,3 +252,13 @@ def test_refuses_denoise_without_an_engine(tmp_path, scan_file):
     result = reconstruct(tmp_path, scan_file, "--denoise", "object")
     assert result.exit_code == 2 and "--refine-engine" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_table_keeps_each_name_on_one_line_through_a_pipe(capsys):
+    from framework_ptycho.report import headline
+
+    name = "pinn + builtin-lsqml 40 + denoised amplitude"
+    headline("t", {name: {"seconds": 1.0}, "pinn": {"seconds": 0.1}}, [], quiet=False)
+    out = capsys.readouterr().out
+    assert name in out
+    assert all(len(line) <= 100 for line in out.splitlines())

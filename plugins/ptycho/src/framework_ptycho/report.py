@@ -27,6 +27,8 @@ def headline(title: str, rows: dict[str, dict[str, Any]], figures: list[Path], q
             f"{row['seconds']:.3f}",
         )
     console = Console(highlight=False)
+    if not console.is_terminal:  # a pipe or a log: no screen to fit, so no wrapped names
+        console.width = max(console.width, 100)
     console.print(table)
     for path in figures:
         console.print(f"  {path}")
