@@ -5,8 +5,9 @@ The object is in the file's object-pixel frame (``objectGuess``'s when the file 
 one); each pattern is normalized by the file's own intensity scale, as the pretrained
 network was trained. ``--denoise amplitude|object`` then replaces the refined amplitude
 (or the whole object) over the scanned region with the shipped denoiser's
-(framework_ptycho.denoise); the refined object is kept as ``refined_object``. With ``objectGuess``, metrics.json holds the aligned metrics
-of the network alone, of the refined object and of the denoised one.
+(framework_ptycho.denoise); the refined object is kept as ``refined_object``. With
+``objectGuess``, metrics.json holds the aligned metrics of the network alone, of the
+refined object and of the denoised one.
 """
 
 from __future__ import annotations
@@ -112,16 +113,11 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         denoise_seconds=np.float64(denoise_seconds),
     )
     named = {"pinn": (result.obj, result.seconds)}
+    refined_name = f"pinn + {cfg.refine_engine} {_iterations(cfg)}"
     if cfg.refine_engine != "none":
-        named[f"pinn + {cfg.refine_engine} {_iterations(cfg)}"] = (
-            refined,
-            result.seconds + refine_seconds,
-        )
+        named[refined_name] = (refined, result.seconds + refine_seconds)
     if cfg.denoise != "none":
-        named[f"pinn + {cfg.refine_engine} {_iterations(cfg)} + denoised {cfg.denoise}"] = (
-            obj,
-            seconds,
-        )
+        named[f"{refined_name} + denoised {cfg.denoise}"] = (obj, seconds)
     rows = _scores(data, named)
     ctx.write_json(
         "metrics.json",
