@@ -323,12 +323,15 @@ class PlanRunner:
         )
         self.plugins.pm.hook.before_step(run=run, step=spec)
         func(ctx)
-        # Other ranks write nothing (ctx.output gives them scratch files), so only rank 0 checks.
+        if not self.rank.is_main:
+            # Other ranks write nothing (ctx.output gives them scratch files) and record
+            # nothing; reading rank 0's files could race it (a checkpoint it prunes).
+            return []
         return file_records(
             self.run_dir,
             spec.outputs,
             self.hashes,
-            required=self.rank.is_main,
+            required=True,
             what=f"step {spec.id}: declared output",
         )
 

@@ -208,3 +208,21 @@ def test_other_ranks_do_not_wait_for_the_lock_rank_zero_holds(cli, pipeline, iso
     with RunLock(isolated / "runs" / "r"):  # rank 0 of the same job, mid-run
         result = cli("run", "pipe.prepare", "--run-id", "r")
     assert result.exit_code == 0, result.stderr
+
+
+def test_other_ranks_do_not_read_the_outputs_rank_zero_writes(cli, pipeline, isolated, monkeypatch):
+    # Rank 0 may prune a file (an old checkpoint) between another rank's listing and its
+    # hashing of it; that rank's FileNotFoundError once failed a two-rank training run.
+    from framework.hashing import HashCache
+
+    run_dir = isolated / "runs" / "r"
+    (run_dir / "data").mkdir(parents=True)
+    (run_dir / "data" / "numbers.json").write_text("[]")  # rank 0's, about to go
+
+    def vanished(self, path):
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(HashCache, "digest", vanished)
+    monkeypatch.setenv("RANK", "1")
+    result = cli("run", "pipe.prepare", "--run-id", "r")
+    assert result.exit_code == 0, result.stderr
