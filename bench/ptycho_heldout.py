@@ -88,14 +88,14 @@ def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> 
     pinn = network_alone(model, bundle.gridsize, data, size, args.device)
     record("pinn", pinn.obj, pinn.seconds)
     start = engines.start_from(problem, pinn.obj, pinn.coverage, args.refine_start)
-    level = denoise.dose_level(data.diffraction)
     for engine, k in args.refine:
         began = time.perf_counter()
         obj, _ = engines.run(engine, problem, iterations=k, init=start, device=args.device)
         seconds = pinn.seconds + time.perf_counter() - began
         record(f"pinn + {engine} {k}", obj, seconds)
         for part in args.denoise:  # ptycho.reconstruct --denoise PART
-            began = time.perf_counter()
+            began = time.perf_counter()  # the dose read from the data is part of the stage
+            level = denoise.dose_level(data.diffraction)
             image = denoise.denoise(args.denoiser, obj, box, level, part)
             record(
                 f"pinn + {engine} {k} + denoised {part}",
