@@ -142,17 +142,47 @@ def test_random_weights_fall_below_the_floor(tmp_path, scan_file):
     assert metrics["pinn"]["amplitude"]["pearson"] < AMPLITUDE_FLOOR
 
 
-def test_refuses_patterns_of_another_size(tmp_path):
+@pytest.fixture(scope="module")
+def big_patterns(tmp_path_factory):
+    """A scan of 128 x 128 patterns, which the pretrained bundle (N = 64) cannot serve."""
     from framework_ptycho.dataset import save_npz
 
     from tests.plugins.ptycho.conftest import simulate_small
 
     _, test, _ = simulate_small(n=128, object_size=256, probe_radius=32, overlap=0.5)
-    path = tmp_path / "big.npz"
+    path = tmp_path_factory.mktemp("big") / "big.npz"
     save_npz(path, test)
-    result = reconstruct(tmp_path, path)
+    return path
+
+
+def test_refuses_patterns_of_another_size(tmp_path, big_patterns):
+    result = reconstruct(tmp_path, big_patterns)
     assert result.exit_code == 2 and "128x128" in result.stderr and "64x64" in result.stderr
+    assert "--bundle none" in result.stderr  # the way forward
     assert "Traceback" not in result.stderr
+
+
+def test_without_a_network_an_engine_serves_any_patterns(tmp_path, big_patterns):
+    result = reconstruct(tmp_path, big_patterns, "--bundle", "none",
+                         "--refine-engine", "builtin-lsqml", "--refine-iterations", "4")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads((tmp_path / "rec" / "metrics.json").read_text())
+    assert list(k for k in metrics if isinstance(metrics[k], dict)) == [
+        "builtin-lsqml 4 from a blank object"
+    ]
+    # Four passes from a blank object (correlation 0) already draw the object's features.
+    assert metrics["builtin-lsqml 4 from a blank object"]["amplitude"]["pearson"] > 0.3
+    with np.load(tmp_path / "rec" / "reconstruction.npz", allow_pickle=False) as rec:
+        assert "pinn_object" not in rec.files and float(rec["pinn_seconds"]) == 0
+        assert rec["object"].shape == (256, 256)
+        errors = rec["fourier_error"]
+        assert len(errors) == 4 and errors[-1] < errors[0]
+
+
+def test_refuses_no_network_and_no_engine(tmp_path, scan_file):
+    result = reconstruct(tmp_path, scan_file, "--bundle", "none")
+    assert result.exit_code == 2 and "--refine-engine" in result.stderr
+    assert not (tmp_path / "rec" / "reconstruction.npz").exists()
 
 
 def test_refuses_intensity_data(tmp_path, scan_file):
@@ -188,6 +218,7 @@ def test_refuses_a_probe_far_outside_its_training(tmp_path):
     save_npz(path, scan.data)
     result = reconstruct(tmp_path, path)
     assert result.exit_code == 2 and "probe" in result.stderr and "radius" in result.stderr
+    assert "--bundle none" in result.stderr
 
 
 def test_the_shipped_denoiser_loads_and_its_hash_checks(tmp_path):

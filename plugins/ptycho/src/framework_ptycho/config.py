@@ -217,7 +217,9 @@ class ReconstructConfig:
         "xcoords, ycoords; objectGuess to score)",
     )
     bundle: str = field(
-        "pretrained", help="'pretrained' (shipped with the plugin) or a model/bundle.zip path"
+        "pretrained",
+        help="'pretrained' (shipped with the plugin), a model/bundle.zip path, or 'none' "
+        "(no network: --refine-engine starts from a blank object; any N and probe)",
     )
     refine_engine: RefineChoice = field(
         "none", help="refine the network's object with this engine (none: the network alone)"

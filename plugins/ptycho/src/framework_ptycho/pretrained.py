@@ -19,6 +19,7 @@ from framework import UsageError
 SHIPPED = {"pretrained": "pretrained.zip"}
 # How far outside its training range a probe's radius may be and still be served.
 RADIUS_MARGIN = 0.15
+WITHOUT_NETWORK = "reconstruct without a network: --bundle none --refine-engine builtin-lsqml"
 
 
 def bundle_path(name: str) -> Path:
@@ -50,11 +51,13 @@ def check_serves(bundle: Any, data: Any, where: str) -> None:
     if data.n != bundle.n:
         raise UsageError(
             f"{where}: patterns are {data.n}x{data.n}, but the bundle serves {bundle.n}x{bundle.n}",
-            hint=f"crop or bin the patterns to {bundle.n}x{bundle.n}, or use a bundle trained for N = {data.n}",
+            hint=f"crop or bin the patterns to {bundle.n}x{bundle.n}, use a bundle trained for "
+            f"N = {data.n}, or {WITHOUT_NETWORK}",
         )
     if bundle.gridsize**2 > len(data):
         raise UsageError(
-            f"{where}: {len(data)} patterns, fewer than a group of {bundle.gridsize**2}"
+            f"{where}: {len(data)} patterns, fewer than a group of {bundle.gridsize**2}",
+            hint=WITHOUT_NETWORK,
         )
     ranges = bundle.extra.get("training.json", {}).get("ranges", {})
     if "probe_radius" in ranges:
@@ -64,7 +67,8 @@ def check_serves(bundle: Any, data: Any, where: str) -> None:
             raise UsageError(
                 f"{where}: the probe's radius is {radius:.3f} N, outside what the bundle "
                 f"was trained for ({lo:.2f} to {hi:.2f} N)",
-                hint="use a bundle trained on such probes (train one with ptycho.train)",
+                hint="use a bundle trained on such probes (train one with ptycho.train), or "
+                + WITHOUT_NETWORK,
             )
     if not np.isfinite(data.probe).all() or not np.abs(data.probe).max() > 0:
         raise UsageError(f"{where}: 'probeGuess' is zero or not finite")

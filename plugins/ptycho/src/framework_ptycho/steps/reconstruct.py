@@ -8,6 +8,10 @@ network was trained. ``--denoise amplitude|object`` then replaces the refined am
 (framework_ptycho.denoise); the refined object is kept as ``refined_object``. With
 ``objectGuess``, metrics.json holds the aligned metrics of the network alone, of the
 refined object and of the denoised one.
+
+``--bundle none`` runs no network: the engine starts from a blank object, so a scan of
+any N or probe is served (the shipped network serves N = 64 and a range of probes; on
+the validation scans its start bought nothing over a blank one after 40 passes).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from framework import ArtifactError, StepContext, UsageError
 from framework_ptycho.config import REFINE_ITERATIONS, ReconstructConfig
 from framework_ptycho.steps.common import network_pass, write_reconstruction
 
+NO_NETWORK = "none"  # --bundle none: the engine alone, from a blank object
 OUTPUTS = ["reconstruction.npz", "reconstructed_amplitude.png", "reconstructed_phase.png"]
 
 
@@ -59,21 +64,33 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
             f"--denoise {cfg.denoise} cleans a refined image: add --refine-engine builtin-lsqml "
             "(the refinement it was trained after)"
         )
+    if cfg.bundle == NO_NETWORK and cfg.refine_engine == "none":
+        ctx.fail(
+            "--bundle none runs no network, so an engine does all the work: add "
+            "--refine-engine builtin-lsqml"
+        )
     data = _load(ctx)
     where = str(cfg.data_file)
-    path = pretrained.bundle_path(cfg.bundle)
-    try:
-        bundle = load_bundle(path)
-    except ArtifactError as exc:
-        raise UsageError(exc.message, hint=exc.hint) from None
-    pretrained.check_serves(bundle, data, where)
     size = _object_size(data)
-    result = network_pass(ctx, bundle, data, size, intensity_scale(data.diffraction))
-    obj, refine_seconds = result.obj, 0.0
+    result = None
+    if cfg.bundle != NO_NETWORK:
+        try:
+            bundle = load_bundle(pretrained.bundle_path(cfg.bundle))
+        except ArtifactError as exc:
+            raise UsageError(exc.message, hint=exc.hint) from None
+        pretrained.check_serves(bundle, data, where)
+        result = network_pass(ctx, bundle, data, size, intensity_scale(data.diffraction))
+    network_seconds = result.seconds if result else 0.0
+    blank = np.ones((size, size), np.complex64)  # never left as is: --bundle none needs an engine
+    obj, refine_seconds = (result.obj if result else blank), 0.0
     errors: list[float] = []
     if cfg.refine_engine != "none":
         problem = engines.Problem(data.diffraction, data.probe, data.xcoords, data.ycoords, size)
-        start = engines.start_from(problem, result.obj, result.coverage, cfg.refine_start)
+        start = (
+            engines.start_from(problem, result.obj, result.coverage, cfg.refine_start)
+            if result
+            else None
+        )
         started = time.perf_counter()
         obj, errors = engines.run(
             cfg.refine_engine,
@@ -96,26 +113,31 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         started = time.perf_counter()
         obj = _denoised(data, refined, size, cfg.denoise)
         denoise_seconds = time.perf_counter() - started
-    seconds = result.seconds + refine_seconds + denoise_seconds
+    seconds = network_seconds + refine_seconds + denoise_seconds
+    network = (
+        {"pinn_object": result.obj.astype(np.complex64), "coverage": result.coverage}
+        if result
+        else {}
+    )
     write_reconstruction(
         ctx,
         "",
         obj,
         data,
         seconds,
-        pinn_object=result.obj.astype(np.complex64),
-        coverage=result.coverage,
-        pinn_seconds=np.float64(result.seconds),
+        **network,
+        pinn_seconds=np.float64(network_seconds),
         refine_seconds=np.float64(refine_seconds),
         engine=np.array(cfg.refine_engine),
         fourier_error=np.asarray(errors, np.float64),
         **({"refined_object": refined.astype(np.complex64)} if cfg.denoise != "none" else {}),
         denoise_seconds=np.float64(denoise_seconds),
     )
-    named = {"pinn": (result.obj, result.seconds)}
-    refined_name = f"pinn + {cfg.refine_engine} {_iterations(cfg)}"
+    named = {"pinn": (result.obj, result.seconds)} if result else {}
+    refined_name = f"{cfg.refine_engine} {_iterations(cfg)}"
+    refined_name = f"pinn + {refined_name}" if result else f"{refined_name} from a blank object"
     if cfg.refine_engine != "none":
-        named[refined_name] = (refined, result.seconds + refine_seconds)
+        named[refined_name] = (refined, network_seconds + refine_seconds)
     if cfg.denoise != "none":
         named[f"{refined_name} + denoised {cfg.denoise}"] = (obj, seconds)
     rows = _scores(data, named)
@@ -124,7 +146,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         {"data_file": where, "bundle": cfg.bundle, "refine_engine": cfg.refine_engine, **rows},
     )
     ctx.log_metrics(
-        pinn_seconds=result.seconds,
+        pinn_seconds=network_seconds,
         refine_seconds=refine_seconds,
         denoise_seconds=denoise_seconds,
         patterns=len(data),
