@@ -146,7 +146,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         {"data_file": where, "bundle": cfg.bundle, "refine_engine": cfg.refine_engine, **rows},
     )
     ctx.log_metrics(
-        pinn_seconds=network_seconds,
+        **({"pinn_seconds": network_seconds} if result else {}),
         refine_seconds=refine_seconds,
         denoise_seconds=denoise_seconds,
         patterns=len(data),
