@@ -161,3 +161,61 @@ def test_extra_simulated_objects_with_data_files_are_refused(cli, simulated, tmp
 
 def test_patch_size_outside_64_and_128_is_refused(cli):
     expect_error(cli("run", "ptycho.simulate", "--n", "48", *TINY), 2, "$.ptycho.simulate.n")
+
+
+@pytest.mark.parametrize(
+    ("scale", "shift", "message"),
+    [
+        (1e-8, 0.0, "less than one"),  # metres, not pixels
+        (1e3, 0.0, "pixels wide"),  # nanometres
+        (1.0, 20.0, "reach outside 'objectGuess'"),
+        (1.0, -20.0, "reach outside 'objectGuess'"),
+    ],
+)
+def test_loader_refuses_positions_not_in_object_pixels(simulated, tmp_path, scale, shift, message):
+    train = simulated[0]
+    moved = arrays(train, xcoords=train.xcoords * scale + shift, ycoords=train.ycoords * scale)
+    with pytest.raises(ArtifactError, match=message):
+        load_npz(write_npz(tmp_path / "a.npz", **moved))
+
+
+def test_loader_refuses_non_finite_positions(simulated, tmp_path):
+    train = simulated[0]
+    xs = train.xcoords.copy()
+    xs[1] = np.nan
+    with pytest.raises(ArtifactError, match="non-finite"):
+        load_npz(write_npz(tmp_path / "a.npz", **arrays(train, xcoords=xs)))
+
+
+def test_positions_centred_on_zero_are_framed_from_pixel_zero(simulated, tmp_path):
+    from framework_ptycho.dataset import framed, object_side
+
+    train = simulated[0]
+    half = train.n / 2
+    centre = (train.xcoords.min() + train.xcoords.max()) / 2
+    centred = arrays(
+        train, objectGuess=None, xcoords=train.xcoords - centre + 0.25, ycoords=train.ycoords
+    )
+    data, shift = framed(load_npz(write_npz(tmp_path / "a.npz", **centred)))
+    assert data.xcoords.min() - half >= 0 and data.xcoords.min() - half < 1
+    assert shift[1] == 0 and shift[0] == np.round(shift[0])  # whole pixels: fractions kept
+    assert np.allclose(data.xcoords - shift[0], train.xcoords - centre + 0.25)
+    assert object_side(data) >= data.xcoords.max() + half
+    # With an objectGuess the file's frame is kept as it is.
+    same, none = framed(load_npz(write_npz(tmp_path / "b.npz", **arrays(train))))
+    assert np.array_equal(same.xcoords, train.xcoords) and not none.any()
+
+
+def test_user_files_centred_on_zero_run_through_the_iterative_engine(cli, simulated, tmp_path):
+    train, test, _ = simulated
+    files = []
+    for name, data in (("train", train), ("test", test)):
+        centred = arrays(
+            data, objectGuess=None, xcoords=data.xcoords - 64, ycoords=data.ycoords - 64
+        )
+        files += [f"--{name}-data-file", str(write_npz(tmp_path / f"{name}.npz", **centred))]
+    result = cli("run", "ptycho.epie", "--engine", "builtin-lsqml", "--iterations", "2", *files,
+                 "--run-id", "c", "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    with np.load(tmp_path / "runs/c/epie/reconstruction.npz", allow_pickle=False) as rec:
+        assert rec["xcoords"].min() >= train.n / 2

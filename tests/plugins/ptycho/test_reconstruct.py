@@ -293,3 +293,26 @@ def test_the_table_keeps_each_name_on_one_line_through_a_pipe(capsys):
     out = capsys.readouterr().out
     assert name in out
     assert all(len(line) <= 100 for line in out.splitlines())
+
+
+def test_a_scan_centred_on_zero_reconstructs_as_the_same_scan_unmoved(tmp_path, scan_file):
+    with np.load(scan_file) as f:
+        arrays = {k: f[k] for k in f.files if k != "objectGuess"}
+    plain = write_npz(tmp_path / "plain.npz", **arrays)
+    centred = write_npz(tmp_path / "centred.npz", **{**arrays,
+                        "xcoords": arrays["xcoords"] - 64, "ycoords": arrays["ycoords"] - 64})  # fmt: skip
+    recs = {}
+    for name, path in (("plain", plain), ("centred", centred)):
+        result = reconstruct(tmp_path / name, path, "--refine-engine", "builtin-lsqml",
+                             "--refine-iterations", "2")  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        with np.load(tmp_path / name / "rec" / "reconstruction.npz", allow_pickle=False) as rec:
+            recs[name] = {k: rec[k] for k in ("object", "xcoords", "frame_shift")}
+    shift = recs["centred"]["frame_shift"]
+    assert not recs["plain"]["frame_shift"].any() and shift[0] == shift[1] > 0
+    assert np.allclose(recs["centred"]["xcoords"], recs["plain"]["xcoords"] - 64 + shift[0])
+    # The same scan, moved by whole pixels: the same image, moved.
+    offset = int(64 - shift[0])
+    a = np.abs(recs["plain"]["object"][40:90, 40:90])
+    b = np.abs(recs["centred"]["object"][40 - offset : 90 - offset, 40 - offset : 90 - offset])
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99

@@ -9,6 +9,7 @@ object pixels, optional ``objectGuess`` (M, M) complex, ``scan_index`` (n,) and 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import attrs
 import numpy as np
@@ -146,6 +147,43 @@ def _array(
     return value
 
 
+MAX_FRAME = 16384  # object pixels per side; a wider scan is almost surely in other units
+
+
+def _check_positions(path: Path, xs: np.ndarray, ys: np.ndarray, n: int, obj: Any) -> None:
+    """Refuse positions that are not finite, not in object pixels, or (with an
+    ``objectGuess``) put a pattern's N x N window outside the object."""
+    if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+        raise _fail(path, "'xcoords' or 'ycoords' holds non-finite values", "fix the positions")
+    span = max(np.ptp(xs), np.ptp(ys)) if len(xs) else 0.0
+    if len(xs) > 1 and span < 1:
+        raise _fail(
+            path,
+            f"the scan positions span {span:.3g} object pixels, less than one",
+            "give xcoords/ycoords in object pixels (metres divided by the pixel size)",
+        )
+    if span + n > MAX_FRAME:
+        raise _fail(
+            path,
+            f"the scan positions span {span:.3g} object pixels, an object over "
+            f"{MAX_FRAME} pixels wide",
+            "give xcoords/ycoords in object pixels (metres divided by the pixel size)",
+        )
+    if obj is None:
+        return
+    low = min(xs.min(), ys.min()) - n / 2
+    high = max(xs.max(), ys.max()) + n / 2
+    rows, cols = obj.shape
+    if low < 0 or xs.max() + n / 2 > cols or ys.max() + n / 2 > rows:
+        raise _fail(
+            path,
+            f"some patterns' {n} x {n} windows (positions {low + n / 2:.1f} to "
+            f"{high - n / 2:.1f}) reach outside 'objectGuess' ({rows} x {cols})",
+            "give xcoords/ycoords as window centres in objectGuess's pixels "
+            f"(from {n // 2} to its side less {n // 2})",
+        )
+
+
 def load_npz(path: str | Path) -> PtychoData:
     """Load and validate a PtychoPINN-style file (never unpickles anything)."""
     path = Path(path)
@@ -167,6 +205,7 @@ def load_npz(path: str | Path) -> PtychoData:
         obj = _array(path, arrays, "objectGuess", raw.shape, "complex").astype(np.complex64)
         if obj.ndim != 2:
             raise _fail(path, f"'objectGuess' has shape {obj.shape}; expected (M, M)", "fix it")
+    _check_positions(path, xs, ys, n, obj)
     patches = None
     if "Y" in arrays:
         y = arrays["Y"]
@@ -181,6 +220,27 @@ def load_npz(path: str | Path) -> PtychoData:
     if "scan_index" in arrays:
         scan_index = _array(path, arrays, "scan_index", (count,), "real").astype(np.int64)
     return PtychoData(diff, probe, xs, ys, obj, patches, scan_index)
+
+
+def framed(data: PtychoData) -> tuple[PtychoData, np.ndarray]:
+    """`data` in a frame where every pattern's window starts at pixel 0 or above, and the
+    (x, y) pixels added to its positions to get there (zero with an ``objectGuess``,
+    whose frame the loader checked).
+
+    Without an ``objectGuess`` a file's positions may be centred on 0 (or start anywhere
+    below N/2); they are moved up by whole pixels, so sub-pixel positions keep their
+    fractions."""
+    if data.obj is not None:
+        return data, np.zeros(2)
+    half = data.n / 2
+    shift = np.array([max(0.0, np.ceil(half - c.min())) for c in (data.xcoords, data.ycoords)])
+    moved = attrs.evolve(data, xcoords=data.xcoords + shift[0], ycoords=data.ycoords + shift[1])
+    return moved, shift
+
+
+def object_side(data: PtychoData) -> int:
+    """The side of a square object frame that holds every pattern's window (no truth)."""
+    return int(np.ceil(max(data.xcoords.max(), data.ycoords.max()))) + data.n
 
 
 def save_npz(path: str | Path, data: PtychoData) -> None:

@@ -26,7 +26,7 @@ def register_steps(register: StepRegister) -> None:
             config="framework_ptycho.config:SimulateConfig",
             outputs=DATA,
             splits=["TRAIN", "TEST"],
-            version="3",  # 3: object families, train/test kinds, probe aberration
+            version="4",  # 4: your files' positions framed from pixel 0
         )
     )
     register(
@@ -88,7 +88,7 @@ def register_steps(register: StepRegister) -> None:
             run="framework_ptycho.steps.reconstruct:reconstruct",
             config="framework_ptycho.config:ReconstructConfig",
             outputs=[*RECON, "metrics.json"],
-            version="1",
+            version="2",  # 2: positions framed from pixel 0 (frame_shift); --bundle none
         )
     )
     register(

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from framework import StepContext
 
-from framework_ptycho.dataset import PtychoData, load_npz, save_npz
+from framework_ptycho.dataset import PtychoData, load_npz, object_side, save_npz
 
 TRAIN_FILE, TEST_FILE, TRUTH_FILE = "data/train.npz", "data/test.npz", "data/ground_truth.npz"
 BUNDLE = "model/bundle.zip"
@@ -70,11 +70,7 @@ def load_test(ctx: StepContext[Any]) -> tuple[PtychoData, int]:
     ctx.splits.record({"TEST": [f"test:{i}" for i in range(len(test))]})
     with np.load(ctx.input(TRUTH_FILE), allow_pickle=False) as truth:
         obj = truth["object"]
-    size = (
-        obj.shape[0]
-        if obj.size
-        else int(np.ceil(max(test.xcoords.max(), test.ycoords.max()))) + test.n
-    )
+    size = obj.shape[0] if obj.size else object_side(test)
     return test, size
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from framework import ArtifactError, StepContext, UsageError
 
 from framework_ptycho.config import SimulateConfig
-from framework_ptycho.dataset import PtychoData, load_npz
+from framework_ptycho.dataset import PtychoData, framed, load_npz
 from framework_ptycho.steps.common import (
     TEST_FILE,
     TRAIN_FILE,
@@ -23,7 +23,8 @@ def _user_data(
     if cfg.train_data_file is None or cfg.test_data_file is None:
         ctx.fail("give both --train-data-file and --test-data-file (or neither, to simulate)")
     try:
-        train, test = load_npz(cfg.train_data_file), load_npz(cfg.test_data_file)
+        train, _ = framed(load_npz(cfg.train_data_file))
+        test, _ = framed(load_npz(cfg.test_data_file))
     except ArtifactError as exc:  # the user's own file: a usage mistake, not a broken run
         raise UsageError(exc.message, hint=exc.hint) from None
     if train.n != test.n:

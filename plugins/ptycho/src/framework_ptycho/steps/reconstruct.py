@@ -23,6 +23,7 @@ import numpy as np
 from framework import ArtifactError, StepContext, UsageError
 
 from framework_ptycho.config import REFINE_ITERATIONS, ReconstructConfig
+from framework_ptycho.dataset import framed, object_side
 from framework_ptycho.steps.common import network_pass, write_reconstruction
 
 NO_NETWORK = "none"  # --bundle none: the engine alone, from a blank object
@@ -38,12 +39,6 @@ def _load(ctx: StepContext[ReconstructConfig]) -> Any:
         return load_npz(ctx.config.data_file)
     except ArtifactError as exc:  # the user's own file: a usage mistake
         raise UsageError(exc.message, hint=exc.hint) from None
-
-
-def _object_size(data: Any) -> int:
-    if data.obj is not None:
-        return int(data.obj.shape[0])
-    return int(np.ceil(max(data.xcoords.max(), data.ycoords.max()))) + data.n
 
 
 def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
@@ -71,7 +66,8 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         )
     data = _load(ctx)
     where = str(cfg.data_file)
-    size = _object_size(data)
+    data, shift = framed(data)
+    size = data.obj.shape[0] if data.obj is not None else object_side(data)
     result = None
     if cfg.bundle != NO_NETWORK:
         try:
@@ -132,6 +128,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         fourier_error=np.asarray(errors, np.float64),
         **({"refined_object": refined.astype(np.complex64)} if cfg.denoise != "none" else {}),
         denoise_seconds=np.float64(denoise_seconds),
+        frame_shift=shift,
     )
     named = {"pinn": (result.obj, result.seconds)} if result else {}
     refined_name = f"{cfg.refine_engine} {_iterations(cfg)}"
@@ -145,12 +142,9 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         "metrics.json",
         {"data_file": where, "bundle": cfg.bundle, "refine_engine": cfg.refine_engine, **rows},
     )
-    ctx.log_metrics(
-        **({"pinn_seconds": network_seconds} if result else {}),
-        refine_seconds=refine_seconds,
-        denoise_seconds=denoise_seconds,
-        patterns=len(data),
-    )
+    timings: dict[str, float] = {"pinn_seconds": network_seconds} if result else {}
+    timings.update(refine_seconds=refine_seconds, denoise_seconds=denoise_seconds)
+    ctx.log_metrics(step=None, **timings, patterns=len(data))
     headline(
         f"ptycho.reconstruct: {len(data)} patterns, bundle {cfg.bundle}",
         rows,
