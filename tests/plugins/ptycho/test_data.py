@@ -219,3 +219,11 @@ def test_user_files_centred_on_zero_run_through_the_iterative_engine(cli, simula
     assert result.exit_code == 0, result.stderr
     with np.load(tmp_path / "runs/c/epie/reconstruction.npz", allow_pickle=False) as rec:
         assert rec["xcoords"].min() >= train.n / 2
+
+
+def test_loader_refuses_patterns_in_fft_order(simulated, tmp_path):
+    train = simulated[0]
+    corner = np.fft.ifftshift(train.diffraction, axes=(1, 2))  # zero frequency at pixel (0, 0)
+    with pytest.raises(ArtifactError, match="corners") as caught:
+        load_npz(write_npz(tmp_path / "a.npz", **arrays(train, diffraction=corner)))
+    assert "fftshift" in caught.value.hint
