@@ -20,13 +20,11 @@ Progress = Callable[..., Iterable[int]]
 NOISE = ("gaussian", "poisson")
 
 
-def _far_field_target(far: Any, counts: Any, measured: Any, noise: str) -> Any:
+def _far_field_target(far: Any, modulus: Any, counts: Any, measured: Any, noise: str) -> Any:
     """The revised far field: the modulus projection, or a Poisson likelihood step."""
-    import torch
-
-    intensity = far.real**2 + far.imag**2
     if noise == "gaussian":
-        return measured * far / torch.sqrt(intensity).clamp_min(1e-12)
+        return far * (measured / modulus.clamp_min(1e-12))
+    intensity = modulus**2
     # d(NLL)/d conj(far) = (1 - y/|F|^2) F; the step length `a` along it is one Newton
     # step on the NLL of (1 - a xi)^2 |F|^2, per position, kept in [0, 1].
     xi = 1 - counts / intensity.clamp_min(1e-12)
@@ -49,6 +47,15 @@ def _trimmed_mean(values: Any, cut: float = 0.1) -> Any:
     ordered = values.sort().values
     drop = int(len(ordered) * cut)
     return ordered[drop : len(ordered) - drop].mean() if len(ordered) > 2 * drop else ordered.mean()
+
+
+def _batches(count: int, size: int | None, generator: Any, device: str) -> list[Any]:
+    """A pass's batches of positions: all at once (a slice, no copy) or a random split."""
+    import torch
+
+    if size is None or size >= count:
+        return [slice(None)]
+    return [b.to(device) for b in torch.randperm(count, generator=generator).split(size)]
 
 
 def reconstruct(
@@ -86,17 +93,23 @@ def reconstruct(
     """
     import torch
 
-    from framework_ptycho.likelihood import fourier_error, start_tensors
-    from framework_ptycho.physics import fft2c, ifft2c
+    from framework_ptycho.likelihood import start_tensors
 
     if noise not in NOISE:
         raise ValueError(f"noise must be one of {NOISE}, not {noise!r}")
     if preconditioner not in ("all", "batch"):
         raise ValueError(f"preconditioner must be 'all' or 'batch', not {preconditioner!r}")
     probes, index, measured, obj = start_tensors(diffraction, probe, xs, ys, size, init, device)
+    # Work in FFT order throughout: each patch is gathered from the object already
+    # ifftshifted (its indices rolled) and the data are rolled once, so a pass needs no
+    # fftshift (they took 40 % of its time); the scatter uses the same rolled indices.
+    probes, index, measured = (
+        torch.fft.ifftshift(t, dim=(-2, -1)) for t in (probes, index, measured)
+    )
     counts = measured**2
     power = probes.real**2 + probes.imag**2
     everywhere = _scatter(power, index, size)
+    fixed = torch.sqrt(everywhere**2 + (delta * everywhere.max()) ** 2)  # "all": one damping
     generator = torch.Generator().manual_seed(seed)
     velocity = torch.zeros_like(obj)
     total = float(counts.sum())
@@ -104,16 +117,19 @@ def reconstruct(
     passes = progress(range(iterations), total=iterations) if progress else range(iterations)
     for it in passes:
         err = torch.zeros((), device=device)
-        order = torch.randperm(len(xs), generator=generator)
-        for batch in order.split(batch_size or len(xs)):
-            batch = batch.to(device)
+        for batch in _batches(len(xs), batch_size, generator, device):
             p, where = probes[batch], index[batch]
             psi = obj[where] * p
-            far = fft2c(psi)
-            err = err + fourier_error(far, measured[batch])
-            chi = ifft2c(_far_field_target(far, counts[batch], measured[batch], noise)) - psi
-            weight = everywhere if preconditioner == "all" else _scatter(power[batch], where, size)
-            damping = torch.sqrt(weight**2 + (delta * weight.max()) ** 2)
+            far = torch.fft.fft2(psi, norm="ortho")
+            modulus = far.abs()
+            err = err + ((modulus - measured[batch]) ** 2).sum()
+            target = _far_field_target(far, modulus, counts[batch], measured[batch], noise)
+            chi = torch.fft.ifft2(target, norm="ortho") - psi
+            if preconditioner == "all":
+                damping = fixed
+            else:
+                weight = _scatter(power[batch], where, size)
+                damping = torch.sqrt(weight**2 + (delta * weight.max()) ** 2)
             raw = p.conj() * chi
             direction = _scatter(raw, where, size) / damping
             change = direction[where] * p
