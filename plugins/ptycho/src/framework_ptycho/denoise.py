@@ -74,13 +74,16 @@ def apply(model: Any, x: np.ndarray, level: float) -> np.ndarray:
 
 
 def denoise(model: Any, obj: np.ndarray, box: tuple, level: float, part: str) -> np.ndarray:
-    """`obj` with its `part` over `box` denoised: "amplitude" (at its own mean, the phase
-    kept) or "object" (the phase too, at its own mean phase)."""
+    """`obj` with its `part` over `box` denoised: "amplitude" (the phase kept) or "object"
+    (the phase too, at the region's mean phase). The amplitude keeps the region's mean:
+    its level is what the data set, the denoiser changes its shape."""
     region = obj[box]
     amplitude, phase = apply(model, channels(region), level)
     phase = phase + np.angle(region.sum()) if part == "object" else np.angle(region)
+    amplitude = np.maximum(amplitude, 0)
+    amplitude *= np.abs(region).mean() / max(float(amplitude.mean()), 1e-12)
     out = obj.copy()
-    out[box] = np.maximum(amplitude, 0) * np.abs(region).mean() * np.exp(1j * phase)
+    out[box] = amplitude * np.exp(1j * phase)
     return out
 
 

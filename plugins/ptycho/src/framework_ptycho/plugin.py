@@ -88,7 +88,8 @@ def register_steps(register: StepRegister) -> None:
             run="framework_ptycho.steps.reconstruct:reconstruct",
             config="framework_ptycho.config:ReconstructConfig",
             outputs=[*RECON, "metrics.json"],
-            version="2",  # 2: positions framed from pixel 0 (frame_shift); --bundle none
+            version="2",  # 2: positions framed from pixel 0 (frame_shift); --bundle none; the
+            # denoised amplitude keeps the refined mean
         )
     )
     register(
