@@ -185,9 +185,8 @@ def main() -> None:
                                                              "--refine-iterations", k]  # fmt: skip
                         extra += ["--denoise", *part] if part else []
                         name = "+denoised ".join([engine, *part])
-                        m = reconstruct(
-                            data, root, f"{data.stem}-{engine}-{k}-{part}", extra, args.bundle
-                        )
+                        run_id = "-".join([data.stem, engine, k, *part])
+                        m = reconstruct(data, root, run_id, extra, args.bundle)
                         rows.append(row(kind, dose, seed, name, k, m))
                     for engine, k in blanks:
                         rows.append(row(kind, dose, seed, f"ones+{engine}", k,

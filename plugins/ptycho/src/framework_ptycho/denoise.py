@@ -32,9 +32,14 @@ def dose_level(diffraction: np.ndarray) -> np.float32:
 
     Amplitudes are sqrt(counts) times one scale, so the smallest nonzero intensity is one
     photon and the total over it counts the photons."""
-    intensity = diffraction.astype(np.float64) ** 2
-    nonzero = intensity[intensity > 0]
-    photons = intensity.sum(axis=(1, 2)).mean() / nonzero.min() if nonzero.size else 1e4
+    # Pattern by pattern block, so a large scan is never copied whole in float64.
+    total, smallest = 0.0, np.inf
+    for start in range(0, len(diffraction), 256):
+        block = diffraction[start : start + 256].astype(np.float64)
+        total += float(np.einsum("ijk,ijk->", block, block))
+        nonzero = block[block > 0]
+        smallest = min(smallest, float(nonzero.min()) ** 2) if nonzero.size else smallest
+    photons = total / len(diffraction) / smallest if np.isfinite(smallest) else 1e4
     return np.float32(np.log10(np.clip(photons, 1e2, 1e7)) - 4)
 
 
