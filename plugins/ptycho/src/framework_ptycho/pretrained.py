@@ -39,7 +39,7 @@ def bundle_path(name: str) -> Path:
         shipped = ", ".join(SHIPPED)
         raise UsageError(
             f"--bundle {name}: no such file and no shipped bundle of that name",
-            hint=f"use one of: {shipped}, or the path of a model/bundle.zip",
+            hint=f"use one of: {shipped}, the path of a model/bundle.zip, or none (no network)",
         )
     return path
 
