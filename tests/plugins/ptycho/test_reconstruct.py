@@ -259,6 +259,32 @@ def test_the_denoiser_changes_only_what_it_is_asked_to_inside_the_box():
     assert not np.allclose(np.angle(whole[box]), np.angle(obj[box]), atol=1e-3)
 
 
+def test_the_denoiser_treats_a_turned_or_mirrored_image_alike():
+    # It averages over the image's eight views, so turning or mirroring the input turns
+    # or mirrors the output; one view of the network alone does not (checked below).
+    import torch
+    from framework_ptycho import denoise
+
+    model, _ = denoise.load()
+    rng = np.random.default_rng(1)
+    x = np.stack([1 + 0.2 * rng.standard_normal((36, 28)), rng.uniform(-1, 1, (36, 28))])
+    x = x.astype(np.float32)
+    out = denoise.apply(model, x, 0.0)
+    views = [  # (turn the image, turn the result back)
+        (lambda a: np.rot90(a, 1, (1, 2)), lambda a: np.rot90(a, -1, (1, 2))),
+        (lambda a: a[..., ::-1], lambda a: a[..., ::-1]),
+        (lambda a: np.rot90(a[:, ::-1], 3, (1, 2)), lambda a: np.rot90(a, -3, (1, 2))[:, ::-1]),
+    ]
+    for turn, back in views:
+        again = denoise.apply(model, np.ascontiguousarray(turn(x)), 0.0)
+        assert np.allclose(back(again), out, atol=1e-5)
+    with torch.no_grad():
+        one = model(torch.from_numpy(denoise.with_dose(x, 0.0))[None])[0].numpy()
+        mirrored = model(torch.from_numpy(denoise.with_dose(x[..., ::-1].copy(), 0.0))[None])
+    assert not np.allclose(mirrored[0].numpy()[..., ::-1], one, atol=1e-3)
+    assert not np.allclose(out, x + one, atol=1e-3)
+
+
 def test_denoise_lifts_the_refined_amplitude_of_an_unseen_family(tmp_path, scan_file):
     result = reconstruct(
         tmp_path, scan_file, "--refine-engine", "builtin-lsqml", "--denoise", "amplitude"

@@ -230,7 +230,9 @@ class ReconstructConfig:
         help=f"refinement passes over all scan positions (default {REFINE_ITERATIONS}); "
         "needs --refine-engine",
     )
-    refine_start: RefineStart = field("amplitude", help=REFINE_START_HELP)
+    refine_start: RefineStart = field(
+        "amplitude", help=REFINE_START_HELP + " (with --bundle none the start is blank)"
+    )
     denoise: Literal["none", "amplitude", "object"] = field(
         "none",
         help="after refinement, denoise with the shipped learned prior (trained after "
