@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from framework_ptycho.grouping import cover_groups
 from framework_ptycho.model import PtychoUNet
 from framework_ptycho.physics import crop_centre, pad_centre
 
-from tests.conftest import invoke
+from tests.plugins.ptycho.conftest import AMPLITUDE_FLOOR, reconstruct
 
 
 @pytest.mark.parametrize(("n", "channels"), [(64, 4), (64, 1), (128, 4)])
@@ -78,28 +77,33 @@ def test_cover_groups_cover_every_pattern_with_about_n_over_c_compact_groups():
     assert np.array_equal(index, again)  # no randomness
 
 
-def _pearson(run, key="amplitude"):
-    with np.load(run / "reconstruction.npz") as rec, np.load(run / "data/ground_truth.npz") as t:
-        from framework_ptycho.metrics import scanned_box, score
+def _network_run(root, scan_file, *options):
+    """ptycho.reconstruct with the shipped network alone: its events and amplitude/phase
+    Pearson against the truth. The shipped weights, not the session's few-epoch network:
+    that one collapses to a nearly flat image on some seeds and CPUs, and then bf16
+    rounding alone decorrelates two flat images."""
+    result = reconstruct(root, scan_file, *options)
+    assert result.exit_code == 0, result.stderr
+    run = root / "rec"
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    scores = json.loads((run / "metrics.json").read_text())["pinn"]
+    return events, {key: scores[key]["pearson"] for key in ("amplitude", "phase")}
 
-        with np.load(run / "data/test.npz") as test:
-            box = scanned_box(test["xcoords"], test["ycoords"], 64, t["object"].shape[0])
-        return score(t["object"], rec["object"], box, 0.5)[key]["pearson"]
+
+@pytest.fixture(scope="module")
+def full_inference(tmp_path_factory, scan_file):
+    return _network_run(tmp_path_factory.mktemp("full"), scan_file)
 
 
 @pytest.mark.parametrize("options", [["--inference-groups", "cover"], ["--precision", "bf16"]])
-def test_faster_inference_options_reconstruct_nearly_as_well(trained_run, tmp_path, options):
-    run = tmp_path / "shared"
-    shutil.copytree(trained_run, run)
-    result = invoke(
-        "run", "ptycho.infer", "--artifact-root", str(tmp_path), "--run-id", "shared",
-        "--only", "--quiet", *options,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+def test_faster_inference_options_reconstruct_nearly_as_well(
+    full_inference, scan_file, tmp_path, options
+):
+    events, pearson = _network_run(tmp_path, scan_file, *options)
     logged = [e["fields"] for e in events if e["event"] == "metrics" and "groups" in e["fields"]]
     patterns, groups = logged[-1]["patterns"], logged[-1]["groups"]
     assert groups < patterns / 2 if "cover" in options else groups == patterns
+    _, full = full_inference
+    assert full["amplitude"] > AMPLITUDE_FLOOR  # the comparison is between good images
     for key in ("amplitude", "phase"):
-        assert _pearson(run, key) == pytest.approx(_pearson(trained_run, key), abs=0.1)
-        assert _pearson(run, key) > 0.3
+        assert pearson[key] == pytest.approx(full[key], abs=0.1)

@@ -8,46 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tests.conftest import invoke
-from tests.plugins.ptycho.conftest import write_npz
-
-# The amplitude's correlation with the truth: far below a good reconstruction's, far
-# above what a blank object (0) or random weights score (at most 0.29 over three seeds,
-# two widths and two scans). Not SSIM: on this low-contrast object a flat image already
-# scores an amplitude SSIM of 0.3-0.4, so SSIM cannot tell trained weights from random.
-AMPLITUDE_FLOOR = 0.45
-
-
-@pytest.fixture(scope="module")
-def scan_file(tmp_path_factory):
-    """A small scan of a family the pretrained bundle never trained on (blobs)."""
-    from framework_ptycho.corpus import simulate_scan
-    from framework_ptycho.dataset import save_npz
-
-    scan = simulate_scan(
-        "blobs",
-        np.random.default_rng(99),
-        object_size=128,
-        settings={"probe_radius": 0.25, "probe_defocus": 5.0, "overlap": 0.8, "nphotons": 1e4},
-    )
-    path = tmp_path_factory.mktemp("scan") / "scan.npz"
-    save_npz(path, scan.data)
-    return path
-
-
-def reconstruct(tmp_path, data_file, *extra):
-    return invoke(
-        "run",
-        "ptycho.reconstruct",
-        "--data-file",
-        str(data_file),
-        "--artifact-root",
-        str(tmp_path),
-        "--run-id",
-        "rec",
-        "--quiet",
-        *extra,
-    )
+from tests.plugins.ptycho.conftest import AMPLITUDE_FLOOR, reconstruct, write_npz
 
 
 def test_the_pretrained_bundle_loads_and_its_hashes_check(tmp_path):

@@ -143,7 +143,9 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         "metrics.json",
         {"data_file": where, "bundle": cfg.bundle, "refine_engine": cfg.refine_engine, **rows},
     )
-    timings: dict[str, float] = {"pinn_seconds": network_seconds} if result else {}
+    timings: dict[str, float] = (
+        {"pinn_seconds": network_seconds, "groups": result.groups} if result else {}
+    )
     timings.update(refine_seconds=refine_seconds, denoise_seconds=denoise_seconds)
     ctx.log_metrics(step=None, **timings, patterns=len(data))
     headline(
