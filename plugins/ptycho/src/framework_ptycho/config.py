@@ -90,6 +90,11 @@ class TrainConfig:
         None, min=1, aliases=["n_images"], help="groups to train on (default: one per pattern)"
     )
     model: str = field("ptycho.pinn", help="registered model to train")
+    init_bundle: str = field(
+        "none",
+        help="start from this bundle's weights: 'pretrained' (shipped with the plugin; needs "
+        "--gridsize 2 --n-filters-scale 0.5), a model/bundle.zip path, or 'none' (random)",
+    )
     n_filters_scale: float = field(
         1.0, min=0.1, max=8.0, help="U-Net width multiplier (16 x scale filters)"
     )

@@ -22,8 +22,9 @@ RADIUS_MARGIN = 0.15
 WITHOUT_NETWORK = "reconstruct without a network: --bundle none --refine-engine builtin-lsqml"
 
 
-def bundle_path(name: str) -> Path:
-    """The file a `--bundle` value names (a shipped name or a path)."""
+def bundle_path(name: str, option: str = "--bundle", none: str = "no network") -> Path:
+    """The file a `--bundle` value names (a shipped name or a path); `option` and what
+    its `none` means word the error for another option taking the same values."""
     if name in SHIPPED:
         from importlib.resources import files
 
@@ -38,8 +39,8 @@ def bundle_path(name: str) -> Path:
     if not path.is_file():
         shipped = ", ".join(SHIPPED)
         raise UsageError(
-            f"--bundle {name}: no such file and no shipped bundle of that name",
-            hint=f"use one of: {shipped}, the path of a model/bundle.zip, or none (no network)",
+            f"{option} {name}: no such file and no shipped bundle of that name",
+            hint=f"use one of: {shipped}, the path of a model/bundle.zip, or none ({none})",
         )
     return path
 

@@ -102,6 +102,8 @@ def train(ctx: StepContext[TrainConfig]) -> None:
     device = ctx.device
     net = ctx.models.build(cfg.model, channels=cfg.gridsize**2, n_filters_scale=cfg.n_filters_scale)
     model = PhysicsModel(net, torch.from_numpy(data.probe)).to(device)
+    if cfg.init_bundle != "none":
+        _start_from(model, cfg, data)
     checkpoints = Checkpoints(ctx, cfg.checkpoint_save_top_k)
     best: dict[str, Any] = {}
 
@@ -147,6 +149,31 @@ def train(ctx: StepContext[TrainConfig]) -> None:
     ctx.log_metrics(
         best_epoch=best["epoch"], best_val_loss=best["val_loss"], epochs_run=len(history)
     )
+
+
+def _start_from(model: Any, cfg: TrainConfig, data: PtychoData) -> None:
+    """Load --init-bundle's weights into `model`; the probe stays this data's own."""
+    from framework import ArtifactError, UsageError
+
+    from framework_ptycho.bundle import load_bundle
+    from framework_ptycho.pretrained import bundle_path
+
+    try:
+        bundle = load_bundle(bundle_path(cfg.init_bundle, "--init-bundle", "random weights"))
+    except ArtifactError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
+    theirs = bundle.train_config
+    shape = (bundle.n, bundle.gridsize, theirs.get("model"), theirs.get("n_filters_scale"))
+    ours = (data.n, cfg.gridsize, cfg.model, cfg.n_filters_scale)
+    if shape != ours:
+        raise UsageError(
+            f"--init-bundle {cfg.init_bundle}: its network (N, gridsize, model, width) is "
+            f"{shape}, this run's is {ours}",
+            hint=f"train with --gridsize {bundle.gridsize} --model {theirs.get('model')} "
+            f"--n-filters-scale {theirs.get('n_filters_scale')} on {bundle.n}x{bundle.n} "
+            "patterns, or --init-bundle none",
+        )
+    model.load_state_dict({**bundle.state_dict, "probe": model.probe})
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
