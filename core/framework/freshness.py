@@ -69,7 +69,9 @@ def file_records(
 
 def dependency_records(paths: dict[str, str], hashes: HashCache) -> list[dict[str, Any]]:
     """Field, path, size and content hash of each outside file or folder a config names
-    (a folder's: its visible files' paths and hashes; "missing": the step will say so)."""
+    (a folder's: its visible files' paths and hashes). A value naming nothing on disk
+    adds no record: it is a word the step knows (a shipped model's name, "none"), already
+    in the config hash, or a missing path that the step refuses."""
     records = []
     for name, value in sorted(paths.items()):
         path = Path(value).expanduser()
@@ -81,7 +83,7 @@ def dependency_records(paths: dict[str, str], hashes: HashCache) -> list[dict[st
             listing = [[f.relative_to(path).as_posix(), hashes.digest(f)] for f in files]
             digest = hash_bytes(canonical_json(listing).encode())
         else:
-            size, digest = 0, "missing"
+            continue
         records.append({"field": name, "path": str(path), "size": size, "hash": digest})
     return records
 

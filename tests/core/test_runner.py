@@ -264,6 +264,17 @@ def test_a_file_added_to_a_dependency_folder_makes_its_step_stale(cli, plugin_si
     assert read_manifest(RUN)["steps"]["reader.read"]["dependencies"][0]["size"] == 2
 
 
+def test_a_dependency_value_naming_nothing_on_disk_counts_by_its_words(cli, plugin_site):
+    # A word the step knows (a shipped model's name): no content to hash, no record.
+    module = plugin_site.add("reader", READER)
+    run_ok(cli, "reader.read", "--run-id", "r1", "--data", "shipped")
+    assert "dependencies" not in read_manifest(RUN)["steps"]["reader.read"]
+    assert "up to date" in run_ok(cli, "reader.read", "--run-id", "r1", "--data", "shipped").stdout
+    result = run_ok(cli, "reader.read", "--run-id", "r1", "--data", "other")
+    assert calls(module) == ["read", "read"]
+    assert "data 'shipped' -> 'other'" in result.stdout
+
+
 def test_a_field_left_out_of_the_fingerprint_does_not_make_its_step_stale(cli, plugin_site):
     module = plugin_site.add("reader", READER)
     run_ok(cli, "reader.read", "--run-id", "r1", "--every", "10")

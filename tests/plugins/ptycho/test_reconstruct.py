@@ -64,7 +64,9 @@ def test_refine_start_chooses_what_of_the_network_the_engine_starts_from(tmp_pat
     assert phase["amplitude"] < 0.7 * phase["object"]
 
 
-def test_random_weights_fall_below_the_floor(tmp_path, scan_file):
+def test_random_weights_fall_below_the_floor_and_a_new_bundle_at_their_path_reruns(
+    tmp_path, scan_file
+):
     import torch
     from framework_ptycho.bundle import Bundle, load_bundle, save_bundle
     from framework_ptycho.forward import PhysicsModel
@@ -101,6 +103,13 @@ def test_random_weights_fall_below_the_floor(tmp_path, scan_file):
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((tmp_path / "rec" / "metrics.json").read_text())
     assert metrics["pinn"]["amplitude"]["pearson"] < AMPLITUDE_FLOOR
+    # The trained weights copied over the same path: the bundle's content is part of the
+    # step's fingerprint, so the same command reruns the step rather than keep its image.
+    path.write_bytes(bundle_path("pretrained").read_bytes())
+    result = reconstruct(tmp_path, scan_file, "--bundle", str(path))
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads((tmp_path / "rec" / "metrics.json").read_text())
+    assert metrics["pinn"]["amplitude"]["pearson"] > AMPLITUDE_FLOOR
 
 
 @pytest.fixture(scope="module")

@@ -92,6 +92,7 @@ class TrainConfig:
     model: str = field("ptycho.pinn", help="registered model to train")
     init_bundle: str = field(
         "none",
+        dependency=True,
         help="start from this bundle's weights: 'pretrained' (shipped with the plugin; needs "
         "--gridsize 2 --n-filters-scale 0.5), a model/bundle.zip path, or 'none' (random)",
     )
@@ -223,6 +224,7 @@ class ReconstructConfig:
     )
     bundle: str = field(
         "pretrained",
+        dependency=True,
         help="'pretrained' (shipped with the plugin), a model/bundle.zip path, or 'none' "
         "(no network: --refine-engine starts from a blank object; any N and probe)",
     )
