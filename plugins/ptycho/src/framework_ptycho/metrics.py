@@ -86,12 +86,14 @@ def frc_resolution(a: np.ndarray, b: np.ndarray, threshold: float = 0.5) -> floa
 
 
 def _image_metrics(truth: np.ndarray, recon: np.ndarray) -> dict[str, float]:
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from skimage.metrics import structural_similarity
 
     data_range = float(truth.max() - truth.min()) or 1.0
+    # PSNR by its formula: scikit-image's imports scipy.stats, 0.85 s of every scored run.
+    mse = float(np.mean((truth.astype(np.float64) - recon) ** 2))
     return {
         "ssim": float(structural_similarity(truth, recon, data_range=data_range)),
-        "psnr": float(peak_signal_noise_ratio(truth, recon, data_range=data_range)),
+        "psnr": 10 * np.log10(data_range**2 / mse) if mse > 0 else float("inf"),
         "mae": float(np.abs(truth - recon).mean()),
         "pearson": float(np.corrcoef(truth.ravel(), recon.ravel())[0, 1])
         if recon.std() > 0
