@@ -67,10 +67,11 @@ def test_a_low_dose_amplitude_file_loads_and_its_counts_are_refused(seed, tmp_pa
 
 
 @pytest.mark.parametrize("dose", [1e3, 1e4, 1e5])
-def test_the_denoiser_reads_the_dose_from_the_data_alone(dose, tmp_path):
+def test_the_dose_is_read_from_the_data_alone(dose, tmp_path):
     from framework_ptycho.corpus import simulate_scan
-    from framework_ptycho.dataset import load_npz
+    from framework_ptycho.dataset import load_npz, photons_per_pattern
     from framework_ptycho.denoise import dose_level
+    from framework_ptycho.engines import default_iterations
 
     # Ours (normalized amplitudes) and the other simulator's files both carry the dose
     # only in their counting statistics; the level is log10(photons) - 4.
@@ -78,6 +79,10 @@ def test_the_denoiser_reads_the_dose_from_the_data_alone(dose, tmp_path):
     foreign_scan.scan("grains", 5, dose, tmp_path / "scan.npz")
     for data in (ours, load_npz(tmp_path / "scan.npz")):
         assert dose_level(data.diffraction) == pytest.approx(np.log10(dose) - 4, abs=0.02)
+        assert photons_per_pattern(data.diffraction) == pytest.approx(dose, rel=0.05)
+        # builtin-lsqml's default passes follow it: 20, 40, 80 at 1e3, 1e4, 1e5.
+        passes = default_iterations("builtin-lsqml", photons_per_pattern(data.diffraction))
+        assert passes == 40 * 2 ** round(np.log10(dose) - 4)
 
 
 def test_rows_name_the_refinement_and_the_denoiser():

@@ -125,6 +125,16 @@ def big_patterns(tmp_path_factory):
     return path
 
 
+def test_builtin_lsqml_passes_follow_the_dose_and_others_keep_theirs():
+    from framework_ptycho.config import REFINE_ITERATIONS
+    from framework_ptycho.engines import default_iterations
+
+    lsqml = [default_iterations("builtin-lsqml", p) for p in (1, 300, 1e3, 2e4, 4e4, 1e5, 1e9)]
+    assert lsqml == [10, 10, 20, 40, 80, 80, 160]
+    assert default_iterations("builtin-epie", 1e5) == REFINE_ITERATIONS
+    assert default_iterations("ptychi-lsqml", 1e3) == REFINE_ITERATIONS
+
+
 def test_refuses_patterns_of_another_size(tmp_path, big_patterns):
     result = reconstruct(tmp_path, big_patterns)
     assert result.exit_code == 2 and "128x128" in result.stderr and "64x64" in result.stderr

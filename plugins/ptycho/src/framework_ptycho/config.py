@@ -234,8 +234,10 @@ class ReconstructConfig:
     refine_iterations: int | None = field(
         None,
         min=1,
-        help=f"refinement passes over all scan positions (default {REFINE_ITERATIONS}); "
-        "needs --refine-engine",
+        help="refinement passes over all scan positions (default: builtin-lsqml "
+        f"{REFINE_ITERATIONS} at 1e4 photons per pattern, read from the data, twice as many "
+        f"a decade more, half a decade less, by the nearest decade; other engines {REFINE_ITERATIONS}); needs "
+        "--refine-engine",
     )
     refine_start: RefineStart = field(
         "amplitude", help=REFINE_START_HELP + " (with --bundle none the start is blank)"

@@ -23,23 +23,15 @@ from typing import Any
 import numpy as np
 from framework import ArtifactError
 
+from framework_ptycho.dataset import photons_per_pattern
+
 WIDTH, HIDDEN = 32, 5  # channels; hidden conv + batch-norm layers
 WEIGHTS, RECORD = "denoiser.safetensors", "denoiser.json"
 
 
 def dose_level(diffraction: np.ndarray) -> np.float32:
-    """log10 of the photons per pattern, less 4, clipped to 1e2-1e7 photons.
-
-    Amplitudes are sqrt(counts) times one scale, so the smallest nonzero intensity is one
-    photon and the total over it counts the photons."""
-    # Pattern by pattern block, so a large scan is never copied whole in float64.
-    total, smallest = 0.0, np.inf
-    for start in range(0, len(diffraction), 256):
-        block = diffraction[start : start + 256].astype(np.float64)
-        total += float(np.einsum("ijk,ijk->", block, block))
-        nonzero = block[block > 0]
-        smallest = min(smallest, float(nonzero.min()) ** 2) if nonzero.size else smallest
-    photons = total / len(diffraction) / smallest if np.isfinite(smallest) else 1e4
+    """log10 of the photons per pattern (read from the data), less 4, clipped to 1e2-1e7."""
+    photons = photons_per_pattern(diffraction)
     return np.float32(np.log10(np.clip(photons, 1e2, 1e7)) - 4)
 
 

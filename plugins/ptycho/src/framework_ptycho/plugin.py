@@ -88,8 +88,9 @@ def register_steps(register: StepRegister) -> None:
             run="framework_ptycho.steps.reconstruct:reconstruct",
             config="framework_ptycho.config:ReconstructConfig",
             outputs=[*RECON, "metrics.json"],
-            version="2",  # 2: positions framed from pixel 0 (frame_shift); --bundle none; the
-            # denoised amplitude keeps the refined mean
+            version="3",  # 2: positions framed from pixel 0 (frame_shift); --bundle none; the
+            # denoised amplitude keeps the refined mean; 3: builtin-lsqml's default passes
+            # follow the dose
         )
     )
     register(

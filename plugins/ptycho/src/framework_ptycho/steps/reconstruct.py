@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from framework import ArtifactError, StepContext, UsageError
 
-from framework_ptycho.config import REFINE_ITERATIONS, ReconstructConfig
-from framework_ptycho.dataset import framed, object_side
+from framework_ptycho.config import ReconstructConfig
+from framework_ptycho.dataset import framed, object_side, photons_per_pattern
 from framework_ptycho.steps.common import network_pass, write_reconstruction
 
 NO_NETWORK = "none"  # --bundle none: the engine alone, from a blank object
@@ -80,6 +80,8 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     blank = np.ones((size, size), np.complex64)  # never left as is: --bundle none needs an engine
     obj, refine_seconds = (result.obj if result else blank), 0.0
     errors: list[float] = []
+    photons = photons_per_pattern(data.diffraction)
+    passes = cfg.refine_iterations or engines.default_iterations(cfg.refine_engine, photons)
     if cfg.refine_engine != "none":
         problem = engines.Problem(data.diffraction, data.probe, data.xcoords, data.ycoords, size)
         start = (
@@ -92,7 +94,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         obj, errors = engines.run(
             cfg.refine_engine,
             problem,
-            iterations=_iterations(cfg),
+            iterations=passes,
             init=start,
             step_size=cfg.step_size,
             ml_learning_rate=cfg.ml_learning_rate,
@@ -132,7 +134,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         frame_shift=shift,
     )
     named = {"pinn": (result.obj, result.seconds)} if result else {}
-    refined_name = f"{cfg.refine_engine} {_iterations(cfg)}"
+    refined_name = f"{cfg.refine_engine} {passes}"
     refined_name = f"pinn + {refined_name}" if result else f"{refined_name} from a blank object"
     if cfg.refine_engine != "none":
         named[refined_name] = (refined, network_seconds + refine_seconds)
@@ -146,6 +148,8 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     timings: dict[str, float] = (
         {"pinn_seconds": network_seconds, "groups": result.groups} if result else {}
     )
+    if cfg.refine_engine != "none":
+        timings.update(refine_passes=passes, photons_per_pattern=round(photons, 1))
     timings.update(refine_seconds=refine_seconds, denoise_seconds=denoise_seconds)
     ctx.log_metrics(step=None, **timings, patterns=len(data))
     headline(
@@ -154,11 +158,6 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         [ctx.run_dir / name for name in (*OUTPUTS, "metrics.json")],
         ctx.execution.quiet,
     )
-
-
-def _iterations(cfg: ReconstructConfig) -> int:
-    """The refinement passes asked for, or the default."""
-    return REFINE_ITERATIONS if cfg.refine_iterations is None else cfg.refine_iterations
 
 
 def _denoised(data: Any, refined: np.ndarray, size: int, part: str) -> np.ndarray:
