@@ -20,18 +20,26 @@ Progress = Callable[..., Iterable[int]]
 NOISE = ("gaussian", "poisson")
 
 
-def _far_field_target(far: Any, modulus: Any, counts: Any, measured: Any, noise: str) -> Any:
-    """The revised far field: the modulus projection, or a Poisson likelihood step."""
+def _far_field_change(intensity: Any, modulus: Any, counts: Any, measured: Any, noise: str) -> Any:
+    """The real factor ``f - 1`` by which the far field moves (``far * f`` is its
+    revision): the modulus projection, or a Poisson likelihood step."""
     if noise == "gaussian":
-        return far * (measured / modulus.clamp_min(1e-12))
-    intensity = modulus**2
+        return measured / modulus.clamp_min(1e-12) - 1
     # d(NLL)/d conj(far) = (1 - y/|F|^2) F; the step length `a` along it is one Newton
     # step on the NLL of (1 - a xi)^2 |F|^2, per position, kept in [0, 1].
     xi = 1 - counts / intensity.clamp_min(1e-12)
     num = (xi * (intensity - counts)).sum(dim=(-2, -1), keepdim=True)
     den = (xi**2 * (intensity + counts)).sum(dim=(-2, -1), keepdim=True)
     a = (num / den.clamp_min(1e-30)).clamp(0, 1)
-    return far * (1 - a * xi)
+    return -a * xi
+
+
+def _dot(a: Any, b: Any) -> Any:
+    """Re(sum conj(a) b) over each (n, n) patch, as real arithmetic on the complex pairs
+    (a complex product first costs twice as much)."""
+    import torch
+
+    return (torch.view_as_real(a) * torch.view_as_real(b)).sum(dim=(-3, -2, -1))
 
 
 def _scatter(values: Any, index: Any, size: int) -> Any:
@@ -108,6 +116,8 @@ def reconstruct(
     )
     counts = measured**2
     power = probes.real**2 + probes.imag**2
+    conjugates = probes.conj().resolve_conj()  # once: a lazy conjugate costs every product
+    flat_index = index.reshape(len(xs), -1)
     everywhere = _scatter(power, index, size)
     fixed = torch.sqrt(everywhere**2 + (delta * everywhere.max()) ** 2)  # "all": one damping
     generator = torch.Generator().manual_seed(seed)
@@ -119,23 +129,24 @@ def reconstruct(
         err = torch.zeros((), device=device)
         for batch in _batches(len(xs), batch_size, generator, device):
             p, where = probes[batch], index[batch]
-            psi = obj[where] * p
-            far = torch.fft.fft2(psi, norm="ortho")
-            modulus = far.abs()
-            err = err + ((modulus - measured[batch]) ** 2).sum()
-            target = _far_field_target(far, modulus, counts[batch], measured[batch], noise)
-            chi = torch.fft.ifft2(target, norm="ortho") - psi
+            gather = flat_index[batch].reshape(-1)  # index_select: 2.4x advanced indexing
+            far = torch.fft.fft2(obj.index_select(0, gather).view(p.shape) * p, norm="ortho")
+            # |far| from re^2 + im^2: abs() guards against overflow at 2.3x the cost.
+            intensity = torch.addcmul(far.real * far.real, far.imag, far.imag)
+            modulus = intensity.sqrt()
+            err = err + torch.nn.functional.mse_loss(modulus, measured[batch], reduction="sum")
+            factor = _far_field_change(intensity, modulus, counts[batch], measured[batch], noise)
+            # The exit-wave change: ifft(far * f) - psi, and ifft(far) is psi.
+            chi = torch.fft.ifft2(far * factor, norm="ortho")
             if preconditioner == "all":
                 damping = fixed
             else:
                 weight = _scatter(power[batch], where, size)
                 damping = torch.sqrt(weight**2 + (delta * weight.max()) ** 2)
-            raw = p.conj() * chi
+            raw = conjugates[batch] * chi
             direction = _scatter(raw, where, size) / damping
-            change = direction[where] * p
-            alpha = (change.conj() * chi).real.sum(dim=(-2, -1)) / (
-                (change.real**2 + change.imag**2).sum(dim=(-2, -1)).clamp_min(1e-30)
-            )
+            change = direction.index_select(0, gather).view(p.shape) * p
+            alpha = _dot(change, chi) / _dot(change, change).clamp_min(1e-30)
             alpha = alpha.clamp_min(0) * step_scale
             if per_position:
                 step = _scatter(alpha[:, None, None] * raw, where, size) / damping
