@@ -83,6 +83,13 @@ def test_the_dose_is_read_from_the_data_alone(dose, tmp_path):
         # builtin-lsqml's default passes follow it: 20, 40, 80 at 1e3, 1e4, 1e5.
         passes = default_iterations("builtin-lsqml", photons_per_pattern(data.diffraction))
         assert passes == 40 * 2 ** round(np.log10(dose) - 4)
+        # A gain keeps the unit of one count; a background removes it: no dose, 40 passes.
+        gained = 3.7 * data.diffraction
+        assert photons_per_pattern(gained) == pytest.approx(dose, rel=0.05)
+        background = np.sqrt(data.diffraction**2 + 0.013)
+        assert photons_per_pattern(background) is None
+        assert default_iterations("builtin-lsqml", None) == 40
+        assert dose_level(background) == 0.0
 
 
 def test_rows_name_the_refinement_and_the_denoiser():

@@ -43,11 +43,15 @@ def intensity_scale(diffraction: np.ndarray) -> float:
     return float(np.sqrt((n / 2) ** 2 / energy)) if energy > 0 else 1.0
 
 
-def photons_per_pattern(diffraction: np.ndarray) -> float:
-    """The scan's dose read from its amplitudes alone (1e4 when they are all zero).
+def photons_per_pattern(diffraction: np.ndarray) -> float | None:
+    """The scan's dose read from its amplitudes alone; None when they do not tell it.
 
     Amplitudes are sqrt(counts) times one scale, so the smallest nonzero intensity is one
-    photon and the mean total intensity over it counts the photons per pattern."""
+    photon and the mean total intensity over it counts the photons per pattern. Squared
+    amplitudes that are not whole multiples of one count (a detector's gain and
+    background, other processing) or all zero carry no such unit."""
+    if not _whole_counts(diffraction[: min(len(diffraction), 256)].astype(np.float64) ** 2):
+        return None
     # Block by block, so a large scan is never copied whole in float64.
     total, smallest = 0.0, np.inf
     for start in range(0, len(diffraction), 256):
@@ -55,7 +59,7 @@ def photons_per_pattern(diffraction: np.ndarray) -> float:
         total += float(np.einsum("ijk,ijk->", block, block))
         nonzero = block[block > 0]
         smallest = min(smallest, float(nonzero.min()) ** 2) if nonzero.size else smallest
-    return total / len(diffraction) / smallest if np.isfinite(smallest) else 1e4
+    return total / len(diffraction) / smallest
 
 
 def _fail(path: Path, what: str, fix: str) -> ArtifactError:

@@ -149,7 +149,9 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
         {"pinn_seconds": network_seconds, "groups": result.groups} if result else {}
     )
     if cfg.refine_engine != "none":
-        timings.update(refine_passes=passes, photons_per_pattern=round(photons, 1))
+        timings.update(refine_passes=passes)
+        if photons is not None:
+            timings.update(photons_per_pattern=round(photons, 1))
     timings.update(refine_seconds=refine_seconds, denoise_seconds=denoise_seconds)
     ctx.log_metrics(step=None, **timings, patterns=len(data))
     headline(
