@@ -135,6 +135,21 @@ def test_builtin_lsqml_passes_follow_the_dose_and_others_keep_theirs():
     assert default_iterations("ptychi-lsqml", 1e3) == REFINE_ITERATIONS
 
 
+def test_a_low_dose_scan_is_refined_for_fewer_passes_by_default(tmp_path):
+    from framework_ptycho.corpus import simulate_scan
+    from framework_ptycho.dataset import save_npz
+
+    settings = {"probe_radius": 0.25, "probe_defocus": 5.0, "overlap": 0.8, "nphotons": 1e3}
+    scan = simulate_scan("blobs", np.random.default_rng(3), object_size=96, settings=settings)
+    save_npz(tmp_path / "dim.npz", scan.data)
+    result = reconstruct(tmp_path, tmp_path / "dim.npz", "--refine-engine", "builtin-lsqml")
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads((tmp_path / "rec" / "metrics.json").read_text())
+    assert "pinn + builtin-lsqml 20" in metrics
+    with np.load(tmp_path / "rec" / "reconstruction.npz", allow_pickle=False) as rec:
+        assert len(rec["fourier_error"]) == 20
+
+
 def test_refuses_patterns_of_another_size(tmp_path, big_patterns):
     result = reconstruct(tmp_path, big_patterns)
     assert result.exit_code == 2 and "128x128" in result.stderr and "64x64" in result.stderr
