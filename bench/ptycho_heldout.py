@@ -89,6 +89,8 @@ def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> 
 
     pinn = network_alone(model, bundle.gridsize, data, size, args.device)
     record("pinn", pinn.obj, pinn.seconds)
+    # Before a refinement ptycho.reconstruct runs the network on covering groups.
+    pinn = network_alone(model, bundle.gridsize, data, size, args.device, args.start_groups)
     start = engines.start_from(problem, pinn.obj, pinn.coverage, args.refine_start)
     for engine, asked in args.refine:
         began = time.perf_counter()  # reading the dose is part of the default's cost
@@ -163,6 +165,12 @@ def main() -> None:
         default="amplitude",
         choices=("amplitude", "object"),
         help="what of the network's object a refinement starts from (as ptycho.reconstruct)",
+    )
+    p.add_argument(
+        "--start-groups",
+        default="cover",
+        choices=("cover", "all"),
+        help="the network's groups before a refinement (ptycho.reconstruct's default: cover)",
     )
     p.add_argument("--ptychi-iterations", type=int, default=100)
     p.add_argument(

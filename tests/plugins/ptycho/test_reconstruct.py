@@ -45,6 +45,14 @@ def test_reconstructs_an_unseen_family_far_above_a_blank_object(tmp_path, scan_f
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["pinn"]["amplitude"]["pearson"] > AMPLITUDE_FLOOR
     assert metrics["pinn + builtin-lsqml 3"]["amplitude"]["pearson"] > AMPLITUDE_FLOOR
+    # Before a refinement the network runs on covering groups (about one in four
+    # patterns a group at gridsize 2), for the network alone on a group around each.
+    logged = json.loads((run / "manifest.json").read_text())["steps"]["ptycho.reconstruct"]
+    assert logged["metrics"]["groups"] < logged["metrics"]["patterns"] / 2
+    assert reconstruct(tmp_path / "alone", scan_file).exit_code == 0
+    logged = json.loads((tmp_path / "alone" / "rec" / "manifest.json").read_text())
+    metrics = logged["steps"]["ptycho.reconstruct"]["metrics"]
+    assert metrics["groups"] == metrics["patterns"]
 
 
 def test_refine_start_chooses_what_of_the_network_the_engine_starts_from(tmp_path, scan_file):

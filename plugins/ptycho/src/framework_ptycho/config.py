@@ -257,8 +257,10 @@ class ReconstructConfig:
     k_neighbours: int = field(
         6, min=4, max=7, help="K: a group's patterns are drawn among K nearest neighbours"
     )
-    inference_groups: Literal["all", "cover"] = field(
-        "all", help="a group around every pattern, or about n/C groups covering each once"
+    inference_groups: Literal["auto", "all", "cover"] = field(
+        "auto",
+        help="a group around every pattern, or about n/C groups covering each once (auto: "
+        "cover when an engine refines the network's image, all for the network alone)",
     )
     align_phase: int = field(
         1, min=0, max=20, help="rounds of aligning each patch's constant phase before averaging"

@@ -11,7 +11,7 @@ the training scripts).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from framework import UsageError
@@ -90,9 +90,17 @@ def load_network(name: str, device: str) -> tuple[Any, Any]:
     return bundle, inference.load_model(Models, bundle, np.ones((64, 64), np.complex64), device)
 
 
-def network_alone(model: Any, gridsize: int, data: Any, size: int, device: str) -> Any:
+def network_alone(
+    model: Any,
+    gridsize: int,
+    data: Any,
+    size: int,
+    device: str,
+    groups: Literal["all", "cover"] = "all",
+) -> Any:
     """The network on one scan with the scan's probe, stitched (`inference.reconstruct`'s
-    result), as ``ptycho.reconstruct`` runs it with its default options."""
+    result), as ``ptycho.reconstruct`` runs it with its default options: `groups` "all"
+    for the network alone, "cover" before a refinement."""
     import torch
 
     from framework_ptycho import inference
@@ -102,7 +110,7 @@ def network_alone(model: Any, gridsize: int, data: Any, size: int, device: str) 
 
     with torch.no_grad():
         model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)).to(device))
-    options = InferConfig()
+    options = InferConfig(inference_groups=groups)
     index = inference.choose_groups(data, gridsize, options, 0)
     return inference.reconstruct(
         model,

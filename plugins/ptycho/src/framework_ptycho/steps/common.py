@@ -40,16 +40,22 @@ def autocast_for(ctx: StepContext[Any], device: str) -> Any:
 
 
 def network_pass(
-    ctx: StepContext[Any], bundle: Any, data: PtychoData, size: int, intensity_scale: float
+    ctx: StepContext[Any],
+    bundle: Any,
+    data: PtychoData,
+    size: int,
+    intensity_scale: float,
+    options: Any = None,
 ) -> Any:
     """The bundle's network on `data`'s patterns, stitched into a (size, size) object on
-    the run's device and precision (`inference.reconstruct`'s result)."""
+    the run's device and precision (`inference.reconstruct`'s result); `options` (the
+    inference fields) default to the step's config."""
     import torch
     from framework import autocast_dtype
 
     from framework_ptycho import inference
 
-    cfg, device = ctx.config, ctx.device
+    cfg, device = options or ctx.config, ctx.device
     model = inference.load_model(ctx.models, bundle, data.probe, device)
     index = inference.choose_groups(data, bundle.gridsize, cfg, ctx.execution.seed)
     return inference.reconstruct(
