@@ -236,8 +236,8 @@ class ReconstructConfig:
         min=1,
         help="refinement passes over all scan positions (default: builtin-lsqml "
         f"{REFINE_ITERATIONS} at 1e4 photons per pattern, read from the data, twice as many "
-        f"a decade more, half a decade less, by the nearest decade; other engines {REFINE_ITERATIONS}); needs "
-        "--refine-engine",
+        "a decade more, half a decade less, by the nearest decade; other engines "
+        f"{REFINE_ITERATIONS}); needs --refine-engine",
     )
     refine_start: RefineStart = field(
         "amplitude", help=REFINE_START_HELP + " (with --bundle none the start is blank)"

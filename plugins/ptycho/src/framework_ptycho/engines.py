@@ -68,11 +68,12 @@ def start_from(
 def default_iterations(engine: str, photons: float | None) -> int:
     """The refinement passes when none are asked for. builtin-lsqml's follow the dose:
     REFINE_ITERATIONS at 1e4 photons per pattern, twice as many a decade more, half a
-    decade less, by the nearest whole decade (10, 20, 40, 80 or 160). Chosen on the held-out bench's validation scans: more passes
-    fit the counting noise at low dose and keep converging at high dose (mean SSIM with
-    the denoiser at 1e3: 0.578 / 0.551 after 20 passes, 0.549 / 0.519 after 40; at 1e5:
-    0.920 / 0.956 after 80, 0.916 / 0.887 after 40). Other engines, and data that do not
-    tell their dose (`photons` None): REFINE_ITERATIONS."""
+    decade less, by the nearest whole decade (10, 20, 40, 80 or 160). Chosen on the
+    held-out bench's validation scans: more passes fit the counting noise at low dose and
+    keep converging at high dose (mean SSIM with the denoiser at 1e3: 0.578 / 0.551 after
+    20 passes, 0.549 / 0.519 after 40; at 1e5: 0.920 / 0.956 after 80, 0.916 / 0.887
+    after 40). Other engines, and data that do not tell their dose (`photons` None):
+    REFINE_ITERATIONS."""
     from framework_ptycho.config import REFINE_ITERATIONS
 
     if engine != "builtin-lsqml" or photons is None:

@@ -90,7 +90,7 @@ def register_steps(register: StepRegister) -> None:
             outputs=[*RECON, "metrics.json"],
             version="3",  # 2: positions framed from pixel 0 (frame_shift); --bundle none; the
             # denoised amplitude keeps the refined mean; 3: builtin-lsqml's default passes
-            # follow the dose
+            # follow the dose, covering groups before a refinement
         )
     )
     register(
