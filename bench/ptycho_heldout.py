@@ -89,8 +89,8 @@ def run_case(kind: str, dose: float, args, model, bundle, ptychi: list[str]) -> 
 
     pinn = network_alone(model, bundle.gridsize, data, size, args.device)
     record("pinn", pinn.obj, pinn.seconds)
-    # Before a refinement ptycho.reconstruct runs the network on covering groups.
-    pinn = network_alone(model, bundle.gridsize, data, size, args.device, args.start_groups)
+    if args.start_groups != "all":  # ptycho.reconstruct's covering groups before a refinement
+        pinn = network_alone(model, bundle.gridsize, data, size, args.device, args.start_groups)
     start = engines.start_from(problem, pinn.obj, pinn.coverage, args.refine_start)
     for engine, asked in args.refine:
         began = time.perf_counter()  # reading the dose is part of the default's cost

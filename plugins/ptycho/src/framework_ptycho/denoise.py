@@ -30,10 +30,14 @@ WEIGHTS, RECORD = "denoiser.safetensors", "denoiser.json"
 
 
 def dose_level(diffraction: np.ndarray) -> np.float32:
-    """log10 of the photons per pattern (read from the data), less 4, clipped to 1e2-1e7;
-    0 (1e4, the middle of its training doses) when the data do not tell their dose."""
-    photons = photons_per_pattern(diffraction) or 1e4
-    return np.float32(np.log10(np.clip(photons, 1e2, 1e7)) - 4)
+    """The level (`level_of`) of the dose read from the data."""
+    return level_of(photons_per_pattern(diffraction))
+
+
+def level_of(photons: float | None) -> np.float32:
+    """log10 of the photons per pattern, less 4, clipped to 1e2-1e7; 0 (1e4, the middle of
+    the training doses) for data that do not tell their dose (None)."""
+    return np.float32(np.log10(np.clip(photons or 1e4, 1e2, 1e7)) - 4)
 
 
 def channels(obj: np.ndarray) -> np.ndarray:

@@ -91,14 +91,15 @@ def reconstruct(
     groups, n = torch.from_numpy(index), data.n
     batch_size = options.inference_batch_size
 
-    def predict(groups: torch.Tensor) -> list[torch.Tensor]:
-        """Each group's C patches (complex, on the CPU), `batch_size` groups at a time."""
+    def predict(groups: torch.Tensor, amplitudes: torch.Tensor) -> list[torch.Tensor]:
+        """Each group's C patches (complex, on the CPU), `batch_size` groups at a time;
+        `groups` index `amplitudes`."""
         patches = []
         with torch.inference_mode(), autocast() if autocast else contextlib.nullcontext():
             # The network's input, once per pattern (it is per pattern), kept as
             # (P, N, N, 3) in the compute dtype; per group one gather and one copy give
             # (G, 3C, N, N) in channels-last memory, all amplitudes first as in training.
-            per_pattern = model.features(measured.to(device))
+            per_pattern = model.features(amplitudes.to(device))
             per_pattern = per_pattern.to(dtype).permute(0, 2, 3, 1).contiguous()
             for start in range(0, len(groups), batch_size):
                 batch = per_pattern[groups[start : start + batch_size].to(device)]
@@ -111,7 +112,7 @@ def reconstruct(
 
     def run() -> tuple[torch.Tensor, torch.Tensor]:
         """Diffraction to stitched object: everything a new dataset costs."""
-        patches = predict(groups)
+        patches = predict(groups, measured)
         summed = torch.zeros(len(data), n // 2, n // 2, dtype=torch.complex64)
         summed.index_add_(0, flat, torch.cat(patches).flatten(0, 1))
         return stitch(
@@ -119,7 +120,8 @@ def reconstruct(
         )
 
     started = time.perf_counter()
-    predict(groups[:batch_size])
+    used, local = torch.unique(groups[:batch_size], return_inverse=True)
+    predict(local, measured[used])  # the first batch, on its own patterns only
     cold = time.perf_counter() - started
     started = time.perf_counter()
     obj, cover = run()

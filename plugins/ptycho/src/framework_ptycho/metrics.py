@@ -93,7 +93,7 @@ def _image_metrics(truth: np.ndarray, recon: np.ndarray) -> dict[str, float]:
     mse = float(np.mean((truth.astype(np.float64) - recon) ** 2))
     return {
         "ssim": float(structural_similarity(truth, recon, data_range=data_range)),
-        "psnr": 10 * np.log10(data_range**2 / mse) if mse > 0 else float("inf"),
+        "psnr": float(10 * np.log10(data_range**2 / mse)) if mse > 0 else float("inf"),
         "mae": float(np.abs(truth - recon).mean()),
         "pearson": float(np.corrcoef(truth.ravel(), recon.ravel())[0, 1])
         if recon.std() > 0

@@ -45,6 +45,19 @@ def bundle_path(name: str, option: str = "--bundle", none: str = "no network") -
     return path
 
 
+def named_bundle(name: str, option: str = "--bundle", none: str = "no network") -> Any:
+    """The bundle an option names, loaded; a file that fails its checks is the user's
+    mistake, so it is one UsageError line like a name that does not exist."""
+    from framework import ArtifactError
+
+    from framework_ptycho.bundle import load_bundle
+
+    try:
+        return load_bundle(bundle_path(name, option, none))
+    except ArtifactError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
+
+
 def check_serves(bundle: Any, data: Any, where: str) -> None:
     """Refuse data whose N or probe the bundle was not trained for (UsageError)."""
     from framework_ptycho.corpus import probe_radius

@@ -45,7 +45,6 @@ def _load(ctx: StepContext[ReconstructConfig]) -> Any:
 def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     """Reconstruct --data-file with --bundle, refine if asked, score if the file has truth."""
     from framework_ptycho import engines, pretrained
-    from framework_ptycho.bundle import load_bundle
     from framework_ptycho.dataset import intensity_scale
     from framework_ptycho.report import headline
 
@@ -71,10 +70,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     size = data.obj.shape[0] if data.obj is not None else object_side(data)
     result = None
     if cfg.bundle != NO_NETWORK:
-        try:
-            bundle = load_bundle(pretrained.bundle_path(cfg.bundle))
-        except ArtifactError as exc:
-            raise UsageError(exc.message, hint=exc.hint) from None
+        bundle = pretrained.named_bundle(cfg.bundle)
         pretrained.check_serves(bundle, data, where)
         # Covering groups before a refinement: on the validation scans the refined (and
         # denoised) images matched those from a group around every pattern to 0.001 SSIM,
@@ -89,7 +85,8 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     blank = np.ones((size, size), np.complex64)  # never left as is: --bundle none needs an engine
     obj, refine_seconds = (result.obj if result else blank), 0.0
     errors: list[float] = []
-    photons = photons_per_pattern(data.diffraction)
+    refining = cfg.refine_engine != "none"  # the dose sets the passes and the denoiser's level
+    photons = photons_per_pattern(data.diffraction) if refining else None
     passes = cfg.refine_iterations or engines.default_iterations(cfg.refine_engine, photons)
     if cfg.refine_engine != "none":
         problem = engines.Problem(data.diffraction, data.probe, data.xcoords, data.ycoords, size)
@@ -119,7 +116,7 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     refined, denoise_seconds = obj, 0.0
     if cfg.denoise != "none":
         started = time.perf_counter()
-        obj = _denoised(data, refined, size, cfg.denoise)
+        obj = _denoised(data, refined, size, cfg.denoise, photons)
         denoise_seconds = time.perf_counter() - started
     seconds = network_seconds + refine_seconds + denoise_seconds
     network = (
@@ -171,8 +168,11 @@ def reconstruct(ctx: StepContext[ReconstructConfig]) -> None:
     )
 
 
-def _denoised(data: Any, refined: np.ndarray, size: int, part: str) -> np.ndarray:
-    """`refined` with its `part` over the scanned region denoised (the shipped prior)."""
+def _denoised(
+    data: Any, refined: np.ndarray, size: int, part: str, photons: float | None
+) -> np.ndarray:
+    """`refined` with its `part` over the scanned region denoised (the shipped prior), at
+    the dose read from the data (`photons`, None when they do not tell it)."""
     from framework_ptycho import denoise
     from framework_ptycho.metrics import scanned_box
 
@@ -181,7 +181,7 @@ def _denoised(data: Any, refined: np.ndarray, size: int, part: str) -> np.ndarra
     except ArtifactError as exc:
         raise UsageError(exc.message, hint=exc.hint) from None
     box = scanned_box(data.xcoords, data.ycoords, data.n, size)
-    return denoise.denoise(model, refined, box, denoise.dose_level(data.diffraction), part)
+    return denoise.denoise(model, refined, box, denoise.level_of(photons), part)
 
 
 def _scores(data: Any, named: dict[str, tuple[np.ndarray, float]]) -> dict[str, dict[str, Any]]:

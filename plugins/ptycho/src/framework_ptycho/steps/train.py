@@ -153,15 +153,11 @@ def train(ctx: StepContext[TrainConfig]) -> None:
 
 def _start_from(model: Any, cfg: TrainConfig, data: PtychoData) -> None:
     """Load --init-bundle's weights into `model`; the probe stays this data's own."""
-    from framework import ArtifactError, UsageError
+    from framework import UsageError
 
-    from framework_ptycho.bundle import load_bundle
-    from framework_ptycho.pretrained import bundle_path
+    from framework_ptycho.pretrained import named_bundle
 
-    try:
-        bundle = load_bundle(bundle_path(cfg.init_bundle, "--init-bundle", "random weights"))
-    except ArtifactError as exc:
-        raise UsageError(exc.message, hint=exc.hint) from None
+    bundle = named_bundle(cfg.init_bundle, "--init-bundle", "random weights")
     theirs = bundle.train_config
     shape = (bundle.n, bundle.gridsize, theirs.get("model"), theirs.get("n_filters_scale"))
     ours = (data.n, cfg.gridsize, cfg.model, cfg.n_filters_scale)
