@@ -102,3 +102,19 @@ def test_lsqml_beats_epie_at_equal_iterations_on_noisy_data():
         scores[engine] = (s["amplitude"]["ssim"], s["phase"]["ssim"])
     (epie_amp, epie_phase), (lsq_amp, lsq_phase) = scores.values()
     assert lsq_amp > epie_amp and lsq_phase > epie_phase, scores
+
+
+def test_the_refine_step_makes_as_many_passes_as_the_dose_asks(tmp_path):
+    """`ptycho.refine` with no --refine-iterations: builtin-lsqml's passes follow the dose
+    read from the test data (20 at 1e3 photons), as `ptycho.reconstruct` makes them."""
+    from tests.conftest import invoke
+    from tests.plugins.ptycho.conftest import TINY
+
+    result = invoke(
+        "run", "ptycho.refine", "--artifact-root", str(tmp_path), "--run-id", "low",
+        "--nphotons", "1e3", "--max-epochs", "1", "--n-filters-scale", "0.25", *TINY,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    with np.load(tmp_path / "low" / "refine" / "reconstruction.npz") as rec:
+        assert str(rec["engine"]) == "pinn+builtin-lsqml-20"
+        assert len(rec["fourier_error"]) == 20

@@ -171,6 +171,11 @@ REFINE_START_HELP = (
     "start the engine from the network's amplitude with a flat phase, or from its whole "
     "complex object"
 )
+REFINE_ITERATIONS_HELP = (
+    f"refinement passes over all scan positions (default: builtin-lsqml {REFINE_ITERATIONS} "
+    "at 1e4 photons per pattern, read from the data, twice as many a decade more, half a "
+    f"decade less, by the nearest decade; other engines {REFINE_ITERATIONS})"
+)
 
 
 @attrs.define
@@ -195,9 +200,7 @@ class RefineConfig:
     refine_engine: Engine = field(
         "builtin-lsqml", help="engine that refines the PINN's object (choices as --engine)"
     )
-    refine_iterations: int = field(
-        REFINE_ITERATIONS, min=1, help="refinement passes over all scan positions"
-    )
+    refine_iterations: int | None = field(None, min=1, help=REFINE_ITERATIONS_HELP)
     refine_start: RefineStart = field("object", help=REFINE_START_HELP)
     step_size: float = field(
         1.0, min=0.01, max=2.0, help="object update step (ePIE alpha / rPIE alpha)"
@@ -232,12 +235,7 @@ class ReconstructConfig:
         "none", help="refine the network's object with this engine (none: the network alone)"
     )
     refine_iterations: int | None = field(
-        None,
-        min=1,
-        help="refinement passes over all scan positions (default: builtin-lsqml "
-        f"{REFINE_ITERATIONS} at 1e4 photons per pattern, read from the data, twice as many "
-        "a decade more, half a decade less, by the nearest decade; other engines "
-        f"{REFINE_ITERATIONS}); needs --refine-engine",
+        None, min=1, help=REFINE_ITERATIONS_HELP + "; needs --refine-engine"
     )
     refine_start: RefineStart = field(
         "amplitude", help=REFINE_START_HELP + " (with --bundle none the start is blank)"

@@ -78,7 +78,7 @@ def register_steps(register: StepRegister) -> None:
             inputs=["data/test.npz", "data/ground_truth.npz", "reconstruction.npz"],
             outputs=[f"refine/{name}" for name in RECON],
             splits=["TEST"],
-            version="1",
+            version="2",  # 2: builtin-lsqml's default passes follow the dose
         )
     )
     register(

@@ -2,7 +2,8 @@
 
 ``ptycho.epie`` is the baseline (object from ones). ``ptycho.refine`` starts the chosen
 engine from the PINN's stitched object (`ptycho.infer`'s reconstruction.npz) for
-``--refine-iterations`` passes; its seconds are the PINN's and the refinement's
+``--refine-iterations`` passes (by default as many as ``ptycho.reconstruct`` makes at the
+data's dose: `engines.default_iterations`); its seconds are the PINN's and the refinement's
 together, both also recorded apart.
 """
 
@@ -66,8 +67,13 @@ def epie(ctx: StepContext[EpieConfig]) -> None:
 
 def refine(ctx: StepContext[RefineConfig]) -> None:
     """The PINN's object refined by an iterative engine on the same test data."""
+    from framework_ptycho import engines
+    from framework_ptycho.dataset import photons_per_pattern
+
     cfg = ctx.config
     test, size = load_test(ctx)
+    photons = photons_per_pattern(test.diffraction)
+    passes = cfg.refine_iterations or engines.default_iterations(cfg.refine_engine, photons)
     with np.load(ctx.input("reconstruction.npz"), allow_pickle=False) as rec:
         start, pinn_seconds = rec["object"], float(rec["seconds"])
         coverage = rec["coverage"] if "coverage" in rec.files else None
@@ -76,7 +82,7 @@ def refine(ctx: StepContext[RefineConfig]) -> None:
         cfg.refine_engine,
         test,
         size,
-        cfg.refine_iterations,
+        passes,
         (start, coverage, cfg.refine_start),
         "refine",
     )
@@ -87,8 +93,16 @@ def refine(ctx: StepContext[RefineConfig]) -> None:
         test,
         pinn_seconds + seconds,
         fourier_error=np.asarray(errors, np.float64),
-        engine=np.array(f"pinn+{cfg.refine_engine}-{cfg.refine_iterations}"),
+        engine=np.array(f"pinn+{cfg.refine_engine}-{passes}"),
         pinn_seconds=np.float64(pinn_seconds),
         refine_seconds=np.float64(seconds),
     )
-    ctx.log_metrics(refine_seconds=seconds, pinn_seconds=pinn_seconds, engine=cfg.refine_engine)
+    dose = {} if photons is None else {"photons_per_pattern": round(photons, 1)}
+    ctx.log_metrics(
+        step=None,
+        refine_seconds=seconds,
+        pinn_seconds=pinn_seconds,
+        engine=cfg.refine_engine,
+        refine_passes=passes,
+        **dose,
+    )
