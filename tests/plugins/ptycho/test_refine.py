@@ -118,3 +118,24 @@ def test_the_refine_step_makes_as_many_passes_as_the_dose_asks(tmp_path):
     with np.load(tmp_path / "low" / "refine" / "reconstruction.npz") as rec:
         assert str(rec["engine"]) == "pinn+builtin-lsqml-20"
         assert len(rec["fourier_error"]) == 20
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"noise": "poisson", "batch_size": 16}, {"preconditioner": "batch", "per_position": True}],
+)
+def test_lsqml_in_chunks_of_a_few_positions_gives_the_same_object(options):
+    """A pass works through its positions a chunk at a time (its working memory); the
+    object must not depend on how many positions a chunk holds."""
+    from framework_ptycho import lsqml
+
+    _, test, obj = simulate_small(nphotons=1e4, object_kind="smooth", test_fraction=0.9)
+    args = (test.diffraction, test.probe, test.xcoords, test.ycoords, obj.shape[0])
+    whole, errors = lsqml.reconstruct(*args, iterations=4, **options)
+    pieces, piece_errors = lsqml.reconstruct(
+        *args, iterations=4, chunk_pixels=5 * test.n**2, **options
+    )
+    assert len(test.xcoords) > 3 * 5  # several chunks, the last one short
+    assert np.allclose(pieces, whole, rtol=1e-4, atol=1e-5 * np.abs(whole).max())
+    assert np.allclose(piece_errors, errors, rtol=1e-4)
+    assert not np.allclose(whole, lsqml.reconstruct(*args, iterations=3, **options)[0])

@@ -22,21 +22,20 @@ Progress = Callable[..., Iterable[int]]
 def _forward_parts(
     probe: np.ndarray, diffraction: np.ndarray, xs: np.ndarray, ys: np.ndarray, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-position probes (P, n, n), sub-pixel shifted, and flat object indices (P, n, n)."""
+    """Per-position probes (P, n, n), sub-pixel shifted, and each patch's first flat
+    object index (P,): the patch of position p covers ``corner[p] + row * size + column``."""
     from framework_ptycho.epie import fourier_shift, power_constrained
 
     n = diffraction.shape[-1]
     probe = power_constrained(probe.astype(np.complex128), diffraction)
     ix, iy = np.round(xs).astype(int), np.round(ys).astype(int)
-    probes = np.stack(
-        [fourier_shift(probe, x - i, y - j) for x, i, y, j in zip(xs, ix, ys, iy, strict=True)]
-    )
-    steps = np.arange(n)
-    rows = (iy - n // 2)[:, None] + steps
-    cols = (ix - n // 2)[:, None] + steps
-    if rows.min() < 0 or cols.min() < 0 or rows.max() >= size or cols.max() >= size:
+    top, left = iy - n // 2, ix - n // 2
+    if min(top.min(), left.min()) < 0 or max(top.max(), left.max()) + n > size:
         raise ValueError(f"a scan position's patch reaches outside the {size} x {size} object")
-    return probes.astype(np.complex64), rows[:, :, None] * size + cols[:, None, :]
+    probes = np.empty((len(xs), n, n), np.complex64)  # filled in place: no float64 stack
+    for p, (x, i, y, j) in enumerate(zip(xs, ix, ys, iy, strict=True)):
+        probes[p] = fourier_shift(probe, x - i, y - j)
+    return probes, (top * size + left).astype(np.int64)
 
 
 def start_tensors(
@@ -49,14 +48,21 @@ def start_tensors(
     device: str,
 ) -> tuple[Any, Any, Any, Any]:
     """What both built-in likelihood engines start from, on `device`: per-position probes,
-    flat object indices, measured amplitudes and the flat starting object (ones or `init`)."""
+    flat object indices (P, n, n), measured amplitudes and the flat starting object (ones
+    or `init`). The indices are 32-bit where the object allows (half the memory, and
+    index_select is twice as fast with them)."""
     import torch
 
-    probes, index = _forward_parts(probe, diffraction, xs, ys, size)
+    probes, corners = _forward_parts(probe, diffraction, xs, ys, size)
     start = np.ones((size, size), np.complex64) if init is None else init.astype(np.complex64)
+    kind = torch.int32 if size * size < 2**31 else torch.int64
+    steps = torch.arange(len(probes[0]), dtype=kind, device=device)
+    index = torch.from_numpy(corners).to(device, kind)[:, None, None] + (
+        steps[:, None] * size + steps[None, :]
+    )
     return (
         torch.from_numpy(probes).to(device),
-        torch.from_numpy(index).to(device),
+        index,
         torch.from_numpy(diffraction.astype(np.float32)).to(device),
         torch.from_numpy(start.copy()).to(device).reshape(-1),
     )

@@ -18,6 +18,10 @@ import numpy as np
 
 Progress = Callable[..., Iterable[int]]
 NOISE = ("gaussian", "poisson")
+# Pattern pixels a pass holds in flight at once (a chunk of positions): about 0.3 GB of
+# intermediates; beyond them a pass keeps 20 bytes a pattern pixel (probes, data, and
+# each position's exit-wave change until the step is known).
+CHUNK_PIXELS = 2**22
 
 
 def _far_field_change(intensity: Any, modulus: Any, counts: Any, measured: Any, noise: str) -> Any:
@@ -42,12 +46,22 @@ def _dot(a: Any, b: Any) -> Any:
     return (torch.view_as_real(a) * torch.view_as_real(b)).sum(dim=(-3, -2, -1))
 
 
-def _scatter(values: Any, index: Any, size: int) -> Any:
-    """Sum (B, n, n) patches into a flat (size * size) canvas at their object pixels."""
+def _scatter(values: Any, index: Any, size: int, canvas: Any = None) -> Any:
+    """Sum (B, n, n) patches into a flat (size * size) canvas at their object pixels
+    (`canvas`, added to in place, or a new one)."""
     import torch
 
-    canvas = torch.zeros(size * size, dtype=values.dtype, device=values.device)
+    if canvas is None:
+        canvas = torch.zeros(size * size, dtype=values.dtype, device=values.device)
     return canvas.index_add_(0, index.reshape(-1), values.reshape(-1))
+
+
+def _power(values: Any) -> Any:
+    """|values|^2 of a complex tensor as re^2 + im^2 (abs() guards against overflow, at
+    2.3x the cost)."""
+    import torch
+
+    return torch.addcmul(values.real * values.real, values.imag, values.imag)
 
 
 def _trimmed_mean(values: Any, cut: float = 0.1) -> Any:
@@ -66,6 +80,56 @@ def _batches(count: int, size: int | None, generator: Any, device: str) -> list[
     return [b.to(device) for b in torch.randperm(count, generator=generator).split(size)]
 
 
+def _chunks(batch: Any, count: int, chunk: int) -> list[Any]:
+    """A batch's positions in pieces of at most `chunk` (slices where the batch is all)."""
+    if not isinstance(batch, slice):
+        return list(batch.split(chunk))
+    return [slice(i, min(i + chunk, count)) for i in range(0, count, chunk)]
+
+
+def _exit_wave_changes(
+    obj: Any, probes: Any, measured: Any, chunks: list[Any], at: Callable[[Any], Any], noise: str
+) -> tuple[Any, Any, list[Any]]:
+    """One batch's sweep, chunk by chunk (a chunk's intermediates are the working memory):
+    its summed squared Fourier error, the summed object direction ``sum conj(P) chi``, and
+    each chunk's ``conj(P) chi``, kept because each position's step length needs its own."""
+    import torch
+
+    err = torch.zeros((), device=obj.device)
+    direction = torch.zeros_like(obj)
+    raws = []
+    for rows in chunks:
+        p, where = probes[rows], at(rows)
+        gather = where.reshape(-1)  # index_select: 2.4x advanced indexing
+        far = torch.fft.fft2(obj.index_select(0, gather).view(p.shape) * p, norm="ortho")
+        intensity = _power(far)
+        modulus = intensity.sqrt()
+        m = measured[rows]
+        err = err + torch.nn.functional.mse_loss(modulus, m, reduction="sum")
+        factor = _far_field_change(intensity, modulus, m * m, m, noise)
+        # The exit-wave change: ifft(far * f) - psi, and ifft(far) is psi.
+        chi = torch.fft.ifft2(far * factor, norm="ortho")
+        raw = torch.conj_physical(p).mul_(chi)  # a lazy conjugate costs every product
+        direction.index_add_(0, gather, raw.reshape(-1))
+        raws.append(raw)
+    return err, direction, raws
+
+
+def _step_lengths(
+    direction: Any, power: Any, chunks: list[Any], raws: list[Any], at: Callable[[Any], Any]
+) -> Any:
+    """Each position's least-squares fit of ``alpha dO P`` to its chi, kept >= 0; the
+    numerator ``Re sum conj(dO P) chi`` is ``Re sum conj(dO) conj(P) chi``."""
+    import torch
+
+    lengths = []
+    for rows, raw in zip(chunks, raws, strict=True):
+        d = direction.index_select(0, at(rows).reshape(-1)).view(raw.shape)
+        norm = (_power(d) * power[rows]).sum(dim=(-2, -1))
+        lengths.append(_dot(d, raw) / norm.clamp_min(1e-30))
+    return torch.cat(lengths).clamp_min(0)
+
+
 def reconstruct(
     diffraction: np.ndarray,
     probe: np.ndarray,
@@ -82,6 +146,7 @@ def reconstruct(
     per_position: bool = False,
     step_scale: float = 1.0,
     momentum: float = 0.5,
+    chunk_pixels: int = CHUNK_PIXELS,
     device: str = "cpu",
     seed: int = 0,
     on_iteration: Callable[[int, float], None] | None = None,
@@ -114,44 +179,51 @@ def reconstruct(
     probes, index, measured = (
         torch.fft.ifftshift(t, dim=(-2, -1)) for t in (probes, index, measured)
     )
-    counts = measured**2
-    power = probes.real**2 + probes.imag**2
-    conjugates = probes.conj().resolve_conj()  # once: a lazy conjugate costs every product
-    flat_index = index.reshape(len(xs), -1)
-    everywhere = _scatter(power, index, size)
-    fixed = torch.sqrt(everywhere**2 + (delta * everywhere.max()) ** 2)  # "all": one damping
+    power = _power(probes)
+
+    def at(rows: Any) -> Any:
+        return index[rows]
+
+    def damped(weight: Any) -> Any:
+        return torch.sqrt(weight**2 + (delta * weight.max()) ** 2)
+
+    def summed(values: Callable[[Any], Any], chunks: list[Any]) -> Any:
+        """`values(rows)` of each chunk's positions summed onto the object's pixels."""
+        canvas = torch.zeros(size * size, device=device)
+        for rows in chunks:
+            _scatter(values(rows), at(rows), size, canvas)
+        return canvas
+
+    def probe_power(rows: Any) -> Any:
+        return power[rows]
+
+    chunk = max(1, chunk_pixels // probes[0].numel())
+    fixed = damped(summed(probe_power, _chunks(slice(None), len(xs), chunk)))  # "all"
     generator = torch.Generator().manual_seed(seed)
     velocity = torch.zeros_like(obj)
-    total = float(counts.sum())
+    total = float(torch.linalg.vector_norm(measured)) ** 2
     errors: list[float] = []
     passes = progress(range(iterations), total=iterations) if progress else range(iterations)
     for it in passes:
         err = torch.zeros((), device=device)
         for batch in _batches(len(xs), batch_size, generator, device):
-            p, where = probes[batch], index[batch]
-            gather = flat_index[batch].reshape(-1)  # index_select: 2.4x advanced indexing
-            far = torch.fft.fft2(obj.index_select(0, gather).view(p.shape) * p, norm="ortho")
-            # |far| from re^2 + im^2: abs() guards against overflow at 2.3x the cost.
-            intensity = torch.addcmul(far.real * far.real, far.imag, far.imag)
-            modulus = intensity.sqrt()
-            err = err + torch.nn.functional.mse_loss(modulus, measured[batch], reduction="sum")
-            factor = _far_field_change(intensity, modulus, counts[batch], measured[batch], noise)
-            # The exit-wave change: ifft(far * f) - psi, and ifft(far) is psi.
-            chi = torch.fft.ifft2(far * factor, norm="ortho")
-            if preconditioner == "all":
-                damping = fixed
-            else:
-                weight = _scatter(power[batch], where, size)
-                damping = torch.sqrt(weight**2 + (delta * weight.max()) ** 2)
-            raw = conjugates[batch] * chi
-            direction = _scatter(raw, where, size) / damping
-            change = direction.index_select(0, gather).view(p.shape) * p
-            alpha = _dot(change, chi) / _dot(change, change).clamp_min(1e-30)
-            alpha = alpha.clamp_min(0) * step_scale
+            chunks = _chunks(batch, len(xs), chunk)
+            batch_err, direction, raws = _exit_wave_changes(
+                obj, probes, measured, chunks, at, noise
+            )
+            err = err + batch_err
+            damping = fixed if preconditioner == "all" else damped(summed(probe_power, chunks))
+            direction = direction / damping
+            alpha = _step_lengths(direction, power, chunks, raws, at) * step_scale
             if per_position:
-                step = _scatter(alpha[:, None, None] * raw, where, size) / damping
+                step = torch.zeros_like(obj)
+                lengths = alpha.split([len(raw) for raw in raws])
+                for rows, raw, a in zip(chunks, raws, lengths, strict=True):
+                    _scatter(a[:, None, None] * raw, at(rows), size, step)
+                step = step / damping
             else:
                 step = _trimmed_mean(alpha) * direction
+            del raws
             if momentum > 0:
                 # Heavy ball, restarted when the new step turns against the velocity.
                 keep = (velocity.conj() * step).real.sum() > 0
