@@ -7,8 +7,8 @@ named in docs/plugins/ptycho.md).
 
 1. Training: the shipped denoiser's recipe, `plugins/ptycho/scripts/train_denoiser.py`
    (its `pairs` and `train`): `--scans` corpus scans of the pretrained network's training
-   families, each reconstructed as `ptycho.reconstruct --refine-engine builtin-lsqml`
-   does, against the true object; `--steps` Adam steps of framework_ptycho.denoise's
+   families, each reconstructed as `ptycho.reconstruct --refine-engine builtin-lsqml
+   --refine-iterations 40` does, against the true object; `--steps` Adam steps of framework_ptycho.denoise's
    network, which sees the refined image and the scan's dose, nothing of the truth.
    With the defaults it trains the shipped weights exactly (the probe prints whether
    its sha256 matches the shipped one).

@@ -2,9 +2,9 @@
 
 1. Training pairs: ``--scans`` corpus scans of the pretrained network's training families
    (``blobs`` held out, as from the network), doses 1e3-1e5, seeds of their own. Each is
-   reconstructed as ``ptycho.reconstruct --refine-engine builtin-lsqml`` does (the
-   shipped network, then 40 passes from its amplitude) and paired with its true object
-   over the scanned region.
+   reconstructed as ``ptycho.reconstruct --refine-engine builtin-lsqml --refine-iterations
+   40`` does (the shipped network, then 40 passes from its amplitude) and paired with its
+   true object over the scanned region.
 2. The network of ``framework_ptycho.denoise`` (7 conv layers, 32 channels; input: the
    refined amplitude over its mean, phase less its mean and the scan's dose) is trained
    ``--steps`` Adam steps on random 40 x 40 crops, L1 against the truth; a tenth of the

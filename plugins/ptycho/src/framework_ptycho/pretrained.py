@@ -137,8 +137,9 @@ def network_alone(
 
 
 def refined(model: Any, gridsize: int, data: Any, size: int, device: str = "cpu") -> np.ndarray:
-    """The network, then the default refinement (builtin-lsqml, REFINE_ITERATIONS passes,
-    from the network's amplitude): ``ptycho.reconstruct --refine-engine builtin-lsqml``."""
+    """The network, then builtin-lsqml for REFINE_ITERATIONS passes from the network's
+    amplitude: ``ptycho.reconstruct --refine-engine builtin-lsqml --refine-iterations 40``
+    (the default passes at 1e4 photons), the refinement the denoiser was trained after."""
     from framework_ptycho import engines
     from framework_ptycho.config import REFINE_ITERATIONS
 
