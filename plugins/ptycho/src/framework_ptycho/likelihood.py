@@ -56,7 +56,7 @@ def start_tensors(
     probes, corners = _forward_parts(probe, diffraction, xs, ys, size)
     start = np.ones((size, size), np.complex64) if init is None else init.astype(np.complex64)
     kind = torch.int32 if size * size < 2**31 else torch.int64
-    steps = torch.arange(len(probes[0]), dtype=kind, device=device)
+    steps = torch.arange(probes.shape[-1], dtype=kind, device=device)
     index = torch.from_numpy(corners).to(device, kind)[:, None, None] + (
         steps[:, None] * size + steps[None, :]
     )

@@ -19,8 +19,9 @@ import numpy as np
 Progress = Callable[..., Iterable[int]]
 NOISE = ("gaussian", "poisson")
 # Pattern pixels a pass holds in flight at once (a chunk of positions): about 0.3 GB of
-# intermediates; beyond them a pass keeps 20 bytes a pattern pixel (probes, data, and
-# each position's exit-wave change until the step is known).
+# intermediates. Beyond them the engine keeps 28 bytes a pattern pixel: the probes (8),
+# their intensity (4), 32-bit patch indices (4), the data (4) and, within a pass, each
+# position's exit-wave change until its step length is known (8).
 CHUNK_PIXELS = 2**22
 
 
