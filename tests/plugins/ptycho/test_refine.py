@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from tests.plugins.ptycho.conftest import simulate_small
+from tests.conftest import invoke
+from tests.plugins.ptycho.conftest import TINY, simulate_small
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +108,6 @@ def test_lsqml_beats_epie_at_equal_iterations_on_noisy_data():
 def test_the_refine_step_makes_as_many_passes_as_the_dose_asks(tmp_path):
     """`ptycho.refine` with no --refine-iterations: builtin-lsqml's passes follow the dose
     read from the test data (20 at 1e3 photons), as `ptycho.reconstruct` makes them."""
-    from tests.conftest import invoke
-    from tests.plugins.ptycho.conftest import TINY
-
     result = invoke(
         "run", "ptycho.refine", "--artifact-root", str(tmp_path), "--run-id", "low",
         "--nphotons", "1e3", "--max-epochs", "1", "--n-filters-scale", "0.25", *TINY,

@@ -188,18 +188,15 @@ def reconstruct(
     def damped(weight: Any) -> Any:
         return torch.sqrt(weight**2 + (delta * weight.max()) ** 2)
 
-    def summed(values: Callable[[Any], Any], chunks: list[Any]) -> Any:
-        """`values(rows)` of each chunk's positions summed onto the object's pixels."""
+    def summed_power(chunks: list[Any]) -> Any:
+        """The probe intensity of the chunks' positions summed onto the object's pixels."""
         canvas = torch.zeros(size * size, device=device)
         for rows in chunks:
-            _scatter(values(rows), at(rows), size, canvas)
+            _scatter(power[rows], at(rows), size, canvas)
         return canvas
 
-    def probe_power(rows: Any) -> Any:
-        return power[rows]
-
     chunk = max(1, chunk_pixels // probes[0].numel())
-    fixed = damped(summed(probe_power, _chunks(slice(None), len(xs), chunk)))  # "all"
+    fixed = damped(summed_power(_chunks(slice(None), len(xs), chunk)))  # "all"
     generator = torch.Generator().manual_seed(seed)
     velocity = torch.zeros_like(obj)
     total = float(torch.linalg.vector_norm(measured)) ** 2
@@ -213,7 +210,7 @@ def reconstruct(
                 obj, probes, measured, chunks, at, noise
             )
             err = err + batch_err
-            damping = fixed if preconditioner == "all" else damped(summed(probe_power, chunks))
+            damping = fixed if preconditioner == "all" else damped(summed_power(chunks))
             direction = direction / damping
             alpha = _step_lengths(direction, power, chunks, raws, at) * step_scale
             if per_position:
