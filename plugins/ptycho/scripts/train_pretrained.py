@@ -1,6 +1,6 @@
 """Train the general-purpose PINN that ships in framework-ptycho (``--bundle pretrained``).
 
-N = 64, gridsize 2, trained on a diverse simulated corpus (framework_ptycho.corpus):
+N = 64 (``--n 128`` for 128 x 128 patterns), gridsize 2, trained on a diverse simulated corpus (framework_ptycho.corpus):
 many objects of the training families, each with its own probe (radius, defocus, random
 aberration), scan overlap and dose (1e3 to 1e5, log-uniform). The ``blobs`` family is
 held out of training. Each scan is normalized by its own intensity scale, as
@@ -64,14 +64,17 @@ def batches_of(scans: list, rng: np.random.Generator, gridsize: int, k: int, tru
     return batches, torch.cat(truths) if truth else None
 
 
-def corpus(kinds, count: int, seed: tuple[int, ...], object_size: int, dose=None) -> list:
-    """`count` scans, the families in turn; scan i from the seed (*seed, i)."""
+def corpus(
+    kinds, count: int, seed: tuple[int, ...], object_size: int, dose=None, n: int = 64
+) -> list:
+    """`count` scans of N = `n`, the families in turn; scan i from the seed (*seed, i)."""
     from framework_ptycho.corpus import simulate_scan
 
     return [
         simulate_scan(
             kinds[i % len(kinds)],
             np.random.default_rng([*seed, i]),
+            n=n,
             object_size=object_size,
             dose=dose,
         )
@@ -183,7 +186,8 @@ def _state(model) -> dict:
 
 
 def held_out_metrics(model, args) -> list[dict]:
-    """Each family (the held-out ones too) at three doses, on test seeds never trained on."""
+    """Each family (the held-out ones too) at three doses, on test seeds never trained on
+    (objects of N + 64 pixels a side)."""
     from framework_ptycho import inference
     from framework_ptycho.config import InferConfig
     from framework_ptycho.dataset import intensity_scale
@@ -193,7 +197,8 @@ def held_out_metrics(model, args) -> list[dict]:
     rows = []
     for kind in (*TRAIN_KINDS, *HELD_OUT_KINDS):
         for dose in (1e3, 1e4, 1e5):
-            scan = corpus((kind,), 1, (args.seed + 2000 + int(math.log10(dose)),), 128, dose)[0]
+            seed = (args.seed + 2000 + int(math.log10(dose)),)
+            scan = corpus((kind,), 1, seed, args.n + 64, dose, args.n)[0]
             data = scan.data
             with torch.no_grad():
                 model.probe.copy_(normalized_probe(torch.from_numpy(data.probe)).to(args.device))
@@ -229,6 +234,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scans", type=int, default=48, help="training scans (families cycle)")
     p.add_argument("--val-scans", type=int, default=8)
+    p.add_argument("--n", type=int, choices=(64, 128), default=64, help="pattern size N")
     p.add_argument("--object-size", type=int, default=192)
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--max-minutes", type=float, default=25.0, help="stop training after this")
@@ -264,6 +270,8 @@ def main() -> None:
         "--init", type=Path, help="start from this bundle's weights (a longer training in parts)"
     )
     args = p.parse_args()
+    if args.object_size < args.n + 32:
+        p.error(f"--object-size {args.object_size}: give at least N + 32 ({args.n + 32})")
     if args.renew_every < 0:
         p.error(f"--renew-every {args.renew_every}: give 0 (never) or a number of epochs")
     torch.set_num_threads(args.threads)
@@ -276,8 +284,8 @@ def main() -> None:
 
     started = time.time()
     rng = np.random.default_rng(args.seed)
-    train_scans = corpus(TRAIN_KINDS, args.scans, (args.seed,), args.object_size)
-    val_scans = corpus(TRAIN_KINDS, args.val_scans, (args.seed + 1000,), args.object_size)
+    train_scans = corpus(TRAIN_KINDS, args.scans, (args.seed,), args.object_size, n=args.n)
+    val_scans = corpus(TRAIN_KINDS, args.val_scans, (args.seed + 1000,), args.object_size, n=args.n)
     wanted = args.truth_weight > 0  # the truth costs memory: only when it is trained on
     train_data = batches_of(train_scans, rng, 2, 6, wanted)
     val_data = batches_of(val_scans, rng, 2, 6, wanted)
@@ -294,7 +302,7 @@ def main() -> None:
     model.to(args.device)
 
     def renew(epoch: int):
-        scans = corpus(TRAIN_KINDS, args.scans, (args.seed, epoch), args.object_size)
+        scans = corpus(TRAIN_KINDS, args.scans, (args.seed, epoch), args.object_size, n=args.n)
         return batches_of(scans, rng, 2, 6, wanted)
 
     fitted = train(args, model, train_data, val_data, renew)
@@ -326,6 +334,7 @@ def main() -> None:
         "renew_every": args.renew_every,
         "train_kinds": list(TRAIN_KINDS),
         "held_out_kinds": list(HELD_OUT_KINDS),
+        "n": args.n,
         "scans": {
             "train": args.scans,
             "validation": args.val_scans,
@@ -347,9 +356,9 @@ def main() -> None:
     }
     bundle = Bundle(
         train_config={k: v for k, v in attrs.asdict(config).items()},
-        legacy_params=with_data(to_params(config), 64, 1.0),
+        legacy_params=with_data(to_params(config), args.n, 1.0),
         intensity_scale=1.0,
-        n=64,
+        n=args.n,
         gridsize=2,
         state_dict=_state(model),
         extra={"training.json": record},

@@ -120,3 +120,39 @@ def test_the_structure_loss_is_skimage_ssim_and_blind_to_a_constant_phase():
     noisy = obj * torch.from_numpy(1 + 0.05 * rng.standard_normal(obj.shape)).to(obj.dtype)
     assert float(script.structure_error(flat, truth, one)) > 1.5
     assert float(script.structure_error(noisy, truth, one)) < 0.5
+
+
+def test_the_script_trains_for_128_patterns_and_reconstruct_serves_them(tmp_path):
+    """No N = 128 network ships (CPU time); the script makes one, loaded by path."""
+    from framework_ptycho.bundle import load_bundle
+    from framework_ptycho.dataset import save_npz
+
+    from tests.plugins.ptycho.conftest import reconstruct, simulate_small
+
+    args = f"--n 128 --scans 2 --val-scans 1 --epochs 2 --max-minutes 2 --object-size 160 --out {tmp_path}"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), *args.split()], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bundle = load_bundle(tmp_path / "pretrained.zip")
+    record = bundle.extra["training.json"]
+    assert bundle.n == 128 and record["n"] == 128
+    assert record["history"][-1]["train_loss"] < record["history"][0]["train_loss"]
+
+    _, test, _ = simulate_small(n=128, object_size=256, probe_radius=32, overlap=0.5)
+    save_npz(tmp_path / "big.npz", test)
+    result = reconstruct(
+        tmp_path, tmp_path / "big.npz", "--bundle", str(tmp_path / "pretrained.zip")
+    )
+    assert result.exit_code == 0, result.stderr
+    with np.load(tmp_path / "rec" / "reconstruction.npz", allow_pickle=False) as rec:
+        assert rec["object"].shape == (256, 256) and rec["pinn_object"].shape == (256, 256)
+
+
+def test_the_script_refuses_an_object_too_small_for_its_patterns(tmp_path):
+    args = f"--n 128 --object-size 128 --out {tmp_path}"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), *args.split()], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and "--object-size 128" in proc.stderr
+    assert not (tmp_path / "pretrained.zip").exists()
