@@ -230,6 +230,25 @@ def held_out_metrics(model, args) -> list[dict]:
     return rows
 
 
+def _earlier(args, p: argparse.ArgumentParser):
+    """The `--init` bundle, checked to be of the network this run builds."""
+    from framework.errors import ArtifactError
+    from framework_ptycho.bundle import load_bundle
+
+    try:
+        earlier = load_bundle(args.init)
+    except ArtifactError as exc:
+        p.error(f"--init {exc}")
+    width = earlier.train_config.get("n_filters_scale")
+    if (earlier.n, earlier.gridsize, width) != (args.n, 2, args.n_filters_scale):
+        p.error(
+            f"--init {args.init}: a network for N = {earlier.n}, gridsize "
+            f"{earlier.gridsize}, width {width}; this run builds N = {args.n}, gridsize 2, "
+            f"width {args.n_filters_scale} (give --n {earlier.n} --n-filters-scale {width})"
+        )
+    return earlier
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scans", type=int, default=48, help="training scans (families cycle)")
@@ -274,6 +293,7 @@ def main() -> None:
         p.error(f"--object-size {args.object_size}: give at least N + 32 ({args.n + 32})")
     if args.renew_every < 0:
         p.error(f"--renew-every {args.renew_every}: give 0 (never) or a number of epochs")
+    earlier = _earlier(args, p) if args.init else None
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     from framework_ptycho.bridge import to_params, with_data
@@ -293,11 +313,7 @@ def main() -> None:
     print(f"{len(train_set)} training groups, {len(val_set)} validation groups", flush=True)
     net = build(channels=4, n_filters_scale=args.n_filters_scale)
     model = PhysicsModel(net, torch.from_numpy(train_scans[0].data.probe))
-    earlier = None
-    if args.init:
-        from framework_ptycho.bundle import load_bundle
-
-        earlier = load_bundle(args.init)
+    if earlier:
         model.load_state_dict(earlier.state_dict)
     model.to(args.device)
 

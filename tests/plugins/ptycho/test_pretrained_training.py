@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.conftest import REPO
 
@@ -149,10 +150,23 @@ def test_the_script_trains_for_128_patterns_and_reconstruct_serves_them(tmp_path
         assert rec["object"].shape == (256, 256) and rec["pinn_object"].shape == (256, 256)
 
 
-def test_the_script_refuses_an_object_too_small_for_its_patterns(tmp_path):
-    args = f"--n 128 --object-size 128 --out {tmp_path}"
+SHIPPED = REPO / "plugins" / "ptycho" / "src" / "framework_ptycho" / "pretrained" / "pretrained.zip"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        ("--n 128 --object-size 128", "--object-size 128: give at least N + 32 (160)"),
+        (f"--n 128 --init {SHIPPED}", "a network for N = 64"),  # before any scan is made
+        ("--init missing.zip", "missing.zip: not a readable model bundle"),
+    ],
+)
+def test_the_script_refuses_what_it_cannot_train_in_one_line(tmp_path, args, said):
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), *args.split()], capture_output=True, text=True, timeout=60
+        [sys.executable, str(SCRIPT), *args.split(), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert proc.returncode == 2 and "--object-size 128" in proc.stderr
-    assert not (tmp_path / "pretrained.zip").exists()
+    assert proc.returncode == 2 and said in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "pretrained.zip").exists()
