@@ -232,7 +232,7 @@ def held_out_metrics(model, args) -> list[dict]:
 
 def _earlier(args, p: argparse.ArgumentParser):
     """The `--init` bundle, checked to be of the network this run builds."""
-    from framework.errors import ArtifactError
+    from framework import ArtifactError
     from framework_ptycho.bundle import load_bundle
 
     try:
