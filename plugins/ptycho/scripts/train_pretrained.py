@@ -1,12 +1,12 @@
 """Train the general-purpose PINN that ships in framework-ptycho (``--bundle pretrained``).
 
-N = 64 (``--n 128`` for 128 x 128 patterns), gridsize 2, trained on a diverse simulated corpus (framework_ptycho.corpus):
-many objects of the training families, each with its own probe (radius, defocus, random
-aberration), scan overlap and dose (1e3 to 1e5, log-uniform). The ``blobs`` family is
-held out of training. Each scan is normalized by its own intensity scale, as
-``ptycho.reconstruct`` normalizes a user's file. Validation scans (other seeds) choose
-the checkpoint; test scans (other seeds again, every family, three doses) give the
-held-out metrics recorded in the bundle's ``training.json``.
+N = 64 (``--n 128`` for 128 x 128 patterns), gridsize 2, trained on a diverse simulated
+corpus (framework_ptycho.corpus): many objects of the training families, each with its
+own probe (radius, defocus, random aberration), scan overlap and dose (1e3 to 1e5,
+log-uniform). The ``blobs`` family is held out of training. Each scan is normalized by
+its own intensity scale, as ``ptycho.reconstruct`` normalizes a user's file. Validation
+scans (other seeds) choose the checkpoint; test scans (other seeds again, every family,
+three doses) give the held-out metrics recorded in the bundle's ``training.json``.
 
 The shipped bundle (38 minutes on 2 CPU threads; its training.json has the command):
 
@@ -231,14 +231,15 @@ def held_out_metrics(model, args) -> list[dict]:
 
 
 def _earlier(args, p: argparse.ArgumentParser):
-    """The `--init` bundle, checked to be of the network this run builds."""
-    from framework import ArtifactError
-    from framework_ptycho.bundle import load_bundle
+    """The `--init` bundle (a shipped name or a path, as `ptycho.train --init-bundle`
+    takes), checked to be of the network this run builds."""
+    from framework import UsageError
+    from framework_ptycho.pretrained import named_bundle
 
     try:
-        earlier = load_bundle(args.init)
-    except ArtifactError as exc:
-        p.error(f"--init {exc}")
+        earlier = named_bundle(args.init, "--init", none="train from scratch")
+    except UsageError as exc:
+        p.error(f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
     width = earlier.train_config.get("n_filters_scale")
     if (earlier.n, earlier.gridsize, width) != (args.n, 2, args.n_filters_scale):
         p.error(
@@ -286,14 +287,16 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument(
-        "--init", type=Path, help="start from this bundle's weights (a longer training in parts)"
+        "--init",
+        help="start from this bundle's weights: 'pretrained', a path, or 'none' (from "
+        "scratch, the default); a longer training in parts",
     )
     args = p.parse_args()
     if args.object_size < args.n + 32:
         p.error(f"--object-size {args.object_size}: give at least N + 32 ({args.n + 32})")
     if args.renew_every < 0:
         p.error(f"--renew-every {args.renew_every}: give 0 (never) or a number of epochs")
-    earlier = _earlier(args, p) if args.init else None
+    earlier = _earlier(args, p) if args.init not in (None, "none") else None
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     from framework_ptycho.bridge import to_params, with_data
